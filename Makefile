@@ -1,0 +1,37 @@
+# make run   installs into .venv (first time) and starts Oracle Monitor on 127.0.0.1
+# make test  installs into .venv (first time), then ruff, mypy and the whole test suite
+# make bench installs into .venv (first time) and runs the benchmarks under bench/
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run serve test lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: serve
+
+serve: install
+	$(BIN)/oracle-monitor serve
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/query.py
+
+clean:
+	rm -rf $(VENV) oracle-data .mypy_cache .pytest_cache .ruff_cache

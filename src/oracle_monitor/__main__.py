@@ -1,0 +1,5 @@
+"""``python -m oracle_monitor`` runs the command line."""
+
+from oracle_monitor.cli import main
+
+main()

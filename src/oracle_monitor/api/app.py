@@ -1,0 +1,51 @@
+"""The FastAPI application: REST API under ``/api/v1``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+
+from oracle_monitor import __version__
+from oracle_monitor.api import traces
+from oracle_monitor.api.responses import OrjsonResponse
+from oracle_monitor.store.base import SpanReader
+
+StatusSource = Callable[[], dict[str, Any]]
+
+
+def _validation_message(error: RequestValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item.get("loc", ()) if part != "query")
+        parts.append(f"{where}: {item.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+async def _bad_request(request: Request, error: Exception) -> OrjsonResponse:
+    assert isinstance(error, RequestValidationError)
+    return OrjsonResponse({"detail": _validation_message(error)}, status_code=400)
+
+
+def create_app(reader: SpanReader, status: StatusSource) -> FastAPI:
+    """The API over ``reader``; ``status`` supplies the receiver's counters for health."""
+    app = FastAPI(
+        title="Oracle Monitor",
+        version=__version__,
+        default_response_class=OrjsonResponse,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.reader = reader
+    app.add_exception_handler(RequestValidationError, _bad_request)
+
+    @app.get("/api/v1/health", tags=["health"])
+    def health() -> OrjsonResponse:
+        """Liveness plus the receiver's counters."""
+        return OrjsonResponse({"status": "ok", "version": __version__, **status()})
+
+    app.include_router(traces.router)
+    return app

@@ -1,0 +1,89 @@
+"""Spans and trace summaries as the REST API's JSON."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from oracle_monitor.model import Attributes, Span
+from oracle_monitor.store.base import TraceSummary
+from oracle_monitor.store.codec import to_jsonable
+
+
+def rfc3339(unix_ns: int) -> str:
+    """``2026-11-27T07:26:55.123456789Z``: UTC, nanosecond precision."""
+    seconds, nanos = divmod(unix_ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+
+
+def attributes_json(attributes: Attributes) -> dict[str, Any]:
+    """Attribute values with their JSON types (bytes as ``{"bytesValue": base64}``)."""
+    return {key: to_jsonable(value) for key, value in attributes.items()}
+
+
+def span_json(span: Span) -> dict[str, Any]:
+    """One span of ``GET /api/v1/traces/{trace_id}``."""
+    return {
+        "trace_id": span.trace_id,
+        "span_id": span.span_id,
+        "parent_span_id": span.parent_span_id or None,
+        "name": span.name,
+        "kind": span.kind.name,
+        "service_name": span.service_name,
+        "start_time": rfc3339(span.start_time_ns),
+        "end_time": rfc3339(span.end_time_ns),
+        "start_time_unix_nano": span.start_time_ns,
+        "duration_ms": span.duration_ns / 1e6,
+        "status": {"code": span.status_code.name, "message": span.status_message},
+        "attributes": attributes_json(span.attributes),
+        "resource": {"attributes": attributes_json(span.resource)},
+        "scope": {"name": span.scope_name, "version": span.scope_version},
+        "events": [
+            {
+                "name": event.name,
+                "time": rfc3339(event.time_ns),
+                "attributes": attributes_json(event.attributes),
+            }
+            for event in span.events
+        ],
+        "links": [
+            {
+                "trace_id": link.trace_id,
+                "span_id": link.span_id,
+                "trace_state": link.trace_state,
+                "attributes": attributes_json(link.attributes),
+            }
+            for link in span.links
+        ],
+        "agent_name": span.agent_name,
+        "provider": span.provider,
+        "model": span.model,
+        "tokens": {
+            "input": span.input_tokens,
+            "output": span.output_tokens,
+            "cache_read": span.cache_read_tokens,
+            "cache_creation": span.cache_creation_tokens,
+            "reasoning": span.reasoning_tokens,
+        },
+        "k8s": {"pod_name": span.pod_name, "namespace": span.namespace},
+        "task_id": span.task_id,
+    }
+
+
+def summary_json(summary: TraceSummary) -> dict[str, Any]:
+    """One trace of ``GET /api/v1/traces``."""
+    return {
+        "trace_id": summary.trace_id,
+        "root_name": summary.root_name,
+        "root_service": summary.root_service,
+        "services": list(summary.services),
+        "agents": list(summary.agents),
+        "start_time": rfc3339(summary.start_time_ns),
+        "duration_ms": summary.duration_ns / 1e6,
+        "span_count": summary.span_count,
+        "error_count": summary.error_count,
+        "has_error": summary.error_count > 0,
+        "total_tokens": summary.total_tokens,
+        "input_tokens": summary.input_tokens,
+        "output_tokens": summary.output_tokens,
+    }

@@ -1,0 +1,47 @@
+"""The ``oracle-monitor`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from oracle_monitor import __version__
+from oracle_monitor.config import Settings
+
+
+def _settings(**flags: Any) -> Settings:
+    """Flags given on the command line override ``ORACLE_*`` variables and defaults."""
+    try:
+        return Settings(**{name: value for name, value in flags.items() if value is not None})
+    except ValidationError as error:
+        raise click.UsageError(str(error)) from error
+
+
+@click.group()
+@click.version_option(__version__, prog_name="oracle-monitor")
+def main() -> None:
+    """Oracle Monitor: traces, infrastructure and causal chains of multi-agent AI systems."""
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), help="[ORACLE_DATA_DIR] ./oracle-data")
+@click.option("--host", help="[ORACLE_HOST] address to bind, default 127.0.0.1")
+@click.option("--otlp-grpc-port", type=int, help="[ORACLE_OTLP_GRPC_PORT] default 4317")
+@click.option("--otlp-http-port", type=int, help="[ORACLE_OTLP_HTTP_PORT] default 4318")
+@click.option("--api-port", type=int, help="[ORACLE_API_PORT] default 8000")
+@click.option("--store", help="[ORACLE_STORE] default sqlite:///<data-dir>/oracle.db")
+def serve(**flags: Any) -> None:
+    """Run the OTLP receiver, the store and the API in one process."""
+    settings = _settings(**flags)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from oracle_monitor.server import serve as run_server
+
+    asyncio.run(run_server(settings))

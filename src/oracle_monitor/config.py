@@ -1,0 +1,57 @@
+"""Settings of `oracle-monitor serve`, in one documented place.
+
+Every setting is read once at start-up from, in order of precedence: the command-line flag,
+the ``ORACLE_<NAME>`` environment variable, the default below. Parts of the server receive the
+typed `Settings` object; nothing deeper reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Where `serve` listens, where it stores, and the receiver's limits."""
+
+    model_config = SettingsConfigDict(env_prefix="ORACLE_", extra="ignore")
+
+    data_dir: Path = Field(Path("./oracle-data"), description="Directory of the embedded store.")
+    host: str = Field("127.0.0.1", description="Address every listener binds to.")
+    otlp_grpc_port: int = Field(4317, ge=0, le=65535, description="OTLP/gRPC port.")
+    otlp_http_port: int = Field(4318, ge=0, le=65535, description="OTLP/HTTP port.")
+    api_port: int = Field(8000, ge=0, le=65535, description="REST API and UI port.")
+    store: str = Field(
+        "", description="Store URL; default sqlite:///<data-dir>/oracle.db (postgresql:// later)."
+    )
+    max_request_bytes: int = Field(
+        16 * MiB, ge=1024, description="Largest OTLP request accepted, measured after gunzip."
+    )
+    max_attribute_value_length: int = Field(
+        65536, ge=16, description="Longer string/bytes attribute values are cut, with a marker."
+    )
+    queue_max_spans: int = Field(
+        50_000,
+        ge=1,
+        description="Spans waiting to be written before the receiver refuses with retry info.",
+    )
+    write_batch_max_spans: int = Field(
+        5_000, ge=1, description="Most spans written in one store transaction."
+    )
+    retry_after_seconds: float = Field(
+        1.0, gt=0, description="Delay a refused exporter is told to wait before retrying."
+    )
+    shutdown_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long shutdown waits for in-flight requests and writes."
+    )
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    @model_validator(mode="after")
+    def _default_store(self) -> Settings:
+        if not self.store:
+            self.store = f"sqlite:///{(self.data_dir / 'oracle.db').as_posix()}"
+        return self

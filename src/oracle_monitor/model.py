@@ -1,0 +1,119 @@
+"""The shared vocabulary of Oracle Monitor: spans as the rest of the system sees them.
+
+Nothing here does I/O or imports another part of the project. A `Span` keeps everything OTLP
+sent (ids as lowercase hex, times as unix nanoseconds, attributes with their OTLP types) plus
+the *derived* fields the store, API and aggregator filter and add up on: service, agent,
+provider, model, token counts, pod and namespace. `oracle_monitor.conventions` computes the
+derived fields from the attribute dialects agents and LLM libraries actually emit.
+
+Attribute values keep their OTLP type: ``str``, ``bool``, ``int``, ``float``, ``bytes``,
+``list`` (OTLP array) and ``dict`` (OTLP kvlist). ``None`` stands for an empty AnyValue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TypeAlias
+
+AttributeValue: TypeAlias = (
+    str | bool | int | float | bytes | list["AttributeValue"] | dict[str, "AttributeValue"] | None
+)
+Attributes: TypeAlias = dict[str, AttributeValue]
+
+
+class SpanKind(IntEnum):
+    """OTLP `Span.SpanKind` numbers."""
+
+    UNSPECIFIED = 0
+    INTERNAL = 1
+    SERVER = 2
+    CLIENT = 3
+    PRODUCER = 4
+    CONSUMER = 5
+
+
+class StatusCode(IntEnum):
+    """OTLP `Status.StatusCode` numbers."""
+
+    UNSET = 0
+    OK = 1
+    ERROR = 2
+
+
+@dataclass(slots=True)
+class SpanEvent:
+    """A timestamped annotation on a span (an exception, a retry, a log line)."""
+
+    time_ns: int
+    name: str
+    attributes: Attributes = field(default_factory=dict)
+    dropped_attributes_count: int = 0
+
+
+@dataclass(slots=True)
+class SpanLink:
+    """A reference from a span to a span of another (or the same) trace."""
+
+    trace_id: str
+    span_id: str
+    trace_state: str = ""
+    attributes: Attributes = field(default_factory=dict)
+    flags: int = 0
+    dropped_attributes_count: int = 0
+
+
+@dataclass(slots=True)
+class Span:
+    """One finished span, as received over OTLP and as stored.
+
+    ``trace_id`` is 32 lowercase hex digits, ``span_id`` and ``parent_span_id`` 16
+    (``parent_span_id`` is ``""`` for a root span). ``resource`` holds the resource
+    attributes; ``scope_name``/``scope_version`` the instrumentation scope. The fields after
+    ``flags`` are derived (see `oracle_monitor.conventions.derive`) and are ``None`` when the
+    span does not say.
+    """
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    kind: SpanKind
+    start_time_ns: int
+    end_time_ns: int
+    status_code: StatusCode = StatusCode.UNSET
+    status_message: str = ""
+    attributes: Attributes = field(default_factory=dict)
+    events: list[SpanEvent] = field(default_factory=list)
+    links: list[SpanLink] = field(default_factory=list)
+    resource: Attributes = field(default_factory=dict)
+    scope_name: str = ""
+    scope_version: str = ""
+    trace_state: str = ""
+    flags: int = 0
+    dropped_attributes_count: int = 0
+    dropped_events_count: int = 0
+    dropped_links_count: int = 0
+    # Derived fields.
+    service_name: str = "unknown_service"
+    agent_name: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_creation_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    pod_name: str | None = None
+    namespace: str | None = None
+    task_id: str | None = None
+
+    @property
+    def duration_ns(self) -> int:
+        """End minus start, in nanoseconds."""
+        return self.end_time_ns - self.start_time_ns
+
+    @property
+    def is_error(self) -> bool:
+        """Whether the span's status is ERROR."""
+        return self.status_code == StatusCode.ERROR

@@ -1,0 +1,1 @@
+"""OTLP receivers (gRPC and HTTP): decode, validate, hand spans to the pipeline."""

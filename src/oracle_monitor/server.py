@@ -1,0 +1,130 @@
+"""`oracle-monitor serve`: receiver, store and API composed in one process.
+
+Start-up order: store → pipeline (writer thread) → OTLP/gRPC → OTLP/HTTP → API. Shutdown
+runs the `AsyncExitStack` backwards: the API stops, the receivers stop taking requests and
+finish those in flight (their spans are written and acknowledged), the pipeline writes what
+is still queued, and the store closes last. Nothing that was acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Generator
+from contextlib import AsyncExitStack
+from dataclasses import asdict
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from oracle_monitor.api import create_app
+from oracle_monitor.config import Settings
+from oracle_monitor.receiver.decode import DecodeLimits
+from oracle_monitor.receiver.grpc_server import TraceServicer, create_grpc_server
+from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_app
+from oracle_monitor.receiver.pipeline import SpanPipeline
+from oracle_monitor.store import open_store
+
+logger = logging.getLogger("oracle_monitor")
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to us."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def _start_uvicorn(
+    stack: AsyncExitStack, app: ASGIApp, host: str, port: int, timeout_s: float
+) -> None:
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        timeout_graceful_shutdown=int(timeout_s),
+    )
+    server = _EmbeddedUvicorn(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # raises why it could not start
+            raise OSError(f"cannot listen on {host}:{port}")
+        await asyncio.sleep(0.01)
+
+    async def stop() -> None:
+        server.should_exit = True
+        await task
+
+    stack.push_async_callback(stop)
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    async with AsyncExitStack() as stack:
+        store = open_store(settings.store)
+        stack.callback(store.close)  # closed last
+        pipeline = SpanPipeline(
+            store,
+            max_queued_spans=settings.queue_max_spans,
+            batch_max_spans=settings.write_batch_max_spans,
+            retry_after_s=settings.retry_after_seconds,
+        )
+        await pipeline.start()
+        stack.push_async_callback(pipeline.shutdown)  # drains after the receivers stop
+        limits = DecodeLimits(max_attribute_value_length=settings.max_attribute_value_length)
+
+        grpc_server, grpc_port = create_grpc_server(
+            TraceServicer(pipeline, limits),
+            settings.host,
+            settings.otlp_grpc_port,
+            settings.max_request_bytes,
+        )
+        await grpc_server.start()
+        stack.push_async_callback(grpc_server.stop, settings.shutdown_timeout_seconds)
+
+        http_receiver = HttpTraceReceiver(pipeline, limits, settings.max_request_bytes)
+        await _start_uvicorn(
+            stack,
+            create_http_app(http_receiver),
+            settings.host,
+            settings.otlp_http_port,
+            settings.shutdown_timeout_seconds,
+        )
+
+        def status() -> dict[str, Any]:
+            return {"receiver": {**asdict(pipeline.stats), "queued_spans": pipeline.queued_spans}}
+
+        await _start_uvicorn(
+            stack,
+            create_app(store, status),
+            settings.host,
+            settings.api_port,
+            settings.shutdown_timeout_seconds,
+        )
+        logger.info(
+            "listening: OTLP/gRPC %s:%d, OTLP/HTTP http://%s:%d/v1/traces, API http://%s:%d/api/v1",
+            settings.host,
+            grpc_port,
+            settings.host,
+            settings.otlp_http_port,
+            settings.host,
+            settings.api_port,
+        )
+        logger.info("store: %s", settings.store)
+        await stop.wait()
+        logger.info("shutting down: finishing in-flight requests and writing queued spans")
+    logger.info("stopped; %d spans written", pipeline.stats.written_spans)

@@ -1,0 +1,109 @@
+"""The storage contract: a writer and a reader of spans, and what each call guarantees.
+
+Every backend (SQLite embedded, PostgreSQL) implements `Store` and passes the one conformance
+suite in ``tests/integration/test_store_conformance.py``. Calls are blocking: the receiver's
+batching writer calls `write_spans` from its own thread, and the API calls the readers from a
+thread pool, so readers must be safe to call from several threads at once while a write runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from oracle_monitor.model import Span
+
+TraceStatus = Literal["ok", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class TraceQuery:
+    """Filters for `SpanReader.find_traces`; ``None`` means "any".
+
+    A trace matches ``service``/``agent`` when at least one of its spans has that service or
+    agent name; ``status="error"`` when at least one span has ERROR status, ``"ok"`` when none
+    has; ``start_ns``/``end_ns`` bound the trace's start time (inclusive).
+    """
+
+    service: str | None = None
+    agent: str | None = None
+    status: TraceStatus | None = None
+    start_ns: int | None = None
+    end_ns: int | None = None
+    limit: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSummary:
+    """One line of a trace list.
+
+    ``root_name``/``root_service`` come from the span without a parent, or, until that span
+    has arrived, from the earliest span seen. ``services`` and ``agents`` are sorted.
+    """
+
+    trace_id: str
+    root_name: str
+    root_service: str
+    services: tuple[str, ...]
+    agents: tuple[str, ...]
+    start_time_ns: int
+    end_time_ns: int
+    span_count: int
+    error_count: int
+    input_tokens: int
+    output_tokens: int
+
+    @property
+    def duration_ns(self) -> int:
+        """Earliest start to latest end, in nanoseconds."""
+        return self.end_time_ns - self.start_time_ns
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens of all spans."""
+        return self.input_tokens + self.output_tokens
+
+
+class SpanWriter(Protocol):
+    """Writes spans durably."""
+
+    def write_spans(self, spans: Sequence[Span]) -> None:
+        """Store ``spans`` in one transaction.
+
+        When it returns, every span is durable (it survives the process being killed) and
+        readable. Idempotent on ``(trace_id, span_id)``: writing a span again, in the same
+        batch or a later one, changes nothing and is not counted twice in trace summaries.
+        Raises on failure, in which case none of the batch may be assumed stored.
+        """
+        ...
+
+
+class SpanReader(Protocol):
+    """Reads spans back."""
+
+    def get_trace(self, trace_id: str) -> list[Span]:
+        """All spans of the trace (lowercase hex id), ordered by start time, then span id.
+
+        Returns an empty list when the trace is unknown.
+        """
+        ...
+
+    def find_traces(self, query: TraceQuery) -> list[TraceSummary]:
+        """Summaries of the traces matching ``query``, newest start first, at most ``limit``.
+
+        Returns an empty list when nothing matches.
+        """
+        ...
+
+    def count_spans(self) -> int:
+        """How many spans are stored."""
+        ...
+
+
+class Store(SpanWriter, SpanReader, Protocol):
+    """A span store: writer, reader and a lifecycle."""
+
+    def close(self) -> None:
+        """Release connections; idempotent. Writes that returned are already durable."""
+        ...
