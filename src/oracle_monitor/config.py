@@ -34,10 +34,13 @@ class Settings(BaseSettings):
     max_attribute_value_length: int = Field(
         65536, ge=16, description="Longer string/bytes attribute values are cut, with a marker."
     )
-    queue_max_spans: int = Field(
-        50_000,
+    ingest_workers: int = Field(
+        0, ge=0, description="Processes that decode and store spans; 0 means one per core."
+    )
+    queue_max_bytes: int = Field(
+        64 * MiB,
         ge=1,
-        description="Spans waiting to be written before the receiver refuses with retry info.",
+        description="Request bytes waiting to be stored before receivers refuse with retry info.",
     )
     write_batch_max_spans: int = Field(
         5_000, ge=1, description="Most spans written in one store transaction."

@@ -1,9 +1,10 @@
 """`oracle-monitor serve`: receiver, store and API composed in one process.
 
-Start-up order: store → pipeline (writer thread) → OTLP/gRPC → OTLP/HTTP → API. Shutdown
-runs the `AsyncExitStack` backwards: the API stops, the receivers stop taking requests and
-finish those in flight (their spans are written and acknowledged), the pipeline writes what
-is still queued, and the store closes last. Nothing that was acknowledged is lost.
+Start-up order: store (schema created or migrated, readers for the API) → ingest workers
+(processes that decode and write) → OTLP/gRPC → OTLP/HTTP → API. Shutdown runs the
+`AsyncExitStack` backwards: the API stops, the receivers stop taking requests and finish those
+in flight (their spans are written and acknowledged), the workers write what they hold and
+exit, and the store closes last. Nothing that was acknowledged is lost.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Generator
 from contextlib import AsyncExitStack
@@ -25,7 +27,8 @@ from oracle_monitor.config import Settings
 from oracle_monitor.receiver.decode import DecodeLimits
 from oracle_monitor.receiver.grpc_server import TraceServicer, create_grpc_server
 from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_app
-from oracle_monitor.receiver.pipeline import SpanPipeline
+from oracle_monitor.receiver.worker_process import WorkerConfig
+from oracle_monitor.receiver.workers import IngestWorkerPool
 from oracle_monitor.store import open_store
 
 logger = logging.getLogger("oracle_monitor")
@@ -75,20 +78,24 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
 
     async with AsyncExitStack() as stack:
-        store = open_store(settings.store)
+        store = open_store(settings.store)  # before the workers: it creates the schema
         stack.callback(store.close)  # closed last
-        pipeline = SpanPipeline(
-            store,
-            max_queued_spans=settings.queue_max_spans,
-            batch_max_spans=settings.write_batch_max_spans,
+        ingest = IngestWorkerPool(
+            WorkerConfig(
+                store_url=settings.store,
+                limits=DecodeLimits(settings.max_attribute_value_length),
+                batch_max_spans=settings.write_batch_max_spans,
+                log_level=settings.log_level,
+            ),
+            workers=settings.ingest_workers or os.cpu_count() or 1,
+            max_queued_bytes=settings.queue_max_bytes,
             retry_after_s=settings.retry_after_seconds,
         )
-        await pipeline.start()
-        stack.push_async_callback(pipeline.shutdown)  # drains after the receivers stop
-        limits = DecodeLimits(max_attribute_value_length=settings.max_attribute_value_length)
+        await ingest.start()
+        stack.push_async_callback(ingest.shutdown)  # drains after the receivers stop
 
         grpc_server, grpc_port = create_grpc_server(
-            TraceServicer(pipeline, limits),
+            TraceServicer(ingest),
             settings.host,
             settings.otlp_grpc_port,
             settings.max_request_bytes,
@@ -96,17 +103,16 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await grpc_server.start()
         stack.push_async_callback(grpc_server.stop, settings.shutdown_timeout_seconds)
 
-        http_receiver = HttpTraceReceiver(pipeline, limits, settings.max_request_bytes)
         await _start_uvicorn(
             stack,
-            create_http_app(http_receiver),
+            create_http_app(HttpTraceReceiver(ingest, settings.max_request_bytes)),
             settings.host,
             settings.otlp_http_port,
             settings.shutdown_timeout_seconds,
         )
 
         def status() -> dict[str, Any]:
-            return {"receiver": {**asdict(pipeline.stats), "queued_spans": pipeline.queued_spans}}
+            return {"receiver": {**asdict(ingest.stats), "queued_bytes": ingest.queued_bytes}}
 
         await _start_uvicorn(
             stack,
@@ -127,4 +133,4 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         logger.info("store: %s", settings.store)
         await stop.wait()
         logger.info("shutting down: finishing in-flight requests and writing queued spans")
-    logger.info("stopped; %d spans written", pipeline.stats.written_spans)
+    logger.info("stopped; %d spans stored since start-up", ingest.stats.accepted_spans)

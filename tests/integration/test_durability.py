@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
     OTLPSpanExporter as GrpcSpanExporter,
 )
@@ -110,8 +111,9 @@ def test_overload_refuses_with_retry_info_and_loses_nothing(
     start_server: StartServer, protocol: str
 ) -> None:
     # The queue admits two requests of 200 spans at a time; four senders offer twice that.
-    server = start_server(queue_max_spans="300", retry_after_seconds="0.05")
     spans = make_spans(traces=800)
+    request_bytes = encode_spans(spans[:200]).ByteSize()
+    server = start_server(queue_max_bytes=str(request_bytes * 3 // 2), retry_after_seconds="0.05")
     exporter: SpanExporter = (
         grpc_exporter(server)
         if protocol == "grpc"
@@ -124,5 +126,5 @@ def test_overload_refuses_with_retry_info_and_loses_nothing(
     assert results == [SpanExportResult.SUCCESS] * len(results)
     receiver = server.health()["receiver"]
     assert receiver["refused_requests"] > 0, "the load never filled the queue"
-    assert receiver["written_spans"] == len(spans)
+    assert receiver["accepted_spans"] == len(spans)
     assert stored_span_counts(server) == expected_counts(spans)

@@ -1,9 +1,10 @@
 """OTLP/gRPC trace receiver (``TraceService/Export``) on grpcio's asyncio server.
 
-A thin servicer: refuse at the door when the pipeline is full, decode the raw request bytes
-(so a malformed body is ``INVALID_ARGUMENT``, not grpcio's ``INTERNAL``), hand the spans on,
-answer with ``partial_success`` for spans refused one by one. gzip-compressed requests are
-inflated by grpcio, which enforces ``max_request_bytes`` on the inflated message.
+A thin servicer: refuse at the door when the ingest queue is full, hand the raw request bytes
+to an ingest worker (which decodes them, so a malformed body is ``INVALID_ARGUMENT``, not
+grpcio's ``INTERNAL``), answer with ``partial_success`` for spans refused one by one.
+gzip-compressed requests are inflated by grpcio, which enforces ``max_request_bytes`` on the
+inflated message.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from oracle_monitor.receiver.decode import DecodeLimits, decode_protobuf
 from oracle_monitor.receiver.errors import REFUSALS, grpc_status_for
-from oracle_monitor.receiver.pipeline import SpanPipeline
+from oracle_monitor.receiver.workers import IngestWorkerPool
 
 logger = logging.getLogger(__name__)
 
@@ -30,24 +30,22 @@ TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 class TraceServicer:
     """Implements ``TraceService/Export`` on raw request bytes."""
 
-    def __init__(self, pipeline: SpanPipeline, limits: DecodeLimits) -> None:
-        self._pipeline = pipeline
-        self._limits = limits
+    def __init__(self, ingest: IngestWorkerPool) -> None:
+        self._ingest = ingest
 
     async def export(self, request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         """Decode, store and acknowledge one export request."""
         try:
-            self._pipeline.check_capacity()
-            batch = decode_protobuf(request, self._limits)
-            await self._pipeline.submit(batch.spans)
+            self._ingest.check_capacity()
+            result = await self._ingest.submit("protobuf", request)
         except REFUSALS as error:
             status = grpc_status_for(error)
             await context.abort(status.code, status.message, status.trailing_metadata)
-        self._pipeline.stats.rejected_spans += batch.rejected_spans
-        if batch.rejected_spans:
+            raise  # abort() raises; this line is never reached
+        if result.rejected_spans:
             return ExportTraceServiceResponse(
                 partial_success=ExportTracePartialSuccess(
-                    rejected_spans=batch.rejected_spans, error_message=batch.error_message
+                    rejected_spans=result.rejected_spans, error_message=result.error_message
                 )
             )
         return ExportTraceServiceResponse()

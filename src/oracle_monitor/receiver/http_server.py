@@ -18,23 +18,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from oracle_monitor.receiver.decode import (
-    DecodeLimits,
-    MalformedRequest,
-    decode_json,
-    decode_protobuf,
-)
+from oracle_monitor.receiver.decode import MalformedRequest
 from oracle_monitor.receiver.errors import (
     REFUSALS,
     RequestTooLarge,
     UnsupportedMediaType,
     http_error_for,
 )
-from oracle_monitor.receiver.pipeline import SpanPipeline
+from oracle_monitor.receiver.workers import IngestWorkerPool
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-_DECODERS = {PROTOBUF: decode_protobuf, JSON: decode_json}
+_ENCODINGS = {PROTOBUF: "protobuf", JSON: "json"}
 # zlib window bits: 16 + MAX_WBITS reads gzip, MAX_WBITS reads zlib-wrapped deflate.
 _INFLATE_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": 15}
 
@@ -42,7 +37,7 @@ _INFLATE_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "d
 def media_type(content_type: str | None) -> str:
     """The OTLP encoding named by a Content-Type header, or raise `UnsupportedMediaType`."""
     kind = (content_type or "").split(";", 1)[0].strip().lower()
-    if kind not in _DECODERS:
+    if kind not in _ENCODINGS:
         raise UnsupportedMediaType(
             f"unsupported Content-Type {content_type!r}; use {PROTOBUF} or {JSON}"
         )
@@ -86,9 +81,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 class HttpTraceReceiver:
     """The ``POST /v1/traces`` endpoint."""
 
-    def __init__(self, pipeline: SpanPipeline, limits: DecodeLimits, max_request_bytes: int):
-        self._pipeline = pipeline
-        self._limits = limits
+    def __init__(self, ingest: IngestWorkerPool, max_request_bytes: int):
+        self._ingest = ingest
         self._max_request_bytes = max_request_bytes
 
     async def export(self, request: Request) -> Response:
@@ -96,11 +90,10 @@ class HttpTraceReceiver:
         kind = JSON
         try:
             kind = media_type(request.headers.get("content-type"))
-            self._pipeline.check_capacity()
+            self._ingest.check_capacity()
             wire = await read_body(request, self._max_request_bytes)
             body = inflate(wire, request.headers.get("content-encoding"), self._max_request_bytes)
-            batch = _DECODERS[kind](body, self._limits)
-            await self._pipeline.submit(batch.spans)
+            result = await self._ingest.submit(_ENCODINGS[kind], body)
         except REFUSALS as error:
             answer = http_error_for(error)
             return Response(
@@ -109,12 +102,11 @@ class HttpTraceReceiver:
                 headers=dict(answer.headers),
                 media_type=kind,
             )
-        self._pipeline.stats.rejected_spans += batch.rejected_spans
         response = ExportTraceServiceResponse()
-        if batch.rejected_spans:
+        if result.rejected_spans:
             response.partial_success.CopyFrom(
                 ExportTracePartialSuccess(
-                    rejected_spans=batch.rejected_spans, error_message=batch.error_message
+                    rejected_spans=result.rejected_spans, error_message=result.error_message
                 )
             )
         if kind == JSON:

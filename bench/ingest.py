@@ -1,0 +1,211 @@
+"""End-to-end ingest benchmark: OTLP/gRPC in, spans stored and queryable through the API.
+
+Sends realistic agent traces (10 spans each, GenAI attributes, ~200-character reasoning) in
+requests of 512 spans to a real ``oracle-monitor serve`` on the embedded SQLite store, and
+reports spans per second from the first send until the last span is readable through the REST
+API, checks that every span was stored (zero loss), and reads the server's peak RSS. Then it
+runs the receiver alone (decode and discard) to show the decode ceiling.
+
+Requests are serialised before the clock starts, so the figures measure the server, not the
+client's encoder. Usage: ``python bench/ingest.py [--traces N] [--concurrency N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+import httpx
+import psutil
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from oracle_monitor.receiver.decode import DecodeLimits, decode_protobuf
+from oracle_monitor.receiver.grpc_server import EXPORT_METHOD, TRACE_SERVICE
+from oracle_monitor.store import open_store
+from workload import SPANS_PER_TRACE, requests
+
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of a process and all its children (the ingest workers), in MB."""
+    total_kib = 0
+    for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total_kib += int(line.split()[1])
+    return total_kib / 1024
+
+
+async def send_all(target: str, bodies: Sequence[bytes], concurrency: int) -> int:
+    """Send every body, retrying refusals as the OTLP exporters do; returns refusals seen."""
+    refusals = 0
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    async with grpc.aio.insecure_channel(target) as channel:
+        export = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
+
+        async def worker() -> None:
+            nonlocal refusals
+            while not queue.empty():
+                body = queue.get_nowait()
+                while True:
+                    try:
+                        await export(body, timeout=60)
+                        break
+                    except grpc.aio.AioRpcError as error:
+                        if error.code() not in (
+                            grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            grpc.StatusCode.UNAVAILABLE,
+                        ):
+                            raise
+                        refusals += 1
+                        await asyncio.sleep(0.05)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return refusals
+
+
+def wait_readable(api: str, trace_id: str, spans: int, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=api) as client:
+        while time.monotonic() < deadline:
+            response = client.get(f"/api/v1/traces/{trace_id}")
+            if response.status_code == 200 and len(response.json()["spans"]) >= spans:
+                return
+            time.sleep(0.002)
+    raise TimeoutError(f"trace {trace_id} not readable after {timeout_s}s")
+
+
+def wait_health(api: str, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(600):
+        if process.poll() is not None:
+            raise RuntimeError("server exited during start-up")
+        try:
+            if httpx.get(f"{api}/api/v1/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError("server did not start")
+
+
+def bench_end_to_end(bodies: list[bytes], last_trace: str, concurrency: int) -> None:
+    total = len(bodies) and sum(len(b) for b in bodies)
+    spans = SENT_SPANS
+    with tempfile.TemporaryDirectory(prefix="oracle-bench-") as data_dir:
+        grpc_port, http_port, api_port = free_port(), free_port(), free_port()
+        api = f"http://127.0.0.1:{api_port}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "oracle_monitor", "serve", "--data-dir", data_dir,
+             "--otlp-grpc-port", str(grpc_port), "--otlp-http-port", str(http_port),
+             "--api-port", str(api_port)],
+            env={**os.environ, "ORACLE_LOG_LEVEL": "WARNING"},
+        )  # fmt: skip
+        try:
+            wait_health(api, server)
+            started = time.perf_counter()
+            refusals = asyncio.run(send_all(f"127.0.0.1:{grpc_port}", bodies, concurrency))
+            acknowledged = time.perf_counter()
+            wait_readable(api, last_trace, SPANS_PER_TRACE)
+            readable = time.perf_counter()
+            rss = peak_rss_mb(server.pid)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(60)
+        store = open_store(f"sqlite:///{data_dir}/oracle.db")
+        stored = store.count_spans()
+        store.close()
+    elapsed = readable - started
+    print(
+        f"end to end (SQLite): {spans:,} spans in {elapsed:.2f} s = {spans / elapsed:,.0f} spans/s"
+    )
+    print(f"  acknowledged after {acknowledged - started:.2f} s; {total / 1e6:.1f} MB on the wire")
+    print(f"  stored {stored:,} of {spans:,} sent (loss {spans - stored})")
+    print(f"  refusals retried: {refusals}")
+    print(f"  server peak RSS {rss:.0f} MB (server process and ingest workers together)")
+
+
+async def _discard_server(port: int) -> None:
+    """The gRPC receiver alone in one process: decode every request into spans, keep nothing."""
+    limits = DecodeLimits()
+
+    async def export(request: bytes, context: object) -> ExportTraceServiceResponse:
+        decode_protobuf(request, limits)
+        return ExportTraceServiceResponse()
+
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 16 << 20)])
+    handler = grpc.method_handlers_generic_handler(
+        TRACE_SERVICE,
+        {
+            EXPORT_METHOD: grpc.unary_unary_rpc_method_handler(
+                export,
+                request_deserializer=None,
+                response_serializer=ExportTraceServiceResponse.SerializeToString,
+            )
+        },
+    )
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+def bench_receiver_alone(bodies: list[bytes], concurrency: int) -> None:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, __file__, "--discard-server", str(port)])
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=30)
+        started = time.perf_counter()
+        asyncio.run(send_all(f"127.0.0.1:{port}", bodies, concurrency))
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(30)
+    print(f"receiver alone, one process (decode, discard): {SENT_SPANS / elapsed:,.0f} spans/s")
+
+
+SENT_SPANS = 0
+
+
+def main() -> None:
+    global SENT_SPANS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--traces", type=int, default=30_000, help="agent traces to send")
+    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    parser.add_argument("--discard-server", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.discard_server:
+        asyncio.run(_discard_server(args.discard_server))
+        return
+    messages = list(requests(args.traces))
+    bodies = [message.SerializeToString() for message in messages]
+    SENT_SPANS = sum(
+        len(scope.spans) for m in messages for rs in m.resource_spans for scope in rs.scope_spans
+    )
+    last = messages[-1].resource_spans[-1].scope_spans[-1].spans[-1].trace_id.hex()
+    print(f"{SENT_SPANS:,} spans in {len(bodies)} requests, {args.concurrency} in flight")
+    bench_end_to_end(bodies, last, args.concurrency)
+    bench_receiver_alone(bodies, args.concurrency)
+
+
+if __name__ == "__main__":
+    main()
