@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     )
     shutdown_timeout_seconds: float = Field(
         30.0, gt=0, description="How long shutdown waits for in-flight requests and writes."
+    )
+    auth_token: SecretStr | None = Field(
+        None, description="When set, OTLP and API requests need 'Authorization: Bearer <token>'."
     )
     log_level: str = Field("INFO", description="Python logging level.")
 

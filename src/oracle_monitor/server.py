@@ -18,11 +18,13 @@ from collections.abc import Generator
 from contextlib import AsyncExitStack
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from oracle_monitor.api import create_app
+from oracle_monitor.auth import BearerAuth
 from oracle_monitor.config import Settings
 from oracle_monitor.receiver.decode import DecodeLimits
 from oracle_monitor.receiver.grpc_server import TraceServicer, create_grpc_server
@@ -69,6 +71,15 @@ async def _start_uvicorn(
     stack.push_async_callback(stop)
 
 
+def _redacted(url: str) -> str:
+    """A store URL without its password, for the log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly."""
     stop = stop or asyncio.Event()
@@ -94,8 +105,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await ingest.start()
         stack.push_async_callback(ingest.shutdown)  # drains after the receivers stop
 
+        token = settings.auth_token.get_secret_value() if settings.auth_token else None
+        auth = BearerAuth(token)
         grpc_server, grpc_port = create_grpc_server(
-            TraceServicer(ingest),
+            TraceServicer(ingest, auth),
             settings.host,
             settings.otlp_grpc_port,
             settings.max_request_bytes,
@@ -105,7 +118,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         await _start_uvicorn(
             stack,
-            create_http_app(HttpTraceReceiver(ingest, settings.max_request_bytes)),
+            create_http_app(HttpTraceReceiver(ingest, settings.max_request_bytes, auth)),
             settings.host,
             settings.otlp_http_port,
             settings.shutdown_timeout_seconds,
@@ -116,7 +129,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         await _start_uvicorn(
             stack,
-            create_app(store, status),
+            create_app(store, status, auth),
             settings.host,
             settings.api_port,
             settings.shutdown_timeout_seconds,
@@ -130,7 +143,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             settings.host,
             settings.api_port,
         )
-        logger.info("store: %s", settings.store)
+        logger.info(
+            "store: %s; bearer token %s",
+            _redacted(settings.store),
+            "required" if auth.enabled else "not required",
+        )
         await stop.wait()
         logger.info("shutting down: finishing in-flight requests and writing queued spans")
     logger.info("stopped; %d spans stored since start-up", ingest.stats.accepted_spans)

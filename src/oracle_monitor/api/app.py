@@ -7,10 +7,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from oracle_monitor import __version__
 from oracle_monitor.api import traces
 from oracle_monitor.api.responses import OrjsonResponse
+from oracle_monitor.auth import BearerAuth
 from oracle_monitor.store.base import SpanReader
 
 StatusSource = Callable[[], dict[str, Any]]
@@ -29,8 +33,32 @@ async def _bad_request(request: Request, error: Exception) -> OrjsonResponse:
     return OrjsonResponse({"detail": _validation_message(error)}, status_code=400)
 
 
-def create_app(reader: SpanReader, status: StatusSource) -> FastAPI:
-    """The API over ``reader``; ``status`` supplies the receiver's counters for health."""
+class _BearerMiddleware(BaseHTTPMiddleware):
+    """Refuses requests without the bearer token (health stays open for probes)."""
+
+    OPEN_PATHS = frozenset({"/api/v1/health"})
+
+    def __init__(self, app: ASGIApp, auth: BearerAuth) -> None:
+        super().__init__(app)
+        self._auth = auth
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.url.path in self.OPEN_PATHS or self._auth.allows(
+            request.headers.get("authorization")
+        ):
+            return await call_next(request)
+        return OrjsonResponse(
+            {"detail": "missing or wrong bearer token"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def create_app(reader: SpanReader, status: StatusSource, auth: BearerAuth | None = None) -> FastAPI:
+    """The API over ``reader``; ``status`` supplies the receiver's counters for health.
+
+    With an enabled ``auth``, every route but ``/api/v1/health`` needs the bearer token.
+    """
     app = FastAPI(
         title="Oracle Monitor",
         version=__version__,
@@ -41,6 +69,8 @@ def create_app(reader: SpanReader, status: StatusSource) -> FastAPI:
     )
     app.state.reader = reader
     app.add_exception_handler(RequestValidationError, _bad_request)
+    if auth is not None and auth.enabled:
+        app.add_middleware(_BearerMiddleware, auth=auth)
 
     @app.get("/api/v1/health", tags=["health"])
     def health() -> OrjsonResponse:

@@ -29,6 +29,7 @@ __all__ = [
     "Refusal",
     "RequestTooLarge",
     "ServiceUnavailable",
+    "Unauthenticated",
     "UnsupportedMediaType",
     "grpc_status_for",
     "http_error_for",
@@ -42,6 +43,10 @@ class ReceiverError(Exception):
 Refusal = ReceiverError | MalformedRequest
 """Everything that makes the receiver refuse a whole request (`REFUSALS` for ``except``)."""
 REFUSALS = (ReceiverError, MalformedRequest)
+
+
+class Unauthenticated(ReceiverError):
+    """A bearer token is required and the request has none, or the wrong one."""
 
 
 class RequestTooLarge(ReceiverError):
@@ -95,6 +100,7 @@ class HttpError:
 
 _HTTP_TO_RPC_CODE = {
     400: code_pb2.INVALID_ARGUMENT,
+    401: code_pb2.UNAUTHENTICATED,
     413: code_pb2.RESOURCE_EXHAUSTED,
     415: code_pb2.INVALID_ARGUMENT,
     429: code_pb2.RESOURCE_EXHAUSTED,
@@ -128,6 +134,8 @@ def grpc_status_for(error: Refusal) -> GrpcStatus:
         return GrpcStatus(grpc.StatusCode.UNAVAILABLE, message, metadata)
     if isinstance(error, RequestTooLarge):
         return GrpcStatus(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
+    if isinstance(error, Unauthenticated):
+        return GrpcStatus(grpc.StatusCode.UNAUTHENTICATED, message)
     return GrpcStatus(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
@@ -142,4 +150,6 @@ def http_error_for(error: Refusal) -> HttpError:
         return HttpError(413, message)
     if isinstance(error, UnsupportedMediaType):
         return HttpError(415, message)
+    if isinstance(error, Unauthenticated):
+        return HttpError(401, message, (("WWW-Authenticate", "Bearer"),))
     return HttpError(400, message)

@@ -18,7 +18,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from oracle_monitor.receiver.errors import REFUSALS, grpc_status_for
+from oracle_monitor.auth import BearerAuth
+from oracle_monitor.receiver.errors import REFUSALS, Unauthenticated, grpc_status_for
 from oracle_monitor.receiver.workers import IngestWorkerPool
 
 logger = logging.getLogger(__name__)
@@ -30,12 +31,15 @@ TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 class TraceServicer:
     """Implements ``TraceService/Export`` on raw request bytes."""
 
-    def __init__(self, ingest: IngestWorkerPool) -> None:
+    def __init__(self, ingest: IngestWorkerPool, auth: BearerAuth) -> None:
         self._ingest = ingest
+        self._auth = auth
 
     async def export(self, request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         """Decode, store and acknowledge one export request."""
         try:
+            if self._auth.enabled and not self._auth.allows(_authorization(context)):
+                raise Unauthenticated("missing or wrong bearer token")
             self._ingest.check_capacity()
             result = await self._ingest.submit("protobuf", request)
         except REFUSALS as error:
@@ -49,6 +53,13 @@ class TraceServicer:
                 )
             )
         return ExportTraceServiceResponse()
+
+
+def _authorization(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            return value if isinstance(value, str) else value.decode(errors="replace")
+    return None
 
 
 def create_grpc_server(

@@ -18,10 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from oracle_monitor.auth import BearerAuth
 from oracle_monitor.receiver.decode import MalformedRequest
 from oracle_monitor.receiver.errors import (
     REFUSALS,
     RequestTooLarge,
+    Unauthenticated,
     UnsupportedMediaType,
     http_error_for,
 )
@@ -81,14 +83,17 @@ async def read_body(request: Request, limit: int) -> bytes:
 class HttpTraceReceiver:
     """The ``POST /v1/traces`` endpoint."""
 
-    def __init__(self, ingest: IngestWorkerPool, max_request_bytes: int):
+    def __init__(self, ingest: IngestWorkerPool, max_request_bytes: int, auth: BearerAuth):
         self._ingest = ingest
         self._max_request_bytes = max_request_bytes
+        self._auth = auth
 
     async def export(self, request: Request) -> Response:
         """Decode, store and acknowledge one export request."""
         kind = JSON
         try:
+            if not self._auth.allows(request.headers.get("authorization")):
+                raise Unauthenticated("missing or wrong bearer token")
             kind = media_type(request.headers.get("content-type"))
             self._ingest.check_capacity()
             wire = await read_body(request, self._max_request_bytes)
