@@ -1,0 +1,46 @@
+"""Span storage: the `Store` contract and `open_store`, which picks a backend by URL scheme.
+
+Supported URLs:
+
+* ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` (three slashes, then the
+  path; a fourth slash makes it absolute), optionally with ``?synchronous=FULL`` (see
+  `oracle_monitor.store.sqlite`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+from oracle_monitor.store.base import SpanReader, SpanWriter, Store, TraceQuery, TraceSummary
+
+__all__ = ["SpanReader", "SpanWriter", "Store", "TraceQuery", "TraceSummary", "open_store"]
+
+
+def _open_sqlite(location: str, options: dict[str, str]) -> Store:
+    from oracle_monitor.store.sqlite import SQLiteStore
+
+    if not location.startswith("/") or location in ("/", "/:memory:"):
+        raise ValueError("a sqlite URL needs a file path: sqlite:///relative.db, sqlite:////abs.db")
+    unknown = set(options) - {"synchronous"}
+    if unknown:
+        raise ValueError(f"unknown sqlite URL options: {', '.join(sorted(unknown))}")
+    return SQLiteStore(location[1:], synchronous=options.get("synchronous", "NORMAL"))
+
+
+#: URL scheme -> function(everything after "scheme://" up to "?", query options) -> Store.
+_BACKENDS: dict[str, Callable[[str, dict[str, str]], Store]] = {"sqlite": _open_sqlite}
+
+
+def open_store(url: str) -> Store:
+    """Open (creating if needed) the store at ``url``; the scheme chooses the backend.
+
+    Raises ValueError for a malformed URL or an unknown scheme (naming the supported ones).
+    """
+    scheme, separator, rest = url.partition("://")
+    opener = _BACKENDS.get(scheme.lower()) if separator else None
+    if opener is None:
+        supported = ", ".join(f"{name}://" for name in sorted(_BACKENDS))
+        raise ValueError(f"unsupported store URL {url!r}; supported schemes: {supported}")
+    location, _, query = rest.partition("?")
+    return opener(location, dict(parse_qsl(query, strict_parsing=bool(query))))
