@@ -8,7 +8,7 @@ trace by ``trace_key`` and is unique on ``(trace_key, span_id)``. Resources are 
 ``resources``, keyed by a fingerprint of their attributes. Keying spans by ``trace_key`` rather
 than ``trace_id`` keeps all but one B-tree insert near the end of its tree, so the pages a
 batch dirties (and the WAL and checkpoint traffic) stay flat as the file grows.
-``PRAGMA user_version`` is the schema version; `_MIGRATIONS` has one script per version.
+The schema, its migrations and the SQL text are in `oracle_monitor.store.sqlite_schema`.
 
 Durability: every `SQLiteStore.write_spans` is one transaction. With WAL and the default
 ``synchronous="NORMAL"`` a returned write survives the process being killed (``kill -9``), but
@@ -19,7 +19,10 @@ Threads: one writer connection, used under a lock; each reading thread gets its 
 connection, so readers run while a write is in progress and see only committed batches. A
 background thread checkpoints the WAL into the database file (SQLite's automatic checkpoint
 would do it inside a commit; that measured 10-30% slower writes at 1M spans); should
-it fall behind, the writer checkpoints itself once the WAL passes `_WAL_LIMIT_BYTES`.
+it fall behind, the writer checkpoints itself once the WAL passes `schema.WAL_LIMIT_BYTES`.
+
+Processes: several processes may write one file (the server's ingest workers do); a file lock
+beside the database hands the write transaction from one to the next without polling.
 """
 
 from __future__ import annotations
@@ -38,12 +41,12 @@ try:
 except ImportError:  # Windows: SQLite's own busy waiting serialises the writers
     fcntl = None  # type: ignore[assignment]
 from collections.abc import Iterable, Sequence
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final
 
 from oracle_monitor.model import Attributes, Span, SpanKind, StatusCode
 from oracle_monitor.store import codec
+from oracle_monitor.store import sqlite_schema as schema
 from oracle_monitor.store.base import TraceQuery, TraceSummary
 from oracle_monitor.store.summaries import TraceAggregate, aggregate_spans, merge_aggregates
 
@@ -58,84 +61,6 @@ _SYNCHRONOUS: Final = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 #: exact float/int/str/bytearray directly; so rows carry NaN for NULL (SQLite stores a NaN as
 #: NULL), bytearray ids and int() enums.
 NULL: Final = math.nan
-_PLAIN: Final = (  # `Span` fields never None, in columns of the same name
-    "name", "start_time_ns", "end_time_ns", "status_message", "trace_state", "flags",
-    "dropped_attributes_count", "dropped_events_count", "dropped_links_count", "scope_name",
-    "scope_version", "service_name",
-)  # fmt: skip
-_plain_values: Final = attrgetter(*_PLAIN)
-_OPTIONAL: Final = (  # `Span` fields that may be None, in columns of the same name
-    "agent_name", "provider", "model", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_creation_tokens", "reasoning_tokens", "pod_name", "namespace", "task_id",
-)  # fmt: skip
-_SPAN_COLUMNS: Final = ("trace_key", "span_id", "parent_span_id", "resource_id", "attributes",
-                        "events", "links", "kind", "status_code", *_PLAIN, *_OPTIONAL)  # fmt: skip
-_TRACE_COLUMNS: Final = (
-    "trace_key", "trace_id", "start_time_ns", "end_time_ns", "root_name", "root_service",
-    "root_seen", "root_start_ns", "span_count", "error_count", "input_tokens", "output_tokens",
-    "services", "agents",
-)  # fmt: skip
-_MIGRATIONS: Final = (
-    """
-    CREATE TABLE resources (
-        id INTEGER PRIMARY KEY, fingerprint BLOB NOT NULL UNIQUE, attributes TEXT NOT NULL);
-    CREATE TABLE traces (
-        trace_key INTEGER PRIMARY KEY, trace_id BLOB NOT NULL UNIQUE,
-        start_time_ns INTEGER NOT NULL, end_time_ns INTEGER NOT NULL, root_name TEXT NOT NULL,
-        root_service TEXT NOT NULL, root_seen INTEGER NOT NULL, root_start_ns INTEGER NOT NULL,
-        span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
-        input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
-        services TEXT NOT NULL, agents TEXT NOT NULL);
-    CREATE INDEX traces_start ON traces (start_time_ns);
-    CREATE TABLE spans (
-        id INTEGER PRIMARY KEY, trace_key INTEGER NOT NULL,
-        span_id BLOB NOT NULL, parent_span_id BLOB,
-        resource_id INTEGER NOT NULL REFERENCES resources (id),
-        attributes TEXT, events TEXT, links TEXT, kind INTEGER NOT NULL,
-        status_code INTEGER NOT NULL, name TEXT NOT NULL, start_time_ns INTEGER NOT NULL,
-        end_time_ns INTEGER NOT NULL, status_message TEXT NOT NULL, trace_state TEXT NOT NULL,
-        flags INTEGER NOT NULL, dropped_attributes_count INTEGER NOT NULL,
-        dropped_events_count INTEGER NOT NULL, dropped_links_count INTEGER NOT NULL,
-        scope_name TEXT NOT NULL, scope_version TEXT NOT NULL, service_name TEXT NOT NULL,
-        agent_name TEXT, provider TEXT, model TEXT, input_tokens INTEGER,
-        output_tokens INTEGER, cache_read_tokens INTEGER, cache_creation_tokens INTEGER,
-        reasoning_tokens INTEGER, pod_name TEXT, namespace TEXT, task_id TEXT);
-    CREATE UNIQUE INDEX spans_trace_span ON spans (trace_key, span_id);
-    """,
-)
-#: Tuning, from measurements. page_size only applies when the file is created.
-_WRITER_PRAGMAS = (
-    "page_size = 4096",
-    "journal_mode = WAL",
-    "wal_autocheckpoint = 0",  # the checkpoint thread does it
-    "journal_size_limit = 67108864",
-)
-_CHECKPOINT_EVERY_SPANS = 20000  # ~15-25 MiB of WAL for agent spans
-_WAL_LIMIT_BYTES = 268435456
-_WRITER_CACHE_KIB = 65536
-_READER_CACHE_KIB = 4096  # per reading thread; mmap shares the OS page cache
-_MMAP_BYTES = 268435456
-_INSERT_SPAN: Final = (
-    f"INSERT INTO spans ({', '.join(_SPAN_COLUMNS)})",
-    "ON CONFLICT (trace_key, span_id) DO NOTHING",
-)
-_UPSERT_TRACE: Final = (
-    f"INSERT INTO traces ({', '.join(_TRACE_COLUMNS)})",
-    "ON CONFLICT (trace_key) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _TRACE_COLUMNS[2:]),
-)
-_ROWS_PER_INSERT: Final = (1000, 100, 10, 1)  # largest first, within the variables limit
-_SELECT_SPANS: Final = (
-    "SELECT s.span_id, s.parent_span_id, r.attributes, s.attributes, s.events, s.links, "
-    + ", ".join(f"s.{c}" for c in _SPAN_COLUMNS[7:])
-    + " FROM spans AS s JOIN resources AS r ON r.id = s.resource_id"
-    " WHERE s.trace_key = (SELECT trace_key FROM traces WHERE trace_id = ?)"
-    " ORDER BY s.start_time_ns, s.span_id"
-)
-_RECOMPUTE: Final = (
-    "SELECT trace_key, parent_span_id IS NULL, name, service_name, agent_name, start_time_ns, "
-    "end_time_ns, status_code, input_tokens, output_tokens FROM spans WHERE trace_key IN "
-)
 
 
 @functools.cache
@@ -155,7 +80,7 @@ def _insert(
     """
     limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     changed = start = 0
-    for rows in _ROWS_PER_INSERT:
+    for rows in schema.ROWS_PER_INSERT:
         step = rows * width
         while step <= limit and len(values) - start >= step:
             sql = _values_sql(statement, width, rows)
@@ -189,7 +114,7 @@ def _summary_values(agg: TraceAggregate, trace_key: int) -> tuple[Any, ...]:
 
 
 def _span_from_row(trace_id: str, row: Sequence[Any]) -> Span:
-    fields = dict(zip(_SPAN_COLUMNS[7:], row[6:], strict=True))
+    fields = dict(zip(schema.SPAN_COLUMNS[7:], row[6:], strict=True))
     fields["kind"] = SpanKind(fields["kind"])
     fields["status_code"] = StatusCode(fields["status_code"])
     return Span(
@@ -249,7 +174,7 @@ class SQLiteStore:
         self._local = threading.local()
         self._resource_ids: dict[str, int] = {}  # sorted resource JSON -> resources.id
         self._closed = False
-        self._writer = self._connect(_WRITER_CACHE_KIB, _WRITER_PRAGMAS)
+        self._writer = self._connect(schema.WRITER_CACHE_KIB, schema.WRITER_PRAGMAS)
         try:
             self._migrate()
         except BaseException:
@@ -269,7 +194,7 @@ class SQLiteStore:
             f"synchronous = {self._synchronous}",
             f"cache_size = -{cache_kib}",
             "temp_store = MEMORY",
-            f"mmap_size = {_MMAP_BYTES}",
+            f"mmap_size = {schema.MMAP_BYTES}",
             *pragmas,
         ):
             conn.execute(f"PRAGMA {pragma}")
@@ -280,9 +205,9 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             version: int = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(_MIGRATIONS):
+            if version > len(schema.MIGRATIONS):
                 raise RuntimeError(f"{self.path}: schema version {version} is newer than this")
-            for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            for number, script in enumerate(schema.MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
@@ -313,13 +238,13 @@ class SQLiteStore:
                         next_key += 1
                         keys[trace_id] = next_key
                 values = self._span_values(conn, spans, keys, new_resources)
-                inserted = _insert(conn, _INSERT_SPAN, len(_SPAN_COLUMNS), values)
+                inserted = _insert(conn, schema.INSERT_SPAN, len(schema.SPAN_COLUMNS), values)
                 if inserted == len(spans):
                     merged = merge_aggregates(stored, batch)
                 else:  # duplicates: count the spans actually stored
                     merged = self._recompute(conn, keys) if inserted else []
                 rows = [v for agg in merged for v in _summary_values(agg, keys[agg.trace_id])]
-                _insert(conn, _UPSERT_TRACE, len(_TRACE_COLUMNS), rows)
+                _insert(conn, schema.UPSERT_TRACE, len(schema.TRACE_COLUMNS), rows)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -329,11 +254,11 @@ class SQLiteStore:
                 self._resource_ids.clear()
             self._resource_ids.update(new_resources)
             self._unchecked_spans += len(spans)
-            if self._unchecked_spans >= _CHECKPOINT_EVERY_SPANS:
+            if self._unchecked_spans >= schema.CHECKPOINT_EVERY_SPANS:
                 self._unchecked_spans = 0
                 self._checkpoint_due.set()
                 with contextlib.suppress(OSError):
-                    if os.stat(f"{self.path}-wal").st_size > _WAL_LIMIT_BYTES:
+                    if os.stat(f"{self.path}-wal").st_size > schema.WAL_LIMIT_BYTES:
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def _checkpoint_loop(self) -> None:
@@ -361,7 +286,11 @@ class SQLiteStore:
         """The column values of ``spans``, row after row in one flat list."""
         by_object: dict[int, int] = {}  # id(resource dict) -> resources.id, for this batch
         encode, fromhex = codec.encode_attributes, bytearray.fromhex
-        encode_events, encode_links, plain = codec.encode_events, codec.encode_links, _plain_values
+        encode_events, encode_links, plain = (
+            codec.encode_events,
+            codec.encode_links,
+            schema.plain_values,
+        )
         values: list[Any] = []
         extend = values.extend
         for s in spans:
@@ -413,7 +342,7 @@ class SQLiteStore:
         stored: dict[str, TraceAggregate] = {}
         keys: dict[str, int] = {}
         for marks, ids in _in_chunks([bytearray.fromhex(t) for t in trace_ids]):
-            columns = ", ".join(_TRACE_COLUMNS)
+            columns = ", ".join(schema.TRACE_COLUMNS)
             for row in conn.execute(f"SELECT {columns} FROM traces WHERE trace_id IN {marks}", ids):
                 trace_id = row[1].hex()
                 keys[trace_id] = row[0]
@@ -432,7 +361,7 @@ class SQLiteStore:
         result = {key: TraceAggregate.empty(trace_id) for trace_id, key in keys.items()}
         for marks, part in _in_chunks(list(result)):
             for key, root, name, svc, agent, start, end, status, tin, tout in conn.execute(
-                _RECOMPUTE + marks, part
+                schema.RECOMPUTE + marks, part
             ):
                 result[key].add(
                     is_root=bool(root), name=name, service=svc, agent=agent,
@@ -445,7 +374,7 @@ class SQLiteStore:
         self._check_open()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._connect(_READER_CACHE_KIB, ("query_only = 1",))
+            conn = self._connect(schema.READER_CACHE_KIB, ("query_only = 1",))
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
@@ -457,7 +386,7 @@ class SQLiteStore:
             key = bytes.fromhex(trace_id)
         except ValueError:
             return []
-        rows = self._reader().execute(_SELECT_SPANS, (key,)).fetchall()
+        rows = self._reader().execute(schema.SELECT_SPANS, (key,)).fetchall()
         return [_span_from_row(key.hex(), row) for row in rows]
 
     def find_traces(self, query: TraceQuery) -> list[TraceSummary]:
@@ -477,7 +406,7 @@ class SQLiteStore:
                 where.append(f"start_time_ns {op} ?")
                 params.append(bound)
         sql = (
-            f"SELECT {', '.join(_TRACE_COLUMNS[1:])} FROM traces WHERE {' AND '.join(where)}"
+            f"SELECT {', '.join(schema.TRACE_COLUMNS[1:])} FROM traces WHERE {' AND '.join(where)}"
             " ORDER BY start_time_ns DESC, trace_key DESC LIMIT ?"
         )
         return [

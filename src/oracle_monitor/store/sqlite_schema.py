@@ -1,0 +1,90 @@
+"""The SQLite store's schema, tuning and SQL text (`oracle_monitor.store.sqlite` uses them).
+
+``PRAGMA user_version`` is the schema version; `MIGRATIONS` has one script per version, applied
+in order by `SQLiteStore` when it opens a file. Add a version by appending a script, never by
+editing one that has shipped.
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter
+from typing import Final
+
+PLAIN: Final = (  # `Span` fields never None, in columns of the same name
+    "name", "start_time_ns", "end_time_ns", "status_message", "trace_state", "flags",
+    "dropped_attributes_count", "dropped_events_count", "dropped_links_count", "scope_name",
+    "scope_version", "service_name",
+)  # fmt: skip
+plain_values: Final = attrgetter(*PLAIN)
+OPTIONAL: Final = (  # `Span` fields that may be None, in columns of the same name
+    "agent_name", "provider", "model", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_creation_tokens", "reasoning_tokens", "pod_name", "namespace", "task_id",
+)  # fmt: skip
+SPAN_COLUMNS: Final = ("trace_key", "span_id", "parent_span_id", "resource_id", "attributes",
+                        "events", "links", "kind", "status_code", *PLAIN, *OPTIONAL)  # fmt: skip
+TRACE_COLUMNS: Final = (
+    "trace_key", "trace_id", "start_time_ns", "end_time_ns", "root_name", "root_service",
+    "root_seen", "root_start_ns", "span_count", "error_count", "input_tokens", "output_tokens",
+    "services", "agents",
+)  # fmt: skip
+MIGRATIONS: Final = (
+    """
+    CREATE TABLE resources (
+        id INTEGER PRIMARY KEY, fingerprint BLOB NOT NULL UNIQUE, attributes TEXT NOT NULL);
+    CREATE TABLE traces (
+        trace_key INTEGER PRIMARY KEY, trace_id BLOB NOT NULL UNIQUE,
+        start_time_ns INTEGER NOT NULL, end_time_ns INTEGER NOT NULL, root_name TEXT NOT NULL,
+        root_service TEXT NOT NULL, root_seen INTEGER NOT NULL, root_start_ns INTEGER NOT NULL,
+        span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+        services TEXT NOT NULL, agents TEXT NOT NULL);
+    CREATE INDEX traces_start ON traces (start_time_ns);
+    CREATE TABLE spans (
+        id INTEGER PRIMARY KEY, trace_key INTEGER NOT NULL,
+        span_id BLOB NOT NULL, parent_span_id BLOB,
+        resource_id INTEGER NOT NULL REFERENCES resources (id),
+        attributes TEXT, events TEXT, links TEXT, kind INTEGER NOT NULL,
+        status_code INTEGER NOT NULL, name TEXT NOT NULL, start_time_ns INTEGER NOT NULL,
+        end_time_ns INTEGER NOT NULL, status_message TEXT NOT NULL, trace_state TEXT NOT NULL,
+        flags INTEGER NOT NULL, dropped_attributes_count INTEGER NOT NULL,
+        dropped_events_count INTEGER NOT NULL, dropped_links_count INTEGER NOT NULL,
+        scope_name TEXT NOT NULL, scope_version TEXT NOT NULL, service_name TEXT NOT NULL,
+        agent_name TEXT, provider TEXT, model TEXT, input_tokens INTEGER,
+        output_tokens INTEGER, cache_read_tokens INTEGER, cache_creation_tokens INTEGER,
+        reasoning_tokens INTEGER, pod_name TEXT, namespace TEXT, task_id TEXT);
+    CREATE UNIQUE INDEX spans_trace_span ON spans (trace_key, span_id);
+    """,
+)
+#: Tuning, from measurements. page_size only applies when the file is created.
+WRITER_PRAGMAS = (
+    "page_size = 4096",
+    "journal_mode = WAL",
+    "wal_autocheckpoint = 0",  # the checkpoint thread does it
+    "journal_size_limit = 67108864",
+)
+CHECKPOINT_EVERY_SPANS = 20000  # ~15-25 MiB of WAL for agent spans
+WAL_LIMIT_BYTES = 268435456
+WRITER_CACHE_KIB = 65536
+READER_CACHE_KIB = 4096  # per reading thread; mmap shares the OS page cache
+MMAP_BYTES = 268435456
+INSERT_SPAN: Final = (
+    f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)})",
+    "ON CONFLICT (trace_key, span_id) DO NOTHING",
+)
+UPSERT_TRACE: Final = (
+    f"INSERT INTO traces ({', '.join(TRACE_COLUMNS)})",
+    "ON CONFLICT (trace_key) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in TRACE_COLUMNS[2:]),
+)
+ROWS_PER_INSERT: Final = (1000, 100, 10, 1)  # largest first, within the variables limit
+SELECT_SPANS: Final = (
+    "SELECT s.span_id, s.parent_span_id, r.attributes, s.attributes, s.events, s.links, "
+    + ", ".join(f"s.{c}" for c in SPAN_COLUMNS[7:])
+    + " FROM spans AS s JOIN resources AS r ON r.id = s.resource_id"
+    " WHERE s.trace_key = (SELECT trace_key FROM traces WHERE trace_id = ?)"
+    " ORDER BY s.start_time_ns, s.span_id"
+)
+RECOMPUTE: Final = (
+    "SELECT trace_key, parent_span_id IS NULL, name, service_name, agent_name, start_time_ns, "
+    "end_time_ns, status_code, input_tokens, output_tokens FROM spans WHERE trace_key IN "
+)
