@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = Field(
         30.0, gt=0, description="How long shutdown waits for in-flight requests and writes."
     )
+    pricing_file: Path | None = Field(
+        None, description="A TOML price table that extends or overrides the shipped one."
+    )
     auth_token: SecretStr | None = Field(
         None, description="When set, OTLP and API requests need 'Authorization: Bearer <token>'."
     )

@@ -86,6 +86,8 @@ class DerivedFields(TypedDict):
     pod_name: str | None
     namespace: str | None
     task_id: str | None
+    cost_usd: float | None
+    rate_limited: bool
 
 
 def _as_int(value: AttributeValue) -> int | None:
@@ -129,14 +131,16 @@ _KEY_INDEX: Final[dict[str, tuple[str, int, bool]]] = {
 _RESOURCE_KEY_INDEX: Final = {
     key: hit for key, hit in _KEY_INDEX.items() if hit[0] in _RESOURCE_FIELDS
 }
-_EMPTY: Final[dict[str, str | int | None]] = {
+_EMPTY: Final[dict[str, str | int | float | bool | None]] = {
     "service_name": "unknown_service",
     **dict.fromkeys(SPAN_DIALECTS),
+    "cost_usd": None,
+    "rate_limited": False,
 }
 
 
 def _fill(
-    found: dict[str, str | int | None],
+    found: dict[str, str | int | float | bool | None],
     source: Attributes,
     index: dict[str, tuple[str, int, bool]],
     skip: dict[str, int],
@@ -179,4 +183,15 @@ def derive(attributes: Attributes, resource: Attributes) -> DerivedFields:
         service = resource.get("service.name")
         if isinstance(service, str) and service:
             found["service_name"] = service
+    if found["provider"] is not None:
+        _llm_outcome(found, attributes)
     return cast(DerivedFields, found)
+
+
+def _llm_outcome(found: dict[str, str | int | float | bool | None], attributes: Attributes) -> None:
+    """Cost and rate limiting of an LLM call span (one that names its provider)."""
+    cost = attributes.get("oracle.llm.cost_usd")
+    if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0:
+        found["cost_usd"] = float(cost)
+    limited = attributes.get("oracle.llm.rate_limited")
+    found["rate_limited"] = limited is True or attributes.get("http.response.status_code") == 429

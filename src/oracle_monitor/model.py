@@ -71,7 +71,8 @@ class Span:
     (``parent_span_id`` is ``""`` for a root span). ``resource`` holds the resource
     attributes; ``scope_name``/``scope_version`` the instrumentation scope. The fields after
     ``flags`` are derived (see `oracle_monitor.conventions.derive`) and are ``None`` when the
-    span does not say.
+    span does not say; ``cost_usd`` is the span's ``oracle.llm.cost_usd`` or, for an LLM call
+    with token counts, what the pricing table makes of them at ingest.
     """
 
     trace_id: str
@@ -107,6 +108,8 @@ class Span:
     pod_name: str | None = None
     namespace: str | None = None
     task_id: str | None = None
+    cost_usd: float | None = None
+    rate_limited: bool = False
 
     @property
     def duration_ns(self) -> int:

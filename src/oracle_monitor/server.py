@@ -25,6 +25,7 @@ from starlette.types import ASGIApp
 
 from oracle_monitor.api import create_app
 from oracle_monitor.auth import BearerAuth
+from oracle_monitor.collectors.llm.pricing import load_prices
 from oracle_monitor.config import Settings
 from oracle_monitor.receiver.decode import DecodeLimits
 from oracle_monitor.receiver.grpc_server import TraceServicer, create_grpc_server
@@ -89,6 +90,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
 
     async with AsyncExitStack() as stack:
+        load_prices(settings.pricing_file)  # a bad pricing file stops start-up, not a worker
         store = open_store(settings.store)  # before the workers: it creates the schema
         stack.callback(store.close)  # closed last
         ingest = IngestWorkerPool(
@@ -97,6 +99,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 limits=DecodeLimits(settings.max_attribute_value_length),
                 batch_max_spans=settings.write_batch_max_spans,
                 log_level=settings.log_level,
+                pricing_file=str(settings.pricing_file) if settings.pricing_file else None,
             ),
             workers=settings.ingest_workers or os.cpu_count() or 1,
             max_queued_bytes=settings.queue_max_bytes,

@@ -137,3 +137,20 @@ def test_bad_parameters_are_400(client: TestClient, params: dict[str, str], frag
     response = client.get("/api/v1/traces", params=params)
     assert response.status_code == 400
     assert fragment in response.json()["detail"]
+
+
+def test_costs(client: TestClient) -> None:
+    body = client.get("/api/v1/costs", params={"group_by": "provider"}).json()
+    assert body["group_by"] == "provider"
+    assert [group["key"] for group in body["groups"]] == ["openai"]
+    assert body["groups"][0]["tokens"]["input"] == 7
+    assert body["total"]["requests"] == 1
+    assert body["total"]["unpriced_requests"] == 1  # the fixture's span carries no cost
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"group_by": "pod"}, {"start": "2026-09-21T15:00:00Z", "end": "2026-09-21T14:00:00Z"}],
+)
+def test_costs_bad_parameters_are_400(client: TestClient, params: dict[str, str]) -> None:
+    assert client.get("/api/v1/costs", params=params).status_code == 400

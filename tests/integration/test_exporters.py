@@ -121,6 +121,9 @@ def test_sdk_exporter_round_trip(
     assert llm["provider"] == "openai" and llm["model"] == "gpt-4o-2024-08-06"
     assert llm["tokens"]["input"] == 1200 and llm["tokens"]["output"] == 300
     assert llm["attributes"]["gen_ai.request.model"] == "gpt-4o"
+    # Priced at ingest from the shipped table: gpt-4o is $2.50 in and $10 out per 1M tokens.
+    assert llm["cost_usd"] == pytest.approx(1200 * 2.5e-6 + 300 * 10e-6)
+    assert task["cost_usd"] is None
     # Status, events, links, scope, resource, times.
     assert tool["status"] == {"code": "ERROR", "message": "tool timed out"}
     assert tool["events"][0]["name"] == "retry"
@@ -138,3 +141,8 @@ def test_sdk_exporter_round_trip(
     assert summary["has_error"] is True
     assert summary["total_tokens"] == 1500
     assert summary["services"] == ["research-agent"]
+
+    costs = server.api("/api/v1/costs", group_by="model").json()
+    assert costs["groups"][0]["key"] == "gpt-4o-2024-08-06"
+    assert costs["groups"][0]["tokens"]["input"] == 1200
+    assert costs["total"]["cost_usd"] == pytest.approx(0.006)

@@ -541,3 +541,59 @@ def test_open_store_sqlite_relative_and_absolute_paths(
         absolute.close()
     with pytest.raises(ValueError, match="unknown sqlite URL options"):
         open_store("sqlite:///x.db?cache=shared")
+
+
+def _llm(span: int, start: int, **fields: Any) -> Span:
+    return make_span(1, span, 100, start=start, **fields)
+
+
+LLM_CALLS = [
+    _llm(1, 0, provider="openai", model="gpt-4o", agent_name="research", input_tokens=100,
+         output_tokens=10, cache_read_tokens=40, cost_usd=0.5),
+    _llm(2, 10, provider="openai", model="gpt-4o", agent_name="writer", input_tokens=200,
+         output_tokens=20, reasoning_tokens=5, cost_usd=1.0),
+    _llm(3, 20, provider="openai", model="gpt-4o", agent_name="research", rate_limited=True),
+    _llm(4, 30, provider="anthropic", model="claude-sonnet-4-5", agent_name="research",
+         input_tokens=50, output_tokens=5, cache_creation_tokens=7, cost_usd=0.25),
+    _llm(5, 40, provider="openai", model="mystery-model", agent_name="writer", input_tokens=9),
+    # Not LLM calls: a provider without tokens or a rate limit, and tokens without a provider.
+    _llm(6, 50, provider="openai", model="gpt-4o"),
+    _llm(7, 60, input_tokens=1000),
+]  # fmt: skip
+
+
+def test_llm_costs_group_by_model(store: Store) -> None:
+    store.write_spans(LLM_CALLS)
+    groups = {group.key: group for group in store.llm_costs("model")}
+    assert list(groups) == ["gpt-4o", "claude-sonnet-4-5", "mystery-model"]  # costliest first
+    gpt = groups["gpt-4o"]
+    assert (gpt.requests, gpt.rate_limited) == (3, 1)
+    assert (gpt.input_tokens, gpt.output_tokens) == (300, 30)
+    assert (gpt.cache_read_tokens, gpt.reasoning_tokens) == (40, 5)
+    assert gpt.cost_usd == pytest.approx(1.5)
+    assert gpt.unpriced_requests == 0
+    assert groups["claude-sonnet-4-5"].cache_creation_tokens == 7
+    assert groups["mystery-model"].unpriced_requests == 1
+    assert groups["mystery-model"].cost_usd == 0.0
+
+
+@pytest.mark.parametrize(
+    ("group_by", "expected"),
+    [
+        ("agent", {"research": (3, 0.75), "writer": (2, 1.0)}),
+        ("provider", {"openai": (4, 1.5), "anthropic": (1, 0.25)}),
+    ],
+)
+def test_llm_costs_group_by_agent_and_provider(
+    store: Store, group_by: Any, expected: dict[str, tuple[int, float]]
+) -> None:
+    store.write_spans(LLM_CALLS)
+    found = {g.key: (g.requests, round(g.cost_usd, 9)) for g in store.llm_costs(group_by)}
+    assert found == expected
+
+
+def test_llm_costs_time_window(store: Store) -> None:
+    store.write_spans(LLM_CALLS)
+    window = store.llm_costs("agent", T0 + 5, T0 + 30)
+    assert {g.key: g.requests for g in window} == {"writer": 1, "research": 2}
+    assert store.llm_costs("model", T0 + 10**12) == []

@@ -24,6 +24,8 @@ NO_DERIVED = {
     "pod_name": None,
     "namespace": None,
     "task_id": None,
+    "cost_usd": None,
+    "rate_limited": False,
 }
 
 
@@ -241,7 +243,7 @@ def test_every_call_returns_a_fresh_dict() -> None:
 def test_derived_fields_are_exactly_the_span_fields_after_flags() -> None:
     names = [f.name for f in fields(Span)]
     assert list(derive({}, {})) == names[names.index("service_name") :]
-    assert set(SPAN_DIALECTS) | {"service_name"} == set(NO_DERIVED)
+    assert set(SPAN_DIALECTS) | {"service_name", "cost_usd", "rate_limited"} == set(NO_DERIVED)
     span = Span(
         "a" * 32,
         "b" * 16,
@@ -286,4 +288,28 @@ def test_a_realistic_agent_span() -> None:
         "pod_name": "researcher-5d8f-x2k9q",
         "namespace": "agents",
         "task_id": "task-42",
+        "cost_usd": None,
+        "rate_limited": False,
     }
+
+
+@pytest.mark.parametrize(
+    ("attributes", "cost", "rate_limited"),
+    [
+        ({"gen_ai.provider.name": "openai", "oracle.llm.cost_usd": 0.25}, 0.25, False),
+        ({"gen_ai.provider.name": "openai", "oracle.llm.cost_usd": 1}, 1.0, False),
+        ({"gen_ai.provider.name": "openai", "oracle.llm.cost_usd": -1.0}, None, False),
+        ({"gen_ai.provider.name": "openai", "oracle.llm.cost_usd": "0.1"}, None, False),
+        ({"gen_ai.provider.name": "openai", "oracle.llm.rate_limited": True}, None, True),
+        ({"gen_ai.system": "anthropic", "http.response.status_code": 429}, None, True),
+        ({"gen_ai.provider.name": "openai", "http.response.status_code": 200}, None, False),
+        # Not an LLM call: no provider, so neither cost nor rate limit is read.
+        ({"oracle.llm.cost_usd": 0.25, "http.response.status_code": 429}, None, False),
+    ],
+)
+def test_llm_cost_and_rate_limit(
+    attributes: Attributes, cost: float | None, rate_limited: bool
+) -> None:
+    derived = derive(attributes, {})
+    assert derived["cost_usd"] == cost
+    assert derived["rate_limited"] is rate_limited

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from oracle_monitor import __version__
-from oracle_monitor.api import traces
+from oracle_monitor.api import costs, traces
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.auth import BearerAuth
 from oracle_monitor.store.base import SpanReader
@@ -78,4 +78,5 @@ def create_app(reader: SpanReader, status: StatusSource, auth: BearerAuth | None
         return OrjsonResponse({"status": "ok", "version": __version__, **status()})
 
     app.include_router(traces.router)
+    app.include_router(costs.router)
     return app

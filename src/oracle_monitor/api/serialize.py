@@ -65,6 +65,8 @@ def span_json(span: Span) -> dict[str, Any]:
             "cache_creation": span.cache_creation_tokens,
             "reasoning": span.reasoning_tokens,
         },
+        "cost_usd": span.cost_usd,
+        "rate_limited": span.rate_limited,
         "k8s": {"pod_name": span.pod_name, "namespace": span.namespace},
         "task_id": span.task_id,
     }

@@ -25,7 +25,8 @@ def _reader(request: Request) -> SpanReader:
     return reader
 
 
-def _unix_ns(moment: datetime | None) -> int | None:
+def unix_ns(moment: datetime | None) -> int | None:
+    """Unix nanoseconds of an RFC 3339 query parameter (``None`` stays ``None``)."""
     if moment is None:
         return None
     if moment.tzinfo is None:  # RFC 3339 requires an offset; read a bare time as UTC
@@ -48,7 +49,7 @@ def find_traces(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
 ) -> OrjsonResponse:
     """Trace summaries matching the filters, newest first."""
-    start_ns, end_ns = _unix_ns(start), _unix_ns(end)
+    start_ns, end_ns = unix_ns(start), unix_ns(end)
     if start_ns is not None and end_ns is not None and start_ns > end_ns:
         raise HTTPException(400, "start must not be after end")
     query = TraceQuery(

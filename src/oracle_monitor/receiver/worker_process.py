@@ -3,8 +3,9 @@
 Runs in a process of its own (see `oracle_monitor.receiver.workers`), reading requests from a
 socket shared with the server process. It takes every request already waiting (up to
 ``batch_max_spans`` spans), decodes each, writes all their spans in one store transaction and
-only then answers each request, so an answer means the spans are durable. It exits when the
-server closes the socket, after finishing the batch in hand.
+only then answers each request, so an answer means the spans are durable. LLM calls that
+report tokens but no cost are priced here (`oracle_monitor.collectors.llm.pricing`). It exits
+when the server closes the socket, after finishing the batch in hand.
 
 Frames on the socket (little-endian):
   request  <id u64><encoding u8><body length u32> body
@@ -20,8 +21,10 @@ import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
+from oracle_monitor.collectors.llm.pricing import PriceTable, load_prices, price_spans
 from oracle_monitor.model import Span
 from oracle_monitor.receiver.decode import (
     DecodedBatch,
@@ -56,6 +59,7 @@ class WorkerConfig:
     limits: DecodeLimits
     batch_max_spans: int
     log_level: str = "INFO"
+    pricing_file: str | None = None
 
 
 def reply(request_id: int, outcome: int, accepted: int, rejected: int, message: str) -> bytes:
@@ -102,6 +106,7 @@ class _FrameReader:
 
 def serve_requests(sock: socket.socket, config: WorkerConfig) -> None:
     """Decode and store requests from ``sock`` until the server closes it."""
+    prices = load_prices(Path(config.pricing_file) if config.pricing_file else None)
     store = open_store(config.store_url)
     reader = _FrameReader(sock)
     try:
@@ -111,7 +116,7 @@ def serve_requests(sock: socket.socket, config: WorkerConfig) -> None:
             except EOFError:
                 return
             assert first is not None
-            _handle_batch(sock, store, reader, first, config)
+            _handle_batch(sock, store, prices, reader, first, config)
     finally:
         store.close()
 
@@ -119,6 +124,7 @@ def serve_requests(sock: socket.socket, config: WorkerConfig) -> None:
 def _handle_batch(
     sock: socket.socket,
     store: Store,
+    prices: PriceTable,
     reader: _FrameReader,
     first: tuple[int, int, bytes],
     config: WorkerConfig,
@@ -134,6 +140,7 @@ def _handle_batch(
         except MalformedRequest as error:
             replies.append(reply(request_id, MALFORMED, 0, 0, str(error)))
         else:
+            price_spans(batch.spans, prices)
             decoded.append((request_id, batch))
             spans.extend(batch.spans)
         if len(spans) >= config.batch_max_spans:

@@ -12,9 +12,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
-from oracle_monitor.store.base import SpanReader, SpanWriter, Store, TraceQuery, TraceSummary
+from oracle_monitor.store.base import (
+    CostGroup,
+    CostGrouping,
+    SpanReader,
+    SpanWriter,
+    Store,
+    TraceQuery,
+    TraceSummary,
+)
 
-__all__ = ["SpanReader", "SpanWriter", "Store", "TraceQuery", "TraceSummary", "open_store"]
+__all__ = [
+    "CostGroup",
+    "CostGrouping",
+    "SpanReader",
+    "SpanWriter",
+    "Store",
+    "TraceQuery",
+    "TraceSummary",
+    "open_store",
+]
 
 
 def _open_sqlite(location: str, options: dict[str, str]) -> Store:

@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 from oracle_monitor.model import Span
 
 TraceStatus = Literal["ok", "error"]
+CostGrouping = Literal["agent", "model", "provider"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,28 @@ class TraceSummary:
         return self.input_tokens + self.output_tokens
 
 
+@dataclass(frozen=True, slots=True)
+class CostGroup:
+    """What the LLM calls of one agent, model or provider used and cost.
+
+    An LLM call is a span that names its provider and reports token counts or a rate limit.
+    ``cost_usd`` adds up the priced calls; ``unpriced_requests`` counts the calls with tokens
+    whose model the pricing table does not know. ``key`` is ``None`` for calls without that
+    attribute (e.g. no agent name).
+    """
+
+    key: str | None
+    requests: int
+    rate_limited: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+    reasoning_tokens: int
+    cost_usd: float
+    unpriced_requests: int
+
+
 class SpanWriter(Protocol):
     """Writes spans durably."""
 
@@ -98,6 +121,15 @@ class SpanReader(Protocol):
 
     def count_spans(self) -> int:
         """How many spans are stored."""
+        ...
+
+    def llm_costs(
+        self, group_by: CostGrouping, start_ns: int | None = None, end_ns: int | None = None
+    ) -> list[CostGroup]:
+        """LLM usage and cost per group, of calls starting in [start, end]; costliest first.
+
+        Returns an empty list when there were no LLM calls.
+        """
         ...
 
 

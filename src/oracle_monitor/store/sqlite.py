@@ -47,7 +47,7 @@ from typing import Any, Final
 from oracle_monitor.model import Attributes, Span, SpanKind, StatusCode
 from oracle_monitor.store import codec
 from oracle_monitor.store import sqlite_schema as schema
-from oracle_monitor.store.base import TraceQuery, TraceSummary
+from oracle_monitor.store.base import CostGroup, CostGrouping, TraceQuery, TraceSummary
 from oracle_monitor.store.summaries import TraceAggregate, aggregate_spans, merge_aggregates
 
 __all__ = ["SQLiteStore"]
@@ -117,6 +117,7 @@ def _span_from_row(trace_id: str, row: Sequence[Any]) -> Span:
     fields = dict(zip(schema.SPAN_COLUMNS[7:], row[6:], strict=True))
     fields["kind"] = SpanKind(fields["kind"])
     fields["status_code"] = StatusCode(fields["status_code"])
+    fields["rate_limited"] = bool(fields["rate_limited"])
     return Span(
         trace_id=trace_id,
         span_id=row[0].hex(),
@@ -315,7 +316,9 @@ class SQLiteStore:
                  NULL if (i := s.reasoning_tokens) is None else i,
                  NULL if (v := s.pod_name) is None else v,
                  NULL if (v := s.namespace) is None else v,
-                 NULL if (v := s.task_id) is None else v)
+                 NULL if (v := s.task_id) is None else v,
+                 NULL if (c := s.cost_usd) is None else c,
+                 1 if s.rate_limited else 0)
             )  # fmt: skip
         return values
 
@@ -417,6 +420,15 @@ class SQLiteStore:
             )
             for r in self._reader().execute(sql, [*params, query.limit]).fetchall()
         ]  # fmt: skip
+
+    def llm_costs(
+        self, group_by: CostGrouping, start_ns: int | None = None, end_ns: int | None = None
+    ) -> list[CostGroup]:
+        """LLM usage and cost per agent, model or provider; costliest group first."""
+        column = schema.COST_GROUP_COLUMNS[group_by]
+        sql = schema.LLM_COSTS.format(column=column)
+        bounds = (start_ns if start_ns is not None else -(2**63), end_ns or 2**63 - 1)
+        return [CostGroup(*row) for row in self._reader().execute(sql, bounds).fetchall()]
 
     def count_spans(self) -> int:
         """How many spans are stored."""

@@ -21,7 +21,8 @@ OPTIONAL: Final = (  # `Span` fields that may be None, in columns of the same na
     "cache_creation_tokens", "reasoning_tokens", "pod_name", "namespace", "task_id",
 )  # fmt: skip
 SPAN_COLUMNS: Final = ("trace_key", "span_id", "parent_span_id", "resource_id", "attributes",
-                        "events", "links", "kind", "status_code", *PLAIN, *OPTIONAL)  # fmt: skip
+                        "events", "links", "kind", "status_code", *PLAIN, *OPTIONAL,
+                        "cost_usd", "rate_limited")  # fmt: skip
 TRACE_COLUMNS: Final = (
     "trace_key", "trace_id", "start_time_ns", "end_time_ns", "root_name", "root_service",
     "root_seen", "root_start_ns", "span_count", "error_count", "input_tokens", "output_tokens",
@@ -53,6 +54,12 @@ MIGRATIONS: Final = (
         output_tokens INTEGER, cache_read_tokens INTEGER, cache_creation_tokens INTEGER,
         reasoning_tokens INTEGER, pod_name TEXT, namespace TEXT, task_id TEXT);
     CREATE UNIQUE INDEX spans_trace_span ON spans (trace_key, span_id);
+    """,
+    # 2: what LLM calls cost, and which were rate limited; an index of LLM calls by time.
+    """
+    ALTER TABLE spans ADD COLUMN cost_usd REAL;
+    ALTER TABLE spans ADD COLUMN rate_limited INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX spans_llm_start ON spans (start_time_ns) WHERE provider IS NOT NULL;
     """,
 )
 #: Tuning, from measurements. page_size only applies when the file is created.
@@ -88,3 +95,19 @@ RECOMPUTE: Final = (
     "SELECT trace_key, parent_span_id IS NULL, name, service_name, agent_name, start_time_ns, "
     "end_time_ns, status_code, input_tokens, output_tokens FROM spans WHERE trace_key IN "
 )
+
+COST_GROUP_COLUMNS: Final = {"agent": "agent_name", "model": "model", "provider": "provider"}
+#: An LLM call: a span naming its provider with token counts or a rate limit. The
+#: ``provider IS NOT NULL`` term lets SQLite use the partial index ``spans_llm_start``.
+LLM_COSTS: Final = """
+    SELECT {column}, count(*), sum(rate_limited), sum(coalesce(input_tokens, 0)),
+        sum(coalesce(output_tokens, 0)), sum(coalesce(cache_read_tokens, 0)),
+        sum(coalesce(cache_creation_tokens, 0)), sum(coalesce(reasoning_tokens, 0)),
+        total(cost_usd),
+        sum(cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))
+    FROM spans
+    WHERE provider IS NOT NULL AND start_time_ns >= ? AND start_time_ns <= ?
+        AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR rate_limited)
+    GROUP BY {column}
+    ORDER BY total(cost_usd) DESC, count(*) DESC
+"""

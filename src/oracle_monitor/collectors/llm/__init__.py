@@ -1,0 +1,1 @@
+"""LLM usage and cost: the pricing table, and the LLM proxy."""
