@@ -5,21 +5,30 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from oracle_monitor import __version__
-from oracle_monitor.config import Settings
+from oracle_monitor.config import ProxySettings, Settings
+
+S = TypeVar("S", bound=BaseSettings)
 
 
-def _settings(**flags: Any) -> Settings:
+def _settings(kind: type[S], **flags: Any) -> S:
     """Flags given on the command line override ``ORACLE_*`` variables and defaults."""
     try:
-        return Settings(**{name: value for name, value in flags.items() if value is not None})
+        return kind(**{name: value for name, value in flags.items() if value is not None})
     except ValidationError as error:
         raise click.UsageError(str(error)) from error
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @click.group()
@@ -37,11 +46,27 @@ def main() -> None:
 @click.option("--store", help="[ORACLE_STORE] default sqlite:///<data-dir>/oracle.db")
 def serve(**flags: Any) -> None:
     """Run the OTLP receiver, the store and the API in one process."""
-    settings = _settings(**flags)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    settings = _settings(Settings, **flags)
+    _logging(settings.log_level)
     from oracle_monitor.server import serve as run_server
 
     asyncio.run(run_server(settings))
+
+
+@main.command()
+@click.option("--host", help="[ORACLE_PROXY_HOST] address to bind, default 127.0.0.1")
+@click.option("--port", type=int, help="[ORACLE_PROXY_PORT] default 8787")
+@click.option("--openai-upstream", help="[ORACLE_PROXY_OPENAI_UPSTREAM] https://api.openai.com")
+@click.option(
+    "--anthropic-upstream", help="[ORACLE_PROXY_ANTHROPIC_UPSTREAM] https://api.anthropic.com"
+)
+def proxy(**flags: Any) -> None:
+    """Run the LLM proxy: point OpenAI/Anthropic clients' base URL at it to trace every call.
+
+    Its spans go where the standard OTEL_EXPORTER_OTLP_* variables say.
+    """
+    settings = _settings(ProxySettings, **flags)
+    _logging(settings.log_level)
+    from oracle_monitor.collectors.llm.proxy import run_proxy
+
+    run_proxy(settings)

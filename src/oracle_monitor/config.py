@@ -64,3 +64,22 @@ class Settings(BaseSettings):
         if not self.store:
             self.store = f"sqlite:///{(self.data_dir / 'oracle.db').as_posix()}"
         return self
+
+
+class ProxySettings(BaseSettings):
+    """Settings of `oracle-monitor proxy` (flag, else ``ORACLE_PROXY_<NAME>``, else default)."""
+
+    model_config = SettingsConfigDict(env_prefix="ORACLE_PROXY_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address the proxy binds to.")
+    port: int = Field(8787, ge=0, le=65535, description="Port the proxy listens on.")
+    openai_upstream: str = Field("https://api.openai.com", description="OpenAI API base URL.")
+    anthropic_upstream: str = Field(
+        "https://api.anthropic.com", description="Anthropic API base URL."
+    )
+    pricing_file: Path | None = Field(
+        None,
+        validation_alias="ORACLE_PRICING_FILE",
+        description="A TOML price table that extends or overrides the shipped one.",
+    )
+    log_level: str = Field("INFO", description="Python logging level.")

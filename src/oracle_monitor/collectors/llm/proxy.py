@@ -1,0 +1,262 @@
+"""The LLM proxy: an OpenAI- and Anthropic-compatible pass-through that traces every call.
+
+Clients point their base URL at it (``http://host:8787/v1`` for OpenAI, ``http://host:8787``
+for Anthropic). Every request is forwarded as it came: method, path, query, body and headers
+(credentials included) go upstream; status, headers (``retry-after`` and the rate-limit
+headers included) and body come back, server-sent-event streams chunk by chunk as they
+arrive. Two things differ on the wire, both invisible to clients: hop-by-hop headers are
+not forwarded, and the proxy asks upstream for an uncompressed body so it can read usage.
+
+Which upstream: a request carrying ``x-api-key`` or ``anthropic-version`` goes to Anthropic,
+any other to OpenAI. Each request the proxy forwards is one upstream attempt and gets one span
+(kind CLIENT): the GenAI attributes (`oracle_monitor.genai`), time to first token for streams,
+``oracle.llm.cost_usd`` from the price table (or ``oracle.llm.unpriced``), the 429 and
+``retry-after`` details, the agent from an optional ``x-oracle-agent`` header, and the
+caller's trace context from ``traceparent`` so the span joins the agent's trace. Credentials
+are forwarded and never read, logged, stored or put on a span.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+import uvicorn
+from opentelemetry import trace
+from opentelemetry.propagate import extract
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from oracle_monitor.collectors.llm.pricing import PriceTable, load_prices
+from oracle_monitor.config import ProxySettings
+from oracle_monitor.genai import LLMCall, StreamAccumulator, classify, finish_call, start_call
+
+_log = logging.getLogger(__name__)
+OPENAI_UPSTREAM = "https://api.openai.com"
+ANTHROPIC_UPSTREAM = "https://api.anthropic.com"
+AGENT_HEADER = "x-oracle-agent"
+#: Not forwarded upstream: hop-by-hop headers (RFC 9110 §7.6.1), what httpx sets itself, and
+#: our own headers.
+_REQUEST_DROP = frozenset(
+    {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+        "trailer", "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding",
+        AGENT_HEADER, "x-oracle-provider",
+    }
+)  # fmt: skip
+_RESPONSE_DROP = frozenset({"connection", "keep-alive", "transfer-encoding", "trailer"})
+
+
+class LLMProxy:
+    """The proxy's request handler; `app` is the ASGI application around it."""
+
+    def __init__(
+        self,
+        *,
+        openai_upstream: str,
+        anthropic_upstream: str,
+        prices: PriceTable,
+        tracer: Tracer | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._upstreams = {
+            "openai": openai_upstream.rstrip("/"),
+            "anthropic": anthropic_upstream.rstrip("/"),
+        }
+        self._prices = prices
+        self._tracer = tracer or trace.get_tracer("oracle_monitor.llm_proxy")
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(600.0, connect=10.0),
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+        )
+        self.app = Starlette(
+            routes=[Route("/{path:path}", self.forward, methods=_METHODS)],
+            lifespan=self._lifespan,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        yield
+        await self._client.aclose()
+
+    @staticmethod
+    def provider_of(headers: Mapping[str, str]) -> str:
+        """Which upstream a request is for."""
+        if "x-api-key" in headers or "anthropic-version" in headers:
+            return "anthropic"
+        return "openai"
+
+    async def forward(self, request: Request) -> Response:
+        """Forward one request upstream and stream the answer back, tracing it."""
+        body = await request.body()
+        provider = self.provider_of(request.headers)
+        path = request.url.path
+        url = (
+            self._upstreams[provider]
+            + path
+            + (f"?{request.url.query}" if request.url.query else "")
+        )
+        kind = classify(request.method, path)
+        call = start_call(provider, kind[1], body) if kind else None
+        name = f"{call.operation} {call.request_model or ''}".strip() if call else request.method
+        span = self._tracer.start_span(
+            name, context=extract(request.headers), kind=SpanKind.CLIENT, start_time=time.time_ns()
+        )
+        headers = [(k, v) for k, v in request.headers.items() if k not in _REQUEST_DROP]
+        headers.append(("accept-encoding", "identity"))
+        upstream_request = self._client.build_request(
+            request.method, url, headers=headers, content=body
+        )
+        started = time.monotonic_ns()
+        try:
+            upstream = await self._client.send(upstream_request, stream=True)
+        except httpx.HTTPError as error:
+            span.set_attributes(_base_attributes(call, request, provider, self._upstreams))
+            span.set_attribute("error.type", type(error).__name__)
+            span.set_status(Status(StatusCode.ERROR, f"upstream unreachable: {error}"))
+            span.end()
+            return JSONResponse(
+                {"error": {"type": "upstream_unreachable", "message": str(error)}}, status_code=502
+            )
+        response_headers = {
+            k: v for k, v in upstream.headers.items() if k.lower() not in _RESPONSE_DROP
+        }
+        trace_ = _CallTrace(span, call, request, provider, self._upstreams, self._prices, started)
+        return StreamingResponse(
+            trace_.relay(upstream), status_code=upstream.status_code, headers=response_headers
+        )
+
+
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def _base_attributes(
+    call: LLMCall | None, request: Request, provider: str, upstreams: Mapping[str, str]
+) -> dict[str, Any]:
+    attributes: dict[str, Any] = dict(call.attributes()) if call else {}
+    upstream = httpx.URL(upstreams[provider])
+    attributes.update(
+        {
+            "http.request.method": request.method,
+            "url.path": request.url.path,
+            "server.address": upstream.host,
+            "server.port": upstream.port or (443 if upstream.scheme == "https" else 80),
+            "oracle.llm.proxy": True,
+        }
+    )
+    agent = request.headers.get(AGENT_HEADER)
+    if agent:
+        attributes["gen_ai.agent.name"] = agent
+    return attributes
+
+
+class _CallTrace:
+    """Relays one upstream response and completes its span when the response has been sent."""
+
+    def __init__(
+        self,
+        span: trace.Span,
+        call: LLMCall | None,
+        request: Request,
+        provider: str,
+        upstreams: Mapping[str, str],
+        prices: PriceTable,
+        started_ns: int,
+    ) -> None:
+        self._span = span
+        self._call = call
+        self._request = request
+        self._provider = provider
+        self._upstreams = upstreams
+        self._prices = prices
+        self._started_ns = started_ns
+
+    async def relay(self, upstream: httpx.Response) -> AsyncIterator[bytes]:
+        """Yield the upstream body as it arrives, reading usage on the way."""
+        call = self._call
+        streamed = "text/event-stream" in upstream.headers.get("content-type", "")
+        accumulator = StreamAccumulator(call) if call and streamed else None
+        whole: list[bytes] = []
+        complete = False
+        try:
+            async for chunk in upstream.aiter_raw():
+                if accumulator is not None:
+                    accumulator.feed(chunk)
+                elif call is not None:
+                    whole.append(chunk)
+                yield chunk
+            complete = True
+        finally:
+            await upstream.aclose()
+            self._finish(upstream, accumulator, b"".join(whole), complete)
+
+    def _finish(
+        self,
+        upstream: httpx.Response,
+        accumulator: StreamAccumulator | None,
+        body: bytes,
+        complete: bool,
+    ) -> None:
+        call, span = self._call, self._span
+        if call is not None:
+            if accumulator is not None:
+                call.status_code = upstream.status_code
+                accumulator.finish()
+                if accumulator.first_token_ns is not None:
+                    ttft = (accumulator.first_token_ns - self._started_ns) / 1e9
+                    span.set_attribute("oracle.llm.time_to_first_token_s", ttft)
+            else:
+                finish_call(call, upstream.status_code, upstream.headers, body)
+            cost = self._prices.cost_usd(
+                call.provider,
+                call.response_model or call.request_model,
+                input_tokens=call.input_tokens,
+                output_tokens=call.output_tokens,
+                cache_read_tokens=call.cache_read_tokens,
+                cache_creation_tokens=call.cache_creation_tokens,
+            )
+            if cost is not None:
+                span.set_attribute("oracle.llm.cost_usd", cost)
+            elif call.input_tokens is not None or call.output_tokens is not None:
+                span.set_attribute("oracle.llm.unpriced", True)
+            if call.response_model:
+                span.update_name(f"{call.operation} {call.response_model}")
+        span.set_attributes(_base_attributes(call, self._request, self._provider, self._upstreams))
+        span.set_attribute("http.response.status_code", upstream.status_code)
+        if upstream.status_code >= 400:
+            span.set_status(Status(StatusCode.ERROR, f"upstream answered {upstream.status_code}"))
+        elif not complete:
+            span.set_attribute("error.type", "client_disconnected")
+            span.set_status(Status(StatusCode.ERROR, "the client went away mid-response"))
+        span.end()
+
+
+def run_proxy(settings: ProxySettings) -> None:
+    """Serve the proxy until Ctrl-C / SIGTERM, exporting spans as ``OTEL_*`` variables say."""
+    from oracle_monitor import instrumentation
+
+    provider = instrumentation.configure("oracle-llm-proxy", instrument_llm=False)
+    proxy = LLMProxy(
+        openai_upstream=settings.openai_upstream,
+        anthropic_upstream=settings.anthropic_upstream,
+        prices=load_prices(settings.pricing_file),
+        tracer=provider.get_tracer("oracle_monitor.llm_proxy"),
+    )
+    _log.info(
+        "LLM proxy on http://%s:%d (OpenAI base URL http://%s:%d/v1, Anthropic http://%s:%d)",
+        settings.host, settings.port, settings.host, settings.port, settings.host, settings.port,
+    )  # fmt: skip
+    try:
+        uvicorn.run(
+            proxy.app, host=settings.host, port=settings.port, log_level="warning",
+            access_log=False, lifespan="on",
+        )  # fmt: skip
+    finally:
+        instrumentation.shutdown()
