@@ -242,6 +242,7 @@ def run_proxy(settings: ProxySettings) -> None:
     """Serve the proxy until Ctrl-C / SIGTERM, exporting spans as ``OTEL_*`` variables say."""
     from oracle_monitor import instrumentation
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per call otherwise
     provider = instrumentation.configure("oracle-llm-proxy", instrument_llm=False)
     proxy = LLMProxy(
         openai_upstream=settings.openai_upstream,
@@ -256,7 +257,7 @@ def run_proxy(settings: ProxySettings) -> None:
     try:
         uvicorn.run(
             proxy.app, host=settings.host, port=settings.port, log_level="warning",
-            access_log=False, lifespan="on",
+            access_log=False, lifespan="on",  # uvloop and httptools when installed
         )  # fmt: skip
     finally:
         instrumentation.shutdown()
