@@ -32,6 +32,8 @@ test: lint
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
+	$(BIN)/python bench/proxy.py
+	$(BIN)/python bench/llm_instrumentation.py
 
 clean:
 	rm -rf $(VENV) oracle-data .mypy_cache .pytest_cache .ruff_cache

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.kafka_broker import kafka_broker  # registers the broker fixture
 from tests.integration.oracle_server import OracleServer
+
+__all__ = ["kafka_broker"]
 
 StartServer = Callable[..., OracleServer]
 
