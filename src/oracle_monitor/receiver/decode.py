@@ -142,14 +142,7 @@ def decode_request(request: Any, limits: DecodeLimits) -> DecodedBatch:
                 parent_id: bytes = span.parent_span_id
                 start: int = span.start_time_unix_nano
                 end: int = span.end_time_unix_nano
-                if (
-                    len(trace_id) != 16
-                    or trace_id == zero_trace
-                    or len(span_id) != 8
-                    or span_id == zero_span
-                    or (parent_id and len(parent_id) != 8)
-                    or not 0 < start <= end <= max_time
-                ):
+                if not ids_and_times_valid(trace_id, span_id, parent_id, start, end):
                     rejected += 1
                     if len(reasons) < MAX_REASONS:
                         problem = id_problem(trace_id, span_id, parent_id, start, end)
@@ -262,6 +255,20 @@ def _attributes(key_values: Any, limit: int) -> Attributes:
         else:
             result[key_value.key] = _any_value(value, limit)
     return result
+
+
+def ids_and_times_valid(
+    trace_id: bytes, span_id: bytes, parent_id: bytes, start: int, end: int
+) -> bool:
+    """Whether a span may be kept: 16-byte and 8-byte non-zero ids, sane times."""
+    return not (
+        len(trace_id) != 16
+        or trace_id == ZERO_TRACE_ID
+        or len(span_id) != 8
+        or span_id == ZERO_SPAN_ID
+        or (parent_id and len(parent_id) != 8)
+        or not 0 < start <= end <= MAX_TIME
+    )
 
 
 def id_problem(trace_id: bytes, span_id: bytes, parent_id: bytes, start: int, end: int) -> str:

@@ -38,6 +38,7 @@ from oracle_monitor.receiver.decode import (
     DecodeLimits,
     MalformedRequest,
     id_problem,
+    ids_and_times_valid,
     rejection,
     summary,
 )
@@ -87,14 +88,8 @@ def _decode(document: dict[str, Any], limit: int) -> DecodedBatch:
                 trace_id = _hex(get("traceId"))
                 span_id = _hex(get("spanId"))
                 parent_id = _hex(get("parentSpanId"))
-                if (  # An id that is not hex is _NOT_HEX, which fails the length checks.
-                    len(trace_id) != 16
-                    or trace_id == ZERO_TRACE_ID
-                    or len(span_id) != 8
-                    or span_id == ZERO_SPAN_ID
-                    or (parent_id and len(parent_id) != 8)
-                    or not 0 < start <= end <= MAX_TIME
-                ):
+                # An id that is not hex is _NOT_HEX, which fails the length checks.
+                if not ids_and_times_valid(trace_id, span_id, parent_id, start, end):
                     rejected += 1
                     if len(reasons) < MAX_REASONS:
                         problem = _hex_problem(span, trace_id, span_id, parent_id) or id_problem(
