@@ -213,6 +213,10 @@ def test_rate_limits_pass_through_and_each_attempt_is_a_span(
     assert limited["oracle.llm.rate_limited"] is True
     assert limited["oracle.llm.retry_after_s"] == 0.0
     assert attrs(second)["http.response.status_code"] == 200
+    assert (limited["oracle.llm.retry_attempt"], attrs(second)["oracle.llm.retry_attempt"]) == (
+        0,
+        1,
+    )
 
     upstream.fail_next(1, retry_after="7")
     raw = httpx.post(

@@ -11,9 +11,10 @@ Which upstream: a request carrying ``x-api-key`` or ``anthropic-version`` goes t
 any other to OpenAI. Each request the proxy forwards is one upstream attempt and gets one span
 (kind CLIENT): the GenAI attributes (`oracle_monitor.genai`), time to first token for streams,
 ``oracle.llm.cost_usd`` from the price table (or ``oracle.llm.unpriced``), the 429 and
-``retry-after`` details, the agent from an optional ``x-oracle-agent`` header, and the
-caller's trace context from ``traceparent`` so the span joins the agent's trace. Credentials
-are forwarded and never read, logged, stored or put on a span.
+``retry-after`` details, which retry of the client's it is (``oracle.llm.retry_attempt``,
+from the SDKs' ``x-stainless-retry-count``), the agent from an optional ``x-oracle-agent``
+header, and the caller's trace context from ``traceparent`` so the span joins the agent's
+trace. Credentials are forwarded and never read, logged, stored or put on a span.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ _log = logging.getLogger(__name__)
 OPENAI_UPSTREAM = "https://api.openai.com"
 ANTHROPIC_UPSTREAM = "https://api.anthropic.com"
 AGENT_HEADER = "x-oracle-agent"
+RETRY_COUNT_HEADER = "x-stainless-retry-count"
 #: Not forwarded upstream: hop-by-hop headers (RFC 9110 §7.6.1), what the client sets itself, and
 #: our own headers.
 _REQUEST_DROP = frozenset(
@@ -163,6 +165,9 @@ def _base_attributes(
     agent = request.headers.get(AGENT_HEADER)
     if agent:
         attributes["gen_ai.agent.name"] = agent
+    retry = request.headers.get(RETRY_COUNT_HEADER, "")
+    if retry.isdigit():  # the openai and anthropic SDKs number their retries
+        attributes["oracle.llm.retry_attempt"] = int(retry)
     return attributes
 
 
