@@ -1,0 +1,1 @@
+"""Unit tests of oracle_monitor.instrumentation."""
