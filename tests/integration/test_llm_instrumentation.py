@@ -1,0 +1,288 @@
+"""The real OpenAI and Anthropic clients against the fake upstream, with LLM instrumentation on."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
+from tests.fakes.llm_upstream import FakeLLMUpstream, running_llm_upstream, sse_chunks
+
+OPENAI_KEY = "sk-test-SECRET-openai-0123456789"
+ANTHROPIC_KEY = "sk-ant-test-SECRET-anthropic-0123456789"
+USER: Any = [{"role": "user", "content": "Say hello"}]
+CLAUDE = "claude-sonnet-4-20250514"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeLLMUpstream]:
+    with running_llm_upstream() as upstream:
+        yield upstream
+
+
+@pytest.fixture
+def upstream(server: FakeLLMUpstream) -> FakeLLMUpstream:
+    server.requests.clear()
+    server.fail_next(0)
+    server.chunk_delay_s = 0.0
+    return server
+
+
+@pytest.fixture
+def provider() -> Iterator[TracerProvider]:
+    tracer_provider = TracerProvider()
+    instrument_llm_http(tracer_provider)
+    yield tracer_provider
+    uninstrument_llm_http()
+
+
+@pytest.fixture
+def exporter(provider: TracerProvider) -> Iterator[InMemorySpanExporter]:
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    yield memory
+    for span in memory.get_finished_spans():  # every test: no API key anywhere on a span
+        text = json.dumps({k: str(v) for k, v in (span.attributes or {}).items()}) + span.name
+        assert "SECRET" not in text
+
+
+def oai(upstream: FakeLLMUpstream) -> openai.OpenAI:
+    return openai.OpenAI(api_key=OPENAI_KEY, base_url=upstream.openai_base_url, max_retries=2)
+
+
+def claude(upstream: FakeLLMUpstream, provider: TracerProvider | None) -> anthropic.Anthropic:
+    telemetry: Any = {"tracer_provider": provider} if provider else False
+    return anthropic.Anthropic(
+        api_key=ANTHROPIC_KEY, base_url=upstream.base_url, max_retries=2, open_telemetry=telemetry
+    )
+
+
+def http_spans(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
+    return [
+        s
+        for s in exporter.get_finished_spans()
+        if s.instrumentation_scope and "httpx" in s.instrumentation_scope.name
+    ]
+
+
+def attrs(span: ReadableSpan) -> dict[str, Any]:
+    return dict(span.attributes or {})
+
+
+def test_openai_json_calls(upstream: FakeLLMUpstream, exporter: InMemorySpanExporter) -> None:
+    client = oai(upstream)
+    client.chat.completions.create(model="o4-mini", messages=USER)
+    client.responses.create(model="gpt-4.1", input="Tell me a story")
+    vector = client.embeddings.create(model="text-embedding-3-small", input="hello")
+    assert vector.data[0].embedding[0] == pytest.approx(0.0023064255)
+    chat, responses, embeddings = http_spans(exporter)
+    assert chat.name == "chat o4-mini"
+    assert attrs(chat) | {
+        "gen_ai.provider.name": "openai",
+        "gen_ai.response.model": "o4-mini-2025-04-16",
+        "gen_ai.usage.input_tokens": 2006,
+        "gen_ai.usage.output_tokens": 300,
+        "gen_ai.usage.cache_read.input_tokens": 1920,
+        "gen_ai.usage.reasoning.output_tokens": 256,
+        "gen_ai.response.finish_reasons": ("stop",),
+    } == attrs(chat)
+    assert responses.name == "chat gpt-4.1"
+    assert attrs(responses)["gen_ai.usage.input_tokens"] == 1536
+    assert attrs(responses)["gen_ai.usage.reasoning.output_tokens"] == 64
+    assert embeddings.name == "embeddings text-embedding-3-small"
+    assert attrs(embeddings)["gen_ai.operation.name"] == "embeddings"
+    assert attrs(embeddings)["gen_ai.usage.input_tokens"] == 8
+    assert "gen_ai.input.messages" not in attrs(chat)  # content capture is off by default
+
+
+async def test_async_clients(upstream: FakeLLMUpstream, exporter: InMemorySpanExporter) -> None:
+    client = openai.AsyncOpenAI(api_key=OPENAI_KEY, base_url=upstream.openai_base_url)
+    await client.chat.completions.create(model="o4-mini", messages=USER)
+    aclaude = anthropic.AsyncAnthropic(
+        api_key=ANTHROPIC_KEY, base_url=upstream.base_url, open_telemetry=False
+    )
+    message = await aclaude.messages.create(model=CLAUDE, max_tokens=64, messages=USER)
+    assert message.usage.input_tokens == 2095
+    chat, messages = http_spans(exporter)
+    assert attrs(chat)["gen_ai.usage.output_tokens"] == 300
+    assert messages.name == f"chat {CLAUDE}"
+    assert attrs(messages)["gen_ai.usage.input_tokens"] == 2095
+    assert attrs(messages)["gen_ai.usage.cache_creation.input_tokens"] == 2051
+
+
+def test_plain_httpx_and_non_llm_requests(
+    upstream: FakeLLMUpstream, exporter: InMemorySpanExporter
+) -> None:
+    with httpx.Client(base_url=upstream.base_url) as client:
+        client.post("/v1/chat/completions", json={"model": "o4-mini", "messages": USER})
+        client.get("/v1/models")
+    llm, other = http_spans(exporter)
+    assert llm.name == "chat o4-mini"
+    assert attrs(llm)["gen_ai.usage.input_tokens"] == 2006
+    assert other.name == "GET"
+    assert not any(key.startswith(("gen_ai.", "oracle.")) for key in attrs(other))
+
+
+STREAMS = [
+    ("openai", "/v1/chat/completions", {"stream_options": {"include_usage": True}}),
+    ("openai", "/v1/responses", {}),
+    ("anthropic", "/v1/messages", {}),
+]
+
+
+@pytest.mark.parametrize(("vendor", "path", "extra"), STREAMS)
+def test_stream_passes_through_unbuffered(
+    upstream: FakeLLMUpstream,
+    exporter: InMemorySpanExporter,
+    vendor: str,
+    path: str,
+    extra: dict[str, Any],
+) -> None:
+    upstream.chunk_delay_s = 0.1
+    expected = sse_chunks(path, extra)
+    arrivals: list[tuple[float, bytes]] = []
+    ended_early: list[ReadableSpan] = []
+    start = time.monotonic()
+    if vendor == "anthropic":
+        manager: Any = claude(upstream, None).messages.with_streaming_response.create(
+            model=CLAUDE,
+            max_tokens=64,
+            messages=USER,
+            stream=True,
+        )
+    elif path == "/v1/responses":
+        manager = oai(upstream).responses.with_streaming_response.create(
+            model="gpt-4.1", input="hi", stream=True
+        )
+    else:
+        manager = oai(upstream).chat.completions.with_streaming_response.create(
+            model="o4-mini",
+            messages=USER,
+            stream=True,
+            **extra,
+        )
+    with manager as response:
+        for chunk in response.iter_bytes():
+            arrivals.append((time.monotonic() - start, chunk))
+            if len(arrivals) == 1:
+                ended_early = list(http_spans(exporter))
+    received_at = time.monotonic()
+    assert b"".join(chunk for _, chunk in arrivals) == b"".join(expected)
+    assert len(arrivals) >= len(expected) - 1  # chunks arrive as sent, not all at once
+    total = 0.1 * (len(expected) - 1)
+    assert arrivals[0][0] < total / 2 < arrivals[-1][0]
+    assert ended_early == []  # the span stays open while the body streams
+    (span,) = http_spans(exporter)
+    assert span.end_time is not None and span.start_time is not None
+    assert (span.end_time - span.start_time) / 1e9 >= total * 0.9
+    assert span.end_time / 1e9 <= time.time() - (time.monotonic() - received_at) + 0.05
+    usage = {"/v1/chat/completions": 2006, "/v1/responses": 1536, "/v1/messages": 2095}[path]
+    assert attrs(span)["gen_ai.usage.input_tokens"] == usage
+    assert 0 < attrs(span)["oracle.llm.time_to_first_token_s"] < total / 2
+
+
+async def test_async_stream_parsed_by_sdk(
+    upstream: FakeLLMUpstream, exporter: InMemorySpanExporter
+) -> None:
+    client = anthropic.AsyncAnthropic(
+        api_key=ANTHROPIC_KEY, base_url=upstream.base_url, open_telemetry=False
+    )
+    async with client.messages.stream(model=CLAUDE, max_tokens=64, messages=USER) as stream:
+        text = await stream.get_final_text()
+    assert text == "Hello! How can I help?"
+    (span,) = http_spans(exporter)
+    assert attrs(span)["gen_ai.usage.output_tokens"] == 503
+    assert attrs(span)["gen_ai.response.finish_reasons"] == ("end_turn",)
+
+
+@pytest.mark.parametrize("vendor", ["openai", "anthropic"])
+def test_rate_limited_attempts(
+    upstream: FakeLLMUpstream, exporter: InMemorySpanExporter, vendor: str
+) -> None:
+    upstream.fail_next(2, retry_after="0.05")
+    if vendor == "openai":
+        oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
+        error, usage = "rate_limit_exceeded", 2006
+    else:
+        claude(upstream, None).messages.create(model=CLAUDE, max_tokens=64, messages=USER)
+        error, usage = "rate_limit_error", 2095
+    first, second, last = http_spans(exporter)
+    assert len(upstream.requests) == 3
+    for span in (first, second):
+        assert attrs(span)["oracle.llm.rate_limited"] is True
+        assert attrs(span)["oracle.llm.retry_after_s"] == 0.05
+        assert attrs(span)["error.type"] == error
+        assert "gen_ai.usage.input_tokens" not in attrs(span)
+    assert "oracle.llm.rate_limited" not in attrs(last)
+    assert attrs(last)["gen_ai.usage.input_tokens"] == usage
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_no_double_counting_with_anthropic_spans(
+    upstream: FakeLLMUpstream,
+    provider: TracerProvider,
+    exporter: InMemorySpanExporter,
+    stream: bool,
+) -> None:
+    upstream.fail_next(1, retry_after="0.05")
+    client = claude(upstream, provider)
+    if stream:
+        with client.messages.stream(model=CLAUDE, max_tokens=64, messages=USER) as events:
+            events.get_final_text()
+    else:
+        client.messages.create(model=CLAUDE, max_tokens=64, messages=USER)
+    spans = exporter.get_finished_spans()
+    sdk = [s for s in spans if s.name == "anthropic.messages.create"]
+    ours = http_spans(exporter)
+    assert len(sdk) == 1 and len(ours) == 2
+    # The SDK's input_tokens include cache reads and writes: 2095 + 4102 + 2051.
+    assert sum(attrs(s).get("gen_ai.usage.input_tokens", 0) for s in spans) == 8248
+    assert sum(attrs(s).get("gen_ai.usage.output_tokens", 0) for s in spans) == 503
+    assert all(attrs(s)["oracle.llm.usage_reported_by"] == "parent" for s in ours)
+    assert all(s.parent and s.parent.span_id == sdk[0].context.span_id for s in ours)
+    assert attrs(ours[1])["gen_ai.response.id"] == "msg_013Zva2CMHLNnXjNJJKqJ2EF"
+
+
+def test_content_capture(
+    upstream: FakeLLMUpstream, exporter: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leaky: Any = [{"role": "user", "content": f"debug: my key is {OPENAI_KEY}, Bearer abc.def"}]
+    oai(upstream).chat.completions.create(model="o4-mini", messages=leaky)
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    oai(upstream).chat.completions.create(model="o4-mini", messages=leaky)
+    claude(upstream, None).messages.create(model=CLAUDE, max_tokens=9, messages=leaky)
+    off, on, anthropic_on = http_spans(exporter)
+    assert "gen_ai.input.messages" not in attrs(off)
+    assert "gen_ai.output.messages" not in attrs(off)
+    (message,) = json.loads(attrs(on)["gen_ai.input.messages"])
+    assert message["parts"][0]["content"] == "debug: my key is [REDACTED], [REDACTED]"
+    output = json.loads(attrs(on)["gen_ai.output.messages"])
+    assert output[0]["parts"][0]["content"] == "Hello! How can I assist you today?"
+    output = json.loads(attrs(anthropic_on)["gen_ai.output.messages"])
+    assert output[0]["parts"][0]["content"] == "Hi! My name is Claude."
+    assert OPENAI_KEY in upstream.requests[-2].body.decode()  # the key did reach the upstream
+
+
+def test_instrument_is_idempotent_and_uninstrument_stops(
+    upstream: FakeLLMUpstream, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    instrument_llm_http(provider)
+    client = oai(upstream)
+    client.chat.completions.create(model="o4-mini", messages=USER)
+    assert len(http_spans(exporter)) == 1
+    uninstrument_llm_http()
+    client.chat.completions.create(model="o4-mini", messages=USER)
+    assert len(http_spans(exporter)) == 1
+    instrument_llm_http(provider)
+    client.chat.completions.create(model="o4-mini", messages=USER)
+    assert len(http_spans(exporter)) == 2
