@@ -44,6 +44,7 @@ SPAN_DIALECTS: Final[dict[str, tuple[str, ...]]] = {
     "cache_creation_tokens": (
         "gen_ai.usage.cache_creation.input_tokens",
         "gen_ai.usage.cache_creation_input_tokens",
+        "gen_ai.usage.cache_write.input_tokens",
         "llm.token_count.prompt_details.cache_write",
     ),
     "reasoning_tokens": (

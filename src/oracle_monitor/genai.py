@@ -10,13 +10,15 @@ Operation names follow the conventions' well-known values: OpenAI ``/chat/comple
 conventions define no separate value for it), ``/embeddings`` is ``embeddings``, the legacy
 ``/completions`` is ``text_completion``, Anthropic ``/messages`` is ``chat``.
 
-Token counts are kept exactly as the provider reports them; nothing is added or subtracted:
+Token counts on spans follow the GenAI conventions, whose ``gen_ai.usage.input_tokens`` is
+the whole prompt, cached tokens included (as the ``anthropic`` SDK's own spans count it):
 
-- OpenAI (chat and responses): ``input_tokens`` (``prompt_tokens``/``input_tokens``) INCLUDES
-  the cached tokens that ``cache_read_tokens`` (``cached_tokens``) reports, and
+- OpenAI (chat and responses): the provider's ``prompt_tokens``/``input_tokens`` already
+  include the cached tokens that ``cache_read_tokens`` (``cached_tokens``) reports, and
   ``output_tokens`` includes ``reasoning_tokens``.
-- Anthropic: ``input_tokens`` EXCLUDES both ``cache_read_input_tokens`` and
-  ``cache_creation_input_tokens``; the prompt's size is the sum of the three.
+- Anthropic's ``input_tokens`` EXCLUDES ``cache_read_input_tokens`` and
+  ``cache_creation_input_tokens``; `LLMCall` keeps the provider's figure in ``input_tokens``
+  and reports the sum of the three (`LLMCall.prompt_tokens`) as ``gen_ai.usage.input_tokens``.
 
 Message content (``gen_ai.input.messages`` / ``gen_ai.output.messages``, JSON strings in the
 conventions' parts format) is only collected when the caller asks for it (``capture_content``),
@@ -77,6 +79,13 @@ class LLMCall:
     input_messages: str | None = None  # redacted JSON, only with capture_content
     output_messages: str | None = None  # redacted JSON, only with capture_content
 
+    @property
+    def prompt_tokens(self) -> int | None:
+        """All input tokens, cached ones included (the conventions' ``input_tokens``)."""
+        if self.provider != "anthropic" or self.input_tokens is None:
+            return self.input_tokens
+        return self.input_tokens + (self.cache_read_tokens or 0) + (self.cache_creation_tokens or 0)
+
     def attributes(self, *, usage: bool = True) -> dict[str, AttributeValue]:
         """GenAI span attributes; keys whose value is unknown are left out.
 
@@ -99,7 +108,7 @@ class LLMCall:
         )
         if usage:
             pairs += (
-                ("gen_ai.usage.input_tokens", self.input_tokens),
+                ("gen_ai.usage.input_tokens", self.prompt_tokens),
                 ("gen_ai.usage.output_tokens", self.output_tokens),
                 ("gen_ai.usage.cache_read.input_tokens", self.cache_read_tokens),
                 ("gen_ai.usage.cache_creation.input_tokens", self.cache_creation_tokens),

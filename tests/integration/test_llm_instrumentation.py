@@ -116,7 +116,7 @@ async def test_async_clients(upstream: FakeLLMUpstream, exporter: InMemorySpanEx
     chat, messages = http_spans(exporter)
     assert attrs(chat)["gen_ai.usage.output_tokens"] == 300
     assert messages.name == f"chat {CLAUDE}"
-    assert attrs(messages)["gen_ai.usage.input_tokens"] == 2095
+    assert attrs(messages)["gen_ai.usage.input_tokens"] == 2095 + 4102 + 2051  # whole prompt
     assert attrs(messages)["gen_ai.usage.cache_creation.input_tokens"] == 2051
 
 
@@ -186,7 +186,7 @@ def test_stream_passes_through_unbuffered(
     assert span.end_time is not None and span.start_time is not None
     assert (span.end_time - span.start_time) / 1e9 >= total * 0.9
     assert span.end_time / 1e9 <= time.time() - (time.monotonic() - received_at) + 0.05
-    usage = {"/v1/chat/completions": 2006, "/v1/responses": 1536, "/v1/messages": 2095}[path]
+    usage = {"/v1/chat/completions": 2006, "/v1/responses": 1536, "/v1/messages": 8248}[path]
     assert attrs(span)["gen_ai.usage.input_tokens"] == usage
     assert 0 < attrs(span)["oracle.llm.time_to_first_token_s"] < total / 2
 
@@ -215,7 +215,7 @@ def test_rate_limited_attempts(
         error, usage = "rate_limit_exceeded", 2006
     else:
         claude(upstream, None).messages.create(model=CLAUDE, max_tokens=64, messages=USER)
-        error, usage = "rate_limit_error", 2095
+        error, usage = "rate_limit_error", 8248
     first, second, last = http_spans(exporter)
     assert len(upstream.requests) == 3
     for span in (first, second):
@@ -245,7 +245,7 @@ def test_no_double_counting_with_anthropic_spans(
     sdk = [s for s in spans if s.name == "anthropic.messages.create"]
     ours = http_spans(exporter)
     assert len(sdk) == 1 and len(ours) == 2
-    # The SDK's input_tokens include cache reads and writes: 2095 + 4102 + 2051.
+    # Both count the whole prompt, cache reads and writes included: 2095 + 4102 + 2051.
     assert sum(attrs(s).get("gen_ai.usage.input_tokens", 0) for s in spans) == 8248
     assert sum(attrs(s).get("gen_ai.usage.output_tokens", 0) for s in spans) == 503
     assert all(attrs(s)["oracle.llm.usage_reported_by"] == "parent" for s in ours)

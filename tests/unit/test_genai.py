@@ -98,8 +98,8 @@ RESPONSES_USAGE = {
     "gen_ai.usage.cache_read.input_tokens": 1024,
     "gen_ai.usage.reasoning.output_tokens": 64,
 }
-ANTHROPIC_USAGE = {
-    "gen_ai.usage.input_tokens": 2095,
+ANTHROPIC_USAGE = {  # input: the whole prompt, 2095 fresh + 4102 read + 2051 written
+    "gen_ai.usage.input_tokens": 8248,
     "gen_ai.usage.output_tokens": 503,
     "gen_ai.usage.cache_read.input_tokens": 4102,
     "gen_ai.usage.cache_creation.input_tokens": 2051,

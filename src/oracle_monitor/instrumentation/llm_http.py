@@ -24,9 +24,9 @@ span. Rule: if the span current when the request is sent is a recording GenAI in
 (``gen_ai.operation.name`` is chat, text_completion, embeddings or generate_content: the
 Anthropic SDK's, an LLM proxy's or another library's), that span reports the usage; our HTTP
 span then carries no ``gen_ai.usage.*`` attributes and says
-``oracle.llm.usage_reported_by=parent``. Otherwise the HTTP span carries the usage. Note that
-the Anthropic SDK's ``gen_ai.usage.input_tokens`` includes cache reads and writes, whereas ours
-keeps Anthropic's own ``input_tokens`` (see `oracle_monitor.genai`).
+``oracle.llm.usage_reported_by=parent``. Otherwise the HTTP span carries the usage. Both
+count ``gen_ai.usage.input_tokens`` the same way: the whole prompt, cache reads and writes
+included (see `oracle_monitor.genai`).
 
 Content. Prompts and completions are recorded only when
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`` (read per call), as redacted JSON.

@@ -46,10 +46,11 @@ def test_openai_counts_cached_tokens_inside_input() -> None:
     assert cost == pytest.approx(0.6 * 2.50 + 0.4 * 1.25 + 0.1 * 10.00)
 
 
-def test_anthropic_counts_cache_reads_and_writes_apart_from_input() -> None:
-    # claude-sonnet-4-5: $3 input, $0.30 cache read, $3.75 cache write, $15 output.
+def test_anthropic_spans_count_the_whole_prompt_as_input() -> None:
+    # claude-sonnet-4-5: $3 input, $0.30 cache read, $3.75 cache write, $15 output. The span's
+    # input_tokens (3.1M) is the whole prompt: 1M fresh + 2M read from cache + 0.1M written.
     cost = TABLE.cost_usd(
-        "anthropic", "claude-sonnet-4-5-20250929", input_tokens=1_000_000,
+        "anthropic", "claude-sonnet-4-5-20250929", input_tokens=3_100_000,
         output_tokens=200_000, cache_read_tokens=2_000_000, cache_creation_tokens=100_000,
     )  # fmt: skip
     assert cost == pytest.approx(3.00 + 2 * 0.30 + 0.1 * 3.75 + 0.2 * 15.00)

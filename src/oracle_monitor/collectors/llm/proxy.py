@@ -232,7 +232,7 @@ class _CallTrace:
             cost = self._prices.cost_usd(
                 call.provider,
                 call.response_model or call.request_model,
-                input_tokens=call.input_tokens,
+                input_tokens=call.prompt_tokens,
                 output_tokens=call.output_tokens,
                 cache_read_tokens=call.cache_read_tokens,
                 cache_creation_tokens=call.cache_creation_tokens,
