@@ -59,6 +59,57 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level.")
 
+    # Kubernetes collector: on with a kubeconfig, or in a pod (service account).
+    kubeconfig: Path | None = Field(None, description="Kubeconfig of the cluster to watch.")
+    k8s_namespaces: str = Field("", description="Comma-separated namespaces; empty: all.")
+    k8s_metrics_poll_seconds: float = Field(15.0, gt=0, description="metrics.k8s.io poll period.")
+    # Kafka collector: on with a bootstrap address.
+    kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers host:port.")
+    kafka_poll_seconds: float = Field(5.0, gt=0, description="How often lag is measured.")
+    kafka_dlq_patterns: str = Field(
+        "*.dlq,*-dlq,dlq.*,*.DLT", description="Comma-separated globs of dead-letter topics."
+    )
+    kafka_lag_spike_seconds: float = Field(
+        5.0, gt=0, description="Lag in seconds above which a lag_spike event is emitted."
+    )
+    kafka_window_polls: int = Field(10, ge=2, description="Polls in the consumer-status window.")
+    kafka_security_protocol: str | None = Field(None, description="librdkafka security.protocol.")
+    kafka_sasl_mechanism: str | None = Field(None, description="librdkafka sasl.mechanism.")
+    kafka_sasl_username: str | None = Field(None, description="librdkafka sasl.username.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="librdkafka sasl.password.")
+    # LLM usage collector: always on (it reads stored spans).
+    llm_window_seconds: float = Field(300.0, gt=0, description="Rolling window of LLM usage.")
+    llm_rate_limit_burst: int = Field(
+        5, ge=1, description="429s of one provider and model within a minute that make a burst."
+    )
+    llm_budget_usd_per_hour: float | None = Field(
+        None, gt=0, description="Cost rate above which cost_over_budget is emitted."
+    )
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """`k8s_namespaces` as a tuple (empty: every namespace the collector may list)."""
+        return tuple(name.strip() for name in self.k8s_namespaces.split(",") if name.strip())
+
+    @property
+    def dlq_patterns(self) -> tuple[str, ...]:
+        """`kafka_dlq_patterns` as a tuple of globs."""
+        return tuple(glob.strip() for glob in self.kafka_dlq_patterns.split(",") if glob.strip())
+
+    def kafka_client_config(self) -> dict[str, str]:
+        """librdkafka settings for the collector's clients (bootstrap and security)."""
+        config = {"bootstrap.servers": self.kafka_bootstrap or ""}
+        for key, value in (
+            ("security.protocol", self.kafka_security_protocol),
+            ("sasl.mechanism", self.kafka_sasl_mechanism),
+            ("sasl.username", self.kafka_sasl_username),
+        ):
+            if value:
+                config[key] = value
+        if self.kafka_sasl_password is not None:
+            config["sasl.password"] = self.kafka_sasl_password.get_secret_value()
+        return config
+
     @model_validator(mode="after")
     def _default_store(self) -> Settings:
         if not self.store:

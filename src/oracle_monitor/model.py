@@ -12,8 +12,9 @@ Attribute values keep their OTLP type: ``str``, ``bool``, ``int``, ``float``, ``
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import TypeAlias
 
 AttributeValue: TypeAlias = (
@@ -120,3 +121,44 @@ class Span:
     def is_error(self) -> bool:
         """Whether the span's status is ERROR."""
         return self.status_code == StatusCode.ERROR
+
+
+class Severity(StrEnum):
+    """How bad an infrastructure event is."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+
+@dataclass(slots=True)
+class InfraEvent:
+    """Something the infrastructure did, as a collector saw it.
+
+    ``time_ns`` is when the source recorded it (Kubernetes' timestamp, the poll that saw a lag
+    spike), as unix nanoseconds. ``source`` is the collector (``k8s``, ``kafka``, ``llm``),
+    ``kind`` what happened (``oom_killed``, ``lag_spike``, …). ``entity`` names the thing it
+    happened to, as ``<type>/<key>`` (``pod/agents/research-7d9f``,
+    ``consumer_group/research-agents``, ``topic/tool-responses``, ``model/openai/gpt-4o``);
+    ``attributes`` carry the entity's keys in OpenTelemetry names (``k8s.pod.name``,
+    ``k8s.pod.uid``, ``k8s.namespace.name``, ``messaging.kafka.consumer.group``,
+    ``messaging.destination.name``, ``messaging.destination.partition.id``,
+    ``gen_ai.provider.name``, ``gen_ai.request.model``, ``gen_ai.agent.name``) and the
+    event's figures. ``event_id`` is derived from source, kind, entity and time, so the same
+    observation stored twice is one event.
+    """
+
+    time_ns: int
+    source: str
+    kind: str
+    entity: str
+    severity: Severity = Severity.INFO
+    summary: str = ""
+    attributes: Attributes = field(default_factory=dict)
+    event_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.event_id:
+            key = f"{self.source}\x1f{self.kind}\x1f{self.entity}\x1f{self.time_ns}"
+            self.event_id = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()

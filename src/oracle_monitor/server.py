@@ -1,10 +1,11 @@
-"""`oracle-monitor serve`: receiver, store and API composed in one process.
+"""`oracle-monitor serve`: receiver, store, collectors and API composed in one process.
 
 Start-up order: store (schema created or migrated, readers for the API) → ingest workers
-(processes that decode and write) → OTLP/gRPC → OTLP/HTTP → API. Shutdown runs the
-`AsyncExitStack` backwards: the API stops, the receivers stop taking requests and finish those
-in flight (their spans are written and acknowledged), the workers write what they hold and
-exit, and the store closes last. Nothing that was acknowledged is lost.
+(processes that decode and write) → OTLP/gRPC → OTLP/HTTP → event sink → collectors → API.
+Shutdown runs the `AsyncExitStack` backwards: the API stops; the collectors stop and the sink
+stores their last events; the receivers stop taking requests and finish those in flight (their
+spans are written and acknowledged); the workers write what they hold and exit; the store
+closes last. Nothing that was acknowledged is lost.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from starlette.types import ASGIApp
 
 from oracle_monitor.api import create_app
 from oracle_monitor.auth import BearerAuth
+from oracle_monitor.collectors.event_sink import StoreEventSink
 from oracle_monitor.collectors.llm.pricing import load_prices
+from oracle_monitor.collectors.registry import create_collectors
 from oracle_monitor.config import Settings
 from oracle_monitor.receiver.decode import DecodeLimits
 from oracle_monitor.receiver.grpc_server import TraceServicer, create_grpc_server
@@ -127,12 +130,22 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             settings.shutdown_timeout_seconds,
         )
 
+        # Collectors: their events are stored in batches by the sink, which stops after them.
+        sink = StoreEventSink(store)
+        await sink.start()
+        stack.push_async_callback(sink.shutdown)
+        collectors = create_collectors(settings, sink)
+        for collector in collectors:
+            await collector.start()
+            stack.push_async_callback(collector.shutdown)
+            logger.info("collector %s started", collector.name)
+
         def status() -> dict[str, Any]:
             return {"receiver": {**asdict(ingest.stats), "queued_bytes": ingest.queued_bytes}}
 
         await _start_uvicorn(
             stack,
-            create_app(store, status, auth),
+            create_app(store, status, auth, collectors),
             settings.host,
             settings.api_port,
             settings.shutdown_timeout_seconds,

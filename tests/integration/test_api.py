@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from oracle_monitor.api import create_app
-from oracle_monitor.model import Span, SpanKind, StatusCode
+from oracle_monitor.collectors.base import CollectorHealth
+from oracle_monitor.model import InfraEvent, Severity, Span, SpanKind, StatusCode
 from oracle_monitor.store import Store, open_store
 
 T0 = 1_790_000_000_000_000_000  # 2026-09-21T14:13:20Z
@@ -50,9 +51,34 @@ def store(tmp_path: Path) -> Iterator[Store]:
     store.close()
 
 
+class StaticCollector:
+    """A collector that reports a fixed state (the API only reads `health` and `state`)."""
+
+    name = "kafka"
+
+    async def start(self) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+    def health(self) -> CollectorHealth:
+        return CollectorHealth("unreachable", "broker down", T0)
+
+    def state(self) -> dict[str, Any]:
+        return {"groups": {"research-agents": {"status": "STALL"}}}
+
+
 @pytest.fixture
 def client(store: Store) -> TestClient:
-    return TestClient(create_app(store, lambda: {"receiver": {"accepted_spans": 3}}))
+    store.write_events(
+        [
+            InfraEvent(T0 + SECOND, "k8s", "oom_killed", "pod/agents/research-1", Severity.ERROR,
+                       "research-1 OOMKilled", {"k8s.pod.name": "research-1", "exit_code": 137}),
+            InfraEvent(T0 + 2 * SECOND, "kafka", "lag_spike", "partition/tool-responses/0",
+                       Severity.WARNING, "lag 5.2 s", {"lag_seconds": 5.2}),
+        ]
+    )  # fmt: skip
+    status = {"receiver": {"accepted_spans": 3}}
+    return TestClient(create_app(store, lambda: status, collectors=[StaticCollector()]))
 
 
 def test_health(client: TestClient) -> None:
@@ -154,3 +180,44 @@ def test_costs(client: TestClient) -> None:
 )
 def test_costs_bad_parameters_are_400(client: TestClient, params: dict[str, str]) -> None:
     assert client.get("/api/v1/costs", params=params).status_code == 400
+
+
+def test_infra_reports_each_collectors_health_and_state(client: TestClient) -> None:
+    kafka = client.get("/api/v1/infra").json()["collectors"]["kafka"]
+    assert kafka["health"]["status"] == "unreachable"
+    assert kafka["state"]["groups"]["research-agents"]["status"] == "STALL"
+
+
+@pytest.mark.parametrize(
+    ("params", "kinds"),
+    [
+        ({}, ["lag_spike", "oom_killed"]),
+        ({"source": "k8s"}, ["oom_killed"]),
+        ({"kind": "lag_spike"}, ["lag_spike"]),
+        ({"entity": "pod/agents/*"}, ["oom_killed"]),
+        ({"start": "2026-09-21T14:13:22Z"}, ["lag_spike"]),
+        ({"limit": "1"}, ["lag_spike"]),
+    ],
+)
+def test_events(client: TestClient, params: dict[str, str], kinds: list[str]) -> None:
+    response = client.get("/api/v1/events", params=params)
+    assert response.status_code == 200
+    events = response.json()["events"]
+    assert [event["kind"] for event in events] == kinds
+    if "oom_killed" in kinds:
+        oom = next(event for event in events if event["kind"] == "oom_killed")
+        assert oom["attributes"] == {"k8s.pod.name": "research-1", "exit_code": 137}
+        assert oom["time"] == "2026-09-21T14:13:21.000000000Z"
+        assert oom["severity"] == "error"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"source": "docker"},
+        {"limit": "0"},
+        {"start": "2026-09-22T00:00:00Z", "end": "2026-09-21T00:00:00Z"},
+    ],
+)
+def test_events_bad_parameters_are_400(client: TestClient, params: dict[str, str]) -> None:
+    assert client.get("/api/v1/events", params=params).status_code == 400

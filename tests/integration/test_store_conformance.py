@@ -14,8 +14,16 @@ from typing import Any
 
 import pytest
 
-from oracle_monitor.model import Span, SpanEvent, SpanKind, SpanLink, StatusCode
-from oracle_monitor.store import Store, TraceQuery, TraceSummary, open_store
+from oracle_monitor.model import (
+    InfraEvent,
+    Severity,
+    Span,
+    SpanEvent,
+    SpanKind,
+    SpanLink,
+    StatusCode,
+)
+from oracle_monitor.store import EventQuery, Store, TraceQuery, TraceSummary, open_store
 
 
 def _sqlite(tmp_path: Path) -> Iterator[str]:
@@ -597,3 +605,51 @@ def test_llm_costs_time_window(store: Store) -> None:
     window = store.llm_costs("agent", T0 + 5, T0 + 30)
     assert {g.key: g.requests for g in window} == {"writer": 1, "research": 2}
     assert store.llm_costs("model", T0 + 10**12) == []
+
+
+def _event(kind: str, entity: str, at: int, **attributes: Any) -> InfraEvent:
+    return InfraEvent(T0 + at, kind.split(":")[0], kind.split(":")[1], entity,
+                      Severity.ERROR if "oom" in kind else Severity.INFO,
+                      f"{kind} on {entity}", attributes)  # fmt: skip
+
+
+EVENTS = [
+    _event("k8s:oom_killed", "pod/agents/research-1", 10, **{"k8s.pod.name": "research-1"}),
+    _event("k8s:pod_rescheduled", "pod/agents/research-2", 20, restarts=3, ratio=0.5),
+    _event("kafka:lag_spike", "partition/tool-responses/0", 5, lag_seconds=5.5),
+    _event("k8s:oom_killed", "pod/agents/research-1", 30),
+]
+
+
+def test_events_round_trip_newest_first(store: Store) -> None:
+    store.write_events(EVENTS)
+    found = store.find_events(EventQuery())
+    assert [e.time_ns for e in found] == [T0 + 30, T0 + 20, T0 + 10, T0 + 5]
+    stored = {e.event_id: e for e in found}
+    for event in EVENTS:
+        assert stored[event.event_id] == event  # every field, attribute types included
+
+
+def test_events_are_idempotent(store: Store) -> None:
+    store.write_events(EVENTS)
+    store.write_events(EVENTS[:2])
+    store.write_events([InfraEvent(T0 + 10, "k8s", "oom_killed", "pod/agents/research-1")])
+    assert len(store.find_events(EventQuery(limit=1000))) == len(EVENTS)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (EventQuery(source="kafka"), [5]),
+        (EventQuery(kind="oom_killed"), [30, 10]),
+        (EventQuery(entity="pod/agents/research-1"), [30, 10]),
+        (EventQuery(entity="pod/agents/*"), [30, 20, 10]),
+        (EventQuery(entity="pod/agents/research"), []),
+        (EventQuery(start_ns=T0 + 10, end_ns=T0 + 20), [20, 10]),
+        (EventQuery(limit=1), [30]),
+        (EventQuery(source="k8s", kind="pod_rescheduled"), [20]),
+    ],
+)
+def test_event_filters(store: Store, query: EventQuery, expected: list[int]) -> None:
+    store.write_events(EVENTS)
+    assert [e.time_ns - T0 for e in store.find_events(query)] == expected

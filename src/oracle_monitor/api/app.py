@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,10 +12,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from oracle_monitor import __version__
-from oracle_monitor.api import costs, traces
+from oracle_monitor.api import costs, infra, traces
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.auth import BearerAuth
-from oracle_monitor.store.base import SpanReader
+from oracle_monitor.collectors.base import Collector
+from oracle_monitor.store.base import Store
 
 StatusSource = Callable[[], dict[str, Any]]
 
@@ -54,7 +55,12 @@ class _BearerMiddleware(BaseHTTPMiddleware):
         )
 
 
-def create_app(reader: SpanReader, status: StatusSource, auth: BearerAuth | None = None) -> FastAPI:
+def create_app(
+    reader: Store,
+    status: StatusSource,
+    auth: BearerAuth | None = None,
+    collectors: Sequence[Collector] = (),
+) -> FastAPI:
     """The API over ``reader``; ``status`` supplies the receiver's counters for health.
 
     With an enabled ``auth``, every route but ``/api/v1/health`` needs the bearer token.
@@ -68,6 +74,7 @@ def create_app(reader: SpanReader, status: StatusSource, auth: BearerAuth | None
         redoc_url=None,
     )
     app.state.reader = reader
+    app.state.collectors = list(collectors)
     app.add_exception_handler(RequestValidationError, _bad_request)
     if auth is not None and auth.enabled:
         app.add_middleware(_BearerMiddleware, auth=auth)
@@ -79,4 +86,5 @@ def create_app(reader: SpanReader, status: StatusSource, auth: BearerAuth | None
 
     app.include_router(traces.router)
     app.include_router(costs.router)
+    app.include_router(infra.router)
     return app

@@ -15,6 +15,9 @@ from urllib.parse import parse_qsl
 from oracle_monitor.store.base import (
     CostGroup,
     CostGrouping,
+    EventQuery,
+    EventReader,
+    EventWriter,
     SpanReader,
     SpanWriter,
     Store,
@@ -25,6 +28,9 @@ from oracle_monitor.store.base import (
 __all__ = [
     "CostGroup",
     "CostGrouping",
+    "EventQuery",
+    "EventReader",
+    "EventWriter",
     "SpanReader",
     "SpanWriter",
     "Store",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from oracle_monitor.model import Span
+from oracle_monitor.model import InfraEvent, Span
 
 TraceStatus = Literal["ok", "error"]
 CostGrouping = Literal["agent", "model", "provider"]
@@ -88,6 +88,22 @@ class CostGroup:
     unpriced_requests: int
 
 
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Filters for `EventReader.find_events`; ``None`` means "any".
+
+    ``entity`` matches exactly, or as a prefix when it ends in ``*`` (``pod/agents/*``);
+    ``start_ns``/``end_ns`` bound the event's time (inclusive).
+    """
+
+    source: str | None = None
+    kind: str | None = None
+    entity: str | None = None
+    start_ns: int | None = None
+    end_ns: int | None = None
+    limit: int = 100
+
+
 class SpanWriter(Protocol):
     """Writes spans durably."""
 
@@ -133,7 +149,23 @@ class SpanReader(Protocol):
         ...
 
 
-class Store(SpanWriter, SpanReader, Protocol):
+class EventWriter(Protocol):
+    """Writes infrastructure events durably."""
+
+    def write_events(self, events: Sequence[InfraEvent]) -> None:
+        """Store ``events`` in one transaction; idempotent on ``event_id``."""
+        ...
+
+
+class EventReader(Protocol):
+    """Reads infrastructure events back."""
+
+    def find_events(self, query: EventQuery) -> list[InfraEvent]:
+        """Events matching ``query``, newest first, at most ``limit``; [] when none match."""
+        ...
+
+
+class Store(SpanWriter, SpanReader, EventWriter, EventReader, Protocol):
     """A span store: writer, reader and a lifecycle."""
 
     def close(self) -> None:

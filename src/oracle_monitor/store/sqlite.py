@@ -44,10 +44,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from oracle_monitor.model import Attributes, Span, SpanKind, StatusCode
+from oracle_monitor.model import Attributes, InfraEvent, Severity, Span, SpanKind, StatusCode
 from oracle_monitor.store import codec
 from oracle_monitor.store import sqlite_schema as schema
-from oracle_monitor.store.base import CostGroup, CostGrouping, TraceQuery, TraceSummary
+from oracle_monitor.store.base import (
+    CostGroup,
+    CostGrouping,
+    EventQuery,
+    TraceQuery,
+    TraceSummary,
+)
 from oracle_monitor.store.summaries import TraceAggregate, aggregate_spans, merge_aggregates
 
 __all__ = ["SQLiteStore"]
@@ -429,6 +435,62 @@ class SQLiteStore:
         sql = schema.LLM_COSTS.format(column=column)
         bounds = (start_ns if start_ns is not None else -(2**63), end_ns or 2**63 - 1)
         return [CostGroup(*row) for row in self._reader().execute(sql, bounds).fetchall()]
+
+    def write_events(self, events: Sequence[InfraEvent]) -> None:
+        """Store ``events`` in one transaction; idempotent on ``event_id``."""
+        if not events:
+            return
+        rows = [
+            (e.event_id, e.time_ns, e.source, e.kind, e.entity, str(e.severity), e.summary,
+             codec.encode_attributes(e.attributes) if e.attributes else None)
+            for e in events
+        ]  # fmt: skip
+        with self._write_lock, self._process_lock:
+            self._check_open()
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(schema.INSERT_EVENT, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def find_events(self, query: EventQuery) -> list[InfraEvent]:
+        """Events matching ``query``, newest first, at most ``query.limit``."""
+        if query.limit <= 0:
+            return []
+        where: list[str] = ["1"]
+        params: list[Any] = []
+        for column, value in (("source", query.source), ("kind", query.kind)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.entity is not None:
+            if query.entity.endswith("*"):
+                where.append("entity >= ? AND entity < ?")
+                prefix = query.entity[:-1]
+                params += [prefix, prefix + "\U0010ffff"]
+            else:
+                where.append("entity = ?")
+                params.append(query.entity)
+        for bound, op in ((query.start_ns, ">="), (query.end_ns, "<=")):
+            if bound is not None:
+                where.append(f"time_ns {op} ?")
+                params.append(bound)
+        sql = (
+            f"SELECT {', '.join(schema.EVENT_COLUMNS)} FROM infra_events"
+            f" WHERE {' AND '.join(where)} ORDER BY time_ns DESC, event_id LIMIT ?"
+        )
+        return [
+            InfraEvent(
+                event_id=row[0], time_ns=row[1], source=row[2], kind=row[3], entity=row[4],
+                severity=Severity(row[5]), summary=row[6],
+                attributes=codec.decode_attributes(row[7]),
+            )
+            for row in self._reader().execute(sql, [*params, query.limit]).fetchall()
+        ]  # fmt: skip
 
     def count_spans(self) -> int:
         """How many spans are stored."""

@@ -61,6 +61,15 @@ MIGRATIONS: Final = (
     ALTER TABLE spans ADD COLUMN rate_limited INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX spans_llm_start ON spans (start_time_ns) WHERE provider IS NOT NULL;
     """,
+    # 3: what the collectors saw.
+    """
+    CREATE TABLE infra_events (
+        event_id TEXT PRIMARY KEY, time_ns INTEGER NOT NULL, source TEXT NOT NULL,
+        kind TEXT NOT NULL, entity TEXT NOT NULL, severity TEXT NOT NULL,
+        summary TEXT NOT NULL, attributes TEXT) WITHOUT ROWID;
+    CREATE INDEX infra_events_time ON infra_events (time_ns);
+    CREATE INDEX infra_events_entity ON infra_events (entity, time_ns);
+    """,
 )
 #: Tuning, from measurements. page_size only applies when the file is created.
 WRITER_PRAGMAS = (
@@ -111,3 +120,11 @@ LLM_COSTS: Final = """
     GROUP BY {column}
     ORDER BY total(cost_usd) DESC, count(*) DESC
 """
+
+EVENT_COLUMNS: Final = (
+    "event_id", "time_ns", "source", "kind", "entity", "severity", "summary", "attributes",
+)  # fmt: skip
+INSERT_EVENT: Final = (
+    f"INSERT INTO infra_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * 8)})"
+    " ON CONFLICT (event_id) DO NOTHING"
+)

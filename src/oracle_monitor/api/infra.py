@@ -1,0 +1,71 @@
+"""``/api/v1/infra`` (collectors' current state) and ``/api/v1/events`` (what they saw)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from oracle_monitor.api.responses import OrjsonResponse
+from oracle_monitor.api.serialize import attributes_json, rfc3339
+from oracle_monitor.api.traces import unix_ns
+from oracle_monitor.collectors.base import Collector
+from oracle_monitor.model import InfraEvent
+from oracle_monitor.store.base import EventQuery, EventReader
+
+router = APIRouter(prefix="/api/v1", tags=["infrastructure"])
+MAX_EVENTS = 1000
+
+
+def event_json(event: InfraEvent) -> dict[str, Any]:
+    """One infrastructure event as JSON."""
+    return {
+        "event_id": event.event_id,
+        "time": rfc3339(event.time_ns),
+        "time_unix_nano": event.time_ns,
+        "source": event.source,
+        "kind": event.kind,
+        "entity": event.entity,
+        "severity": str(event.severity),
+        "summary": event.summary,
+        "attributes": attributes_json(event.attributes),
+    }
+
+
+@router.get("/infra", response_class=OrjsonResponse)
+def infra(request: Request) -> OrjsonResponse:
+    """Each running collector's health and current state."""
+    collectors: list[Collector] = request.app.state.collectors
+    return OrjsonResponse(
+        {
+            "collectors": {
+                collector.name: {
+                    "health": collector.health().as_json(),
+                    "state": collector.state(),
+                }
+                for collector in collectors
+            }
+        }
+    )
+
+
+@router.get("/events", response_class=OrjsonResponse)
+def events(
+    request: Request,
+    source: Annotated[str | None, Query(pattern="^(k8s|kafka|llm)$")] = None,
+    kind: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    entity: Annotated[
+        str | None, Query(min_length=1, max_length=512, description="exact, or prefix*")
+    ] = None,
+    start: Annotated[datetime | None, Query(description="RFC 3339")] = None,
+    end: Annotated[datetime | None, Query(description="RFC 3339")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = 100,
+) -> OrjsonResponse:
+    """Stored infrastructure events, newest first."""
+    start_ns, end_ns = unix_ns(start), unix_ns(end)
+    if start_ns is not None and end_ns is not None and start_ns > end_ns:
+        raise HTTPException(400, "start must not be after end")
+    reader: EventReader = request.app.state.reader
+    query = EventQuery(source, kind, entity, start_ns, end_ns, limit)
+    return OrjsonResponse({"events": [event_json(e) for e in reader.find_events(query)]})

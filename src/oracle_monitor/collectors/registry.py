@@ -1,0 +1,37 @@
+"""The collectors `serve` knows, keyed by name, and which of them the settings turn on.
+
+Each entry names a module with ``create(settings, sink) -> Collector | None``; the factory
+returns ``None`` when its collector is not configured (no kubeconfig and not in a pod, no
+Kafka bootstrap address). Names must be unique: registering one twice is an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from oracle_monitor.collectors.base import Collector, EventSink
+from oracle_monitor.config import Settings
+
+Factory = Callable[[Settings, EventSink], Collector | None]
+
+#: name -> module that holds its ``create`` factory.
+COLLECTORS: dict[str, str] = {}
+
+
+def register(name: str, module: str) -> None:
+    """Add a collector; refuses a name that is taken."""
+    if name in COLLECTORS:
+        raise ValueError(f"a collector named {name!r} is already registered")
+    COLLECTORS[name] = module
+
+
+def create_collectors(settings: Settings, sink: EventSink) -> list[Collector]:
+    """The collectors the settings turn on, created but not started."""
+    collectors: list[Collector] = []
+    for module in COLLECTORS.values():
+        factory: Factory = importlib.import_module(module).create
+        collector = factory(settings, sink)
+        if collector is not None:
+            collectors.append(collector)
+    return collectors
