@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = Field(None, description="librdkafka sasl.password.")
     # LLM usage collector: always on (it reads stored spans).
     llm_window_seconds: float = Field(300.0, gt=0, description="Rolling window of LLM usage.")
+    llm_poll_seconds: float = Field(5.0, gt=0, description="How often LLM usage is read.")
     llm_rate_limit_burst: int = Field(
         5, ge=1, description="429s of one provider and model within a minute that make a burst."
     )

@@ -653,3 +653,24 @@ def test_events_are_idempotent(store: Store) -> None:
 def test_event_filters(store: Store, query: EventQuery, expected: list[int]) -> None:
     store.write_events(EVENTS)
     assert [e.time_ns - T0 for e in store.find_events(query)] == expected
+
+
+def test_llm_problems(store: Store) -> None:
+    quota = {"error.type": "insufficient_quota"}
+    store.write_spans(
+        [
+            *LLM_CALLS,
+            _llm(8, 70, provider="openai", model="gpt-4o", agent_name="writer", attributes=quota),
+            _llm(9, 80, attributes={"error.type": "timeout"}),  # no provider: not an LLM call
+        ]
+    )
+    problems = store.llm_problems(T0, T0 + 1000)
+    assert [(p.span_id, p.rate_limited, p.error_type) for p in problems] == [
+        (sid(3), True, None),
+        (sid(8), False, "insufficient_quota"),
+    ]
+    assert problems[1].trace_id == tid(1)
+    assert (problems[1].provider, problems[1].model, problems[1].agent) == (
+        "openai", "gpt-4o", "writer",
+    )  # fmt: skip
+    assert store.llm_problems(T0 + 75, T0 + 1000) == []

@@ -16,7 +16,7 @@ from oracle_monitor.config import Settings
 Factory = Callable[[Settings, EventSink], Collector | None]
 
 #: name -> module that holds its ``create`` factory.
-COLLECTORS: dict[str, str] = {}
+COLLECTORS: dict[str, str] = {"llm": "oracle_monitor.collectors.llm"}
 
 
 def register(name: str, module: str) -> None:

@@ -89,6 +89,20 @@ class CostGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class LLMProblem:
+    """An LLM call that was rate limited or failed, as `SpanReader.llm_problems` finds it."""
+
+    time_ns: int
+    trace_id: str
+    span_id: str
+    provider: str
+    model: str | None
+    agent: str | None
+    rate_limited: bool
+    error_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class EventQuery:
     """Filters for `EventReader.find_events`; ``None`` means "any".
 
@@ -146,6 +160,11 @@ class SpanReader(Protocol):
 
         Returns an empty list when there were no LLM calls.
         """
+        ...
+
+    def llm_problems(self, start_ns: int, end_ns: int) -> list[LLMProblem]:
+        """LLM calls starting in [start, end] that were rate limited or have an ``error.type``,
+        oldest first; [] when there were none."""
         ...
 
 

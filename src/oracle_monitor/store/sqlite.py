@@ -51,6 +51,7 @@ from oracle_monitor.store.base import (
     CostGroup,
     CostGrouping,
     EventQuery,
+    LLMProblem,
     TraceQuery,
     TraceSummary,
 )
@@ -435,6 +436,15 @@ class SQLiteStore:
         sql = schema.LLM_COSTS.format(column=column)
         bounds = (start_ns if start_ns is not None else -(2**63), end_ns or 2**63 - 1)
         return [CostGroup(*row) for row in self._reader().execute(sql, bounds).fetchall()]
+
+    def llm_problems(self, start_ns: int, end_ns: int) -> list[LLMProblem]:
+        """Rate-limited or failed LLM calls in [start, end], oldest first."""
+        rows = self._reader().execute(schema.LLM_PROBLEMS, (start_ns, end_ns)).fetchall()
+        return [
+            LLMProblem(row[0], row[1].hex(), row[2].hex(), row[3], row[4], row[5],
+                       bool(row[6]), row[7] if isinstance(row[7], str) else None)
+            for row in rows
+        ]  # fmt: skip
 
     def write_events(self, events: Sequence[InfraEvent]) -> None:
         """Store ``events`` in one transaction; idempotent on ``event_id``."""

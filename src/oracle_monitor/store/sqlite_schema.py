@@ -128,3 +128,11 @@ INSERT_EVENT: Final = (
     f"INSERT INTO infra_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * 8)})"
     " ON CONFLICT (event_id) DO NOTHING"
 )
+LLM_PROBLEMS: Final = """
+    SELECT s.start_time_ns, t.trace_id, s.span_id, s.provider, s.model, s.agent_name,
+        s.rate_limited, json_extract(s.attributes, '$."error.type"')
+    FROM spans AS s JOIN traces AS t ON t.trace_key = s.trace_key
+    WHERE s.provider IS NOT NULL AND s.start_time_ns >= ? AND s.start_time_ns <= ?
+        AND (s.rate_limited OR json_extract(s.attributes, '$."error.type"') IS NOT NULL)
+    ORDER BY s.start_time_ns
+"""
