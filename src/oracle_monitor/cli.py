@@ -44,8 +44,15 @@ def main() -> None:
 @click.option("--otlp-http-port", type=int, help="[ORACLE_OTLP_HTTP_PORT] default 4318")
 @click.option("--api-port", type=int, help="[ORACLE_API_PORT] default 8000")
 @click.option("--store", help="[ORACLE_STORE] default sqlite:///<data-dir>/oracle.db")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="[ORACLE_KUBECONFIG] watch this cluster (in a pod: its own, without the flag)",
+)
+@click.option("--k8s-namespaces", help="[ORACLE_K8S_NAMESPACES] a,b; default: all")
+@click.option("--kafka-bootstrap", help="[ORACLE_KAFKA_BOOTSTRAP] host:port to watch lag on")
 def serve(**flags: Any) -> None:
-    """Run the OTLP receiver, the store and the API in one process."""
+    """Run the OTLP receiver, the store, the collectors and the API in one process."""
     settings = _settings(Settings, **flags)
     _logging(settings.log_level)
     from oracle_monitor.server import serve as run_server
