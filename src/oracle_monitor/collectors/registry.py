@@ -16,7 +16,10 @@ from oracle_monitor.config import Settings
 Factory = Callable[[Settings, EventSink], Collector | None]
 
 #: name -> module that holds its ``create`` factory.
-COLLECTORS: dict[str, str] = {"llm": "oracle_monitor.collectors.llm"}
+COLLECTORS: dict[str, str] = {
+    "kafka": "oracle_monitor.collectors.kafka",
+    "llm": "oracle_monitor.collectors.llm",
+}
 
 
 def register(name: str, module: str) -> None:

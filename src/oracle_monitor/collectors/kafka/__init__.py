@@ -1,0 +1,20 @@
+"""Kafka collector: consumer lag (messages and seconds), Burrow-style status, DLQs, broker health.
+
+`create` builds it from the server settings; it is off unless ``kafka_bootstrap`` is set.
+"""
+
+from __future__ import annotations
+
+from oracle_monitor.collectors.base import Collector, EventSink
+from oracle_monitor.collectors.kafka.config import KafkaCollectorConfig
+from oracle_monitor.collectors.kafka.watcher import KafkaWatcher
+from oracle_monitor.config import Settings
+
+__all__ = ["KafkaCollectorConfig", "KafkaWatcher", "create"]
+
+
+def create(settings: Settings, sink: EventSink) -> Collector | None:
+    """The Kafka collector for these settings, or ``None`` when no bootstrap is configured."""
+    if not settings.kafka_bootstrap:
+        return None
+    return KafkaWatcher(KafkaCollectorConfig.from_settings(settings), sink)

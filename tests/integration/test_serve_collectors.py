@@ -1,0 +1,56 @@
+"""`oracle-monitor serve` runs the collectors its settings turn on and serves their state."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from tests.integration.conftest import StartServer
+from tests.integration.kafka_broker import KafkaBroker
+
+pytestmark = pytest.mark.integration
+
+
+def test_kafka_lag_reaches_the_api(start_server: StartServer, kafka_broker: KafkaBroker) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic("tool-responses", num_partitions=1)])["tool-responses"].result(10)
+    producer = Producer({"bootstrap.servers": bootstrap, "batch.num.messages": 1, "linger.ms": 0})
+    for number in range(5):
+        producer.produce("tool-responses", f"response {number}".encode())
+    producer.flush(10)
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "research-agents",
+         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+         "session.timeout.ms": 2000, "heartbeat.interval.ms": 400}
+    )  # fmt: skip
+    consumer.subscribe(["tool-responses"])
+    consumed = 0
+    deadline = time.monotonic() + 20
+    while consumed < 2 and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            consumed += 1
+            consumer.commit(message, asynchronous=False)
+    consumer.close()
+    assert consumed == 2
+
+    server = start_server(kafka_bootstrap=bootstrap, kafka_poll_seconds="0.2")
+    deadline = time.monotonic() + 20
+    kafka: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        kafka = server.api("/api/v1/infra").json()["collectors"].get("kafka", {})
+        if kafka.get("health", {}).get("status") == "ok" and "research-agents" in str(kafka):
+            break
+        time.sleep(0.2)
+    assert kafka["health"]["status"] == "ok"
+    group = kafka["state"]["groups"]["research-agents"]
+    assert group["lag"] == 3
+    assert group["partitions"][0]["committed_offset"] == 2
+    assert group["partitions"][0]["log_end_offset"] == 5
+    assert group["partitions"][0]["lag_seconds"] > 0
+    assert "llm" in server.api("/api/v1/infra").json()["collectors"]
