@@ -6,8 +6,7 @@ import time
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from tests.integration.conftest import StartServer
 from tests.integration.kafka_broker import KafkaBroker
@@ -17,8 +16,7 @@ pytestmark = pytest.mark.integration
 
 def test_kafka_lag_reaches_the_api(start_server: StartServer, kafka_broker: KafkaBroker) -> None:
     bootstrap = kafka_broker.bootstrap_servers
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic("tool-responses", num_partitions=1)])["tool-responses"].result(10)
+    kafka_broker.create_topic("tool-responses", partitions=1)
     producer = Producer({"bootstrap.servers": bootstrap, "batch.num.messages": 1, "linger.ms": 0})
     for number in range(5):
         producer.produce("tool-responses", f"response {number}".encode())
@@ -35,7 +33,8 @@ def test_kafka_lag_reaches_the_api(start_server: StartServer, kafka_broker: Kafk
         message = consumer.poll(0.5)
         if message is not None and message.error() is None:
             consumed += 1
-            consumer.commit(message, asynchronous=False)
+            offset = TopicPartition("tool-responses", 0, message.offset() + 1)  # type: ignore[operator]
+            consumer.commit(offsets=[offset], asynchronous=False)
     consumer.close()
     assert consumed == 2
 
