@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/proxy.py
 	$(BIN)/python bench/llm_instrumentation.py
+	$(BIN)/python bench/collectors.py
 
 clean:
 	rm -rf $(VENV) oracle-data .mypy_cache .pytest_cache .ruff_cache
