@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from tests.fakes.k8s_apiserver import FakeApiServer, fixture
 from tests.integration.conftest import StartServer
 from tests.integration.kafka_broker import KafkaBroker
 
@@ -53,3 +55,22 @@ def test_kafka_lag_reaches_the_api(start_server: StartServer, kafka_broker: Kafk
     assert group["partitions"][0]["log_end_offset"] == 5
     assert group["partitions"][0]["lag_seconds"] > 0
     assert "llm" in server.api("/api/v1/infra").json()["collectors"]
+
+
+def test_kubernetes_events_reach_the_api(start_server: StartServer, tmp_path: Path) -> None:
+    with FakeApiServer() as api:
+        api.apply("pods", fixture("pod_running"))
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        server = start_server(kubeconfig=str(kubeconfig))
+        api.apply("pods", fixture("pod_oomkilled"))
+        deadline = time.monotonic() + 20
+        kinds: set[str] = set()
+        while time.monotonic() < deadline and "oom_killed" not in kinds:
+            events = server.api("/api/v1/events", source="k8s").json()["events"]
+            kinds = {event["kind"] for event in events}
+            time.sleep(0.2)
+        assert "oom_killed" in kinds
+        oom = server.api("/api/v1/events", kind="oom_killed").json()["events"][0]
+        assert oom["attributes"]["k8s.pod.name"] == fixture("pod_oomkilled")["metadata"]["name"]
+        k8s = server.api("/api/v1/infra").json()["collectors"]["k8s"]
+        assert k8s["health"]["status"] == "ok"

@@ -17,6 +17,7 @@ Factory = Callable[[Settings, EventSink], Collector | None]
 
 #: name -> module that holds its ``create`` factory.
 COLLECTORS: dict[str, str] = {
+    "k8s": "oracle_monitor.collectors.k8s",
     "kafka": "oracle_monitor.collectors.kafka",
     "llm": "oracle_monitor.collectors.llm",
 }

@@ -1,0 +1,51 @@
+"""Configuration of the Kubernetes collector, built once from `Settings`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from oracle_monitor.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class K8sConfig:
+    """What the Kubernetes collector watches and how patiently.
+
+    ``kubeconfig`` is the file to load, or ``None`` in a pod (service-account credentials).
+    ``namespaces`` empty means cluster-wide list/watch. A watch request asks the API server to
+    close it after ``watch_timeout_seconds`` (then it resumes from its resourceVersion);
+    shutdown also closes open streams at once. Failed requests back off from
+    ``backoff_initial_seconds`` doubling to ``backoff_max_seconds``. Without the metrics API
+    (404) metrics are asked for again every ``metrics_retry_seconds``. A new pod of the same
+    controller within ``reschedule_window_seconds`` of one dying replaces it.
+    """
+
+    kubeconfig: Path | None
+    in_cluster: bool = False
+    namespaces: tuple[str, ...] = ()
+    metrics_poll_seconds: float = 15.0
+    watch_timeout_seconds: int = 60
+    backoff_initial_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
+    metrics_retry_seconds: float = 600.0
+    reschedule_window_seconds: float = 600.0
+    request_timeout_seconds: float = 30.0
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, environ: Mapping[str, str] | None = None
+    ) -> K8sConfig | None:
+        """The config, or ``None`` when there is no kubeconfig and we are not in a pod."""
+        env = os.environ if environ is None else environ
+        in_cluster = settings.kubeconfig is None and bool(env.get("KUBERNETES_SERVICE_HOST"))
+        if settings.kubeconfig is None and not in_cluster:
+            return None
+        return cls(
+            kubeconfig=settings.kubeconfig,
+            in_cluster=in_cluster,
+            namespaces=settings.namespaces,
+            metrics_poll_seconds=settings.k8s_metrics_poll_seconds,
+        )

@@ -1,0 +1,199 @@
+"""The Kubernetes collector with the real ``kubernetes`` client against the fake API server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from oracle_monitor.collectors.k8s import K8sCollector, K8sConfig, create
+from oracle_monitor.config import Settings
+from oracle_monitor.model import InfraEvent
+from tests.fakes.k8s_apiserver import FakeApiServer, fixture
+
+pytestmark = pytest.mark.integration
+
+
+class Recorder:
+    """A thread-safe sink that remembers every event in arrival order."""
+
+    def __init__(self) -> None:
+        self.events: list[InfraEvent] = []
+
+    def __call__(self, events: Sequence[InfraEvent]) -> None:
+        self.events.extend(events)
+
+    def kinds(self) -> list[str]:
+        return [e.kind for e in self.events]
+
+
+async def until(check: Callable[[], bool], within: float = 8.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApiServer]:
+    with FakeApiServer() as server:
+        server.apply("pods", fixture("pod_running"))
+        server.apply("pods", fixture("pod_crashloop"))
+        for event in fixture("events")["items"]:
+            server.apply("events", event)
+        server.metrics = fixture("pod_metrics")["items"]
+        yield server
+
+
+@pytest.fixture
+async def running(
+    api: FakeApiServer, tmp_path: Path
+) -> AsyncIterator[tuple[K8sCollector, Recorder]]:
+    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+    cfg = K8sConfig(
+        kubeconfig=kubeconfig,
+        watch_timeout_seconds=2,
+        backoff_initial_seconds=0.1,
+        backoff_max_seconds=0.3,
+        metrics_poll_seconds=0.2,
+    )
+    sink = Recorder()
+    collector = K8sCollector(cfg, sink)
+    await collector.start()
+    await until(lambda: collector.health().status == "ok")
+    yield collector, sink
+    await collector.shutdown()
+
+
+def test_create_needs_kubeconfig_or_pod(tmp_path: Path) -> None:
+    settings = Settings.model_validate({"data_dir": tmp_path})
+    assert create(settings, print, environ={}) is None
+    in_pod = create(settings, print, environ={"KUBERNETES_SERVICE_HOST": "10.0.0.1"})
+    assert isinstance(in_pod, K8sCollector)
+    assert in_pod.config.in_cluster
+    with_file = create(
+        Settings.model_validate({"data_dir": tmp_path, "kubeconfig": tmp_path / "k"}),
+        print,
+        environ={},
+    )
+    assert isinstance(with_file, K8sCollector)
+    assert not with_file.config.in_cluster
+
+
+async def test_initial_list_produces_state_and_events(
+    running: tuple[K8sCollector, Recorder],
+) -> None:
+    collector, sink = running
+    await until(lambda: collector.state()["metrics_available"] is True)
+    pods = {p["name"]: p for p in collector.state()["pods"]}
+    assert set(pods) == {"research-agent-7d9f8b6c4d-x2k9p", "planner-agent-5c8d9e7f6b-q4w7z"}
+    agent = pods["research-agent-7d9f8b6c4d-x2k9p"]
+    assert (agent["phase"], agent["ready"], agent["agent"]) == ("Running", True, "research-agent")
+    assert agent["cpu_cores"]["usage"] == pytest.approx(0.187465213)
+    assert pods["planner-agent-5c8d9e7f6b-q4w7z"]["restarts"] == 4
+    assert {"pod_created", "pod_ready", "crash_loop", "failed_scheduling"} <= set(sink.kinds())
+    assert sink.kinds().count("failed_scheduling") == 1  # BackOff/Killing are not converted
+
+
+async def test_watch_updates_in_order_and_rescheduling(
+    running: tuple[K8sCollector, Recorder], api: FakeApiServer
+) -> None:
+    collector, sink = running
+    before = len(sink.events)
+    api.apply("pods", fixture("pod_oomkilled"))
+    api.apply("pods", fixture("pod_oomkilled_again"))
+    api.apply("pods", fixture("pod_evicted"))
+    api.apply("pods", fixture("pod_replacement"))
+    api.delete("pods", "agents", "research-agent-7d9f8b6c4d-b7h4m")
+    await until(lambda: "pod_deleted" in sink.kinds()[before:])
+    new = [e.kind for e in sink.events[before:] if e.kind != "pod_scheduled"]
+    assert new[:4] == ["oom_killed", "container_restarted", "oom_killed", "container_restarted"]
+    assert new.index("pod_evicted") < new.index("pod_rescheduled") < new.index("pod_deleted")
+    moved = next(e for e in sink.events if e.kind == "pod_rescheduled")
+    assert moved.attributes["oracle.k8s.replaced_pod.name"] == "research-agent-7d9f8b6c4d-b7h4m"
+    names = {p["name"] for p in collector.state()["pods"]}
+    assert "research-agent-7d9f8b6c4d-b7h4m" not in names
+    assert "research-agent-7d9f8b6c4d-k5c8d" in names
+
+
+async def test_gone_relists_without_losing_or_duplicating(
+    running: tuple[K8sCollector, Recorder], api: FakeApiServer, tmp_path: Path
+) -> None:
+    collector, sink = running
+    api.set_reachable(False)  # the watch misses changes while away...
+    await until(lambda: collector.health().status == "unreachable")
+    api.apply("pods", fixture("pod_oomkilled"))
+    api.delete("pods", "agents", "planner-agent-5c8d9e7f6b-q4w7z")
+    api.compact()  # ...and its resourceVersion is too old: 410 Gone, relist
+    api.set_reachable(True)
+    await until(lambda: "pod_deleted" in sink.kinds() and "oom_killed" in sink.kinds())
+    await until(lambda: collector.health().status == "ok")
+    await asyncio.sleep(2.5)  # a full watch timeout: any duplicate would have arrived
+    ids = [e.event_id for e in sink.events if e.kind not in ("api_unreachable", "api_recovered")]
+    assert len(ids) == len(set(ids))
+    assert sink.kinds().count("oom_killed") == 1
+    assert sink.kinds().count("failed_scheduling") == 1
+    lists = [r for r in api.requests if r.startswith("/api/v1/pods?") and "watch" not in r]
+    assert len(lists) == 2  # the first list and the relist after 410
+    assert [p["name"] for p in collector.state()["pods"]] == ["research-agent-7d9f8b6c4d-x2k9p"]
+
+
+async def test_unreachable_then_recovered(
+    running: tuple[K8sCollector, Recorder], api: FakeApiServer
+) -> None:
+    collector, sink = running
+    api.set_reachable(False)
+    await until(lambda: collector.health().status == "unreachable")
+    assert "Connection" in collector.health().detail or "refused" in collector.health().detail
+    assert sink.kinds().count("api_unreachable") == 1
+    api.set_reachable(True)
+    await until(lambda: "api_recovered" in sink.kinds())
+    assert collector.health().status == "ok"
+    api.apply("pods", fixture("pod_oomkilled"))
+    await until(lambda: "oom_killed" in sink.kinds())  # watching resumed
+
+
+async def test_expired_token_then_rotated(
+    running: tuple[K8sCollector, Recorder], api: FakeApiServer, tmp_path: Path
+) -> None:
+    collector, sink = running
+    api.require_token("rotated-token")
+    await until(lambda: collector.health().status == "unreachable")
+    assert "401" in collector.health().detail
+    assert "api_unreachable" in sink.kinds()
+    api.write_kubeconfig(tmp_path / "kubeconfig", token="rotated-token")
+    await until(lambda: "api_recovered" in sink.kinds())
+    api.apply("pods", fixture("pod_oomkilled"))
+    await until(lambda: "oom_killed" in sink.kinds())
+
+
+async def test_no_metrics_api_is_quiet(api: FakeApiServer, tmp_path: Path) -> None:
+    api.metrics = None
+    cfg = K8sConfig(kubeconfig=api.write_kubeconfig(tmp_path / "k"), metrics_poll_seconds=0.1)
+    collector = K8sCollector(cfg, Recorder())
+    await collector.start()
+    await until(lambda: collector.state()["metrics_available"] is False)
+    await asyncio.sleep(0.5)
+    assert collector.health().status == "ok"
+    metric_calls = [r for r in api.requests if "metrics.k8s.io" in r]
+    assert len(metric_calls) == 1  # retried rarely, not every poll
+    await collector.shutdown()
+
+
+async def test_shutdown_is_quick_and_idempotent(api: FakeApiServer, tmp_path: Path) -> None:
+    cfg = K8sConfig(kubeconfig=api.write_kubeconfig(tmp_path / "k"), watch_timeout_seconds=300)
+    collector = K8sCollector(cfg, Recorder())
+    started = time.monotonic()
+    await collector.start()
+    assert time.monotonic() - started < 0.5
+    await until(lambda: collector.health().status == "ok")
+    await asyncio.sleep(0.3)
+    started = time.monotonic()
+    await collector.shutdown()
+    await collector.shutdown()
+    assert time.monotonic() - started < 5
+    assert collector.health().status == "stopped"
+    assert not any(t.is_alive() for t in collector._threads)
