@@ -564,6 +564,8 @@ LLM_CALLS = [
     _llm(4, 30, provider="anthropic", model="claude-sonnet-4-5", agent_name="research",
          input_tokens=50, output_tokens=5, cache_creation_tokens=7, cost_usd=0.25),
     _llm(5, 40, provider="openai", model="mystery-model", agent_name="writer", input_tokens=9),
+    _llm(10, 45, provider="anthropic", model="claude-sonnet-4-5", agent_name="writer",
+         status_code=StatusCode.ERROR),
     # Not LLM calls: a provider without tokens or a rate limit, and tokens without a provider.
     _llm(6, 50, provider="openai", model="gpt-4o"),
     _llm(7, 60, input_tokens=1000),
@@ -575,12 +577,13 @@ def test_llm_costs_group_by_model(store: Store) -> None:
     groups = {group.key: group for group in store.llm_costs("model")}
     assert list(groups) == ["gpt-4o", "claude-sonnet-4-5", "mystery-model"]  # costliest first
     gpt = groups["gpt-4o"]
-    assert (gpt.requests, gpt.rate_limited) == (3, 1)
+    assert (gpt.requests, gpt.rate_limited, gpt.errors) == (3, 1, 0)
     assert (gpt.input_tokens, gpt.output_tokens) == (300, 30)
     assert (gpt.cache_read_tokens, gpt.reasoning_tokens) == (40, 5)
     assert gpt.cost_usd == pytest.approx(1.5)
     assert gpt.unpriced_requests == 0
     assert groups["claude-sonnet-4-5"].cache_creation_tokens == 7
+    assert (groups["claude-sonnet-4-5"].requests, groups["claude-sonnet-4-5"].errors) == (2, 1)
     assert groups["mystery-model"].unpriced_requests == 1
     assert groups["mystery-model"].cost_usd == 0.0
 
@@ -588,8 +591,8 @@ def test_llm_costs_group_by_model(store: Store) -> None:
 @pytest.mark.parametrize(
     ("group_by", "expected"),
     [
-        ("agent", {"research": (3, 0.75), "writer": (2, 1.0)}),
-        ("provider", {"openai": (4, 1.5), "anthropic": (1, 0.25)}),
+        ("agent", {"research": (3, 0.75), "writer": (3, 1.0)}),
+        ("provider", {"openai": (4, 1.5), "anthropic": (2, 0.25)}),
     ],
 )
 def test_llm_costs_group_by_agent_and_provider(

@@ -15,7 +15,7 @@ from oracle_monitor.store.base import CostGroup, CostGrouping, SpanReader
 router = APIRouter(prefix="/api/v1", tags=["costs"])
 
 _TOTALED = (
-    "requests", "rate_limited", "input_tokens", "output_tokens", "cache_read_tokens",
+    "requests", "rate_limited", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
     "cache_creation_tokens", "reasoning_tokens", "cost_usd", "unpriced_requests",
 )  # fmt: skip
 
@@ -27,6 +27,7 @@ def group_json(group: CostGroup | dict[str, Any], key: str | None) -> dict[str, 
         "key": key,
         "requests": values["requests"],
         "rate_limited": values["rate_limited"],
+        "errors": values["errors"],
         "tokens": {
             "input": values["input_tokens"],
             "output": values["output_tokens"],

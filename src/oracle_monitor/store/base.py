@@ -70,7 +70,8 @@ class TraceSummary:
 class CostGroup:
     """What the LLM calls of one agent, model or provider used and cost.
 
-    An LLM call is a span that names its provider and reports token counts or a rate limit.
+    An LLM call is a span that names its provider and reports token counts, a rate limit or an
+    error (ERROR status; ``errors`` counts those).
     ``cost_usd`` adds up the priced calls; ``unpriced_requests`` counts the calls with tokens
     whose model the pricing table does not know. ``key`` is ``None`` for calls without that
     attribute (e.g. no agent name).
@@ -79,6 +80,7 @@ class CostGroup:
     key: str | None
     requests: int
     rate_limited: int
+    errors: int
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int

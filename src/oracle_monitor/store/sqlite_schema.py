@@ -106,17 +106,19 @@ RECOMPUTE: Final = (
 )
 
 COST_GROUP_COLUMNS: Final = {"agent": "agent_name", "model": "model", "provider": "provider"}
-#: An LLM call: a span naming its provider with token counts or a rate limit. The
+#: An LLM call: a span naming its provider with token counts, a rate limit or an error. The
 #: ``provider IS NOT NULL`` term lets SQLite use the partial index ``spans_llm_start``.
 LLM_COSTS: Final = """
-    SELECT {column}, count(*), sum(rate_limited), sum(coalesce(input_tokens, 0)),
+    SELECT {column}, count(*), sum(rate_limited), sum(status_code = 2),
+        sum(coalesce(input_tokens, 0)),
         sum(coalesce(output_tokens, 0)), sum(coalesce(cache_read_tokens, 0)),
         sum(coalesce(cache_creation_tokens, 0)), sum(coalesce(reasoning_tokens, 0)),
         total(cost_usd),
         sum(cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))
     FROM spans
     WHERE provider IS NOT NULL AND start_time_ns >= ? AND start_time_ns <= ?
-        AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR rate_limited)
+        AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR rate_limited
+            OR status_code = 2)
     GROUP BY {column}
     ORDER BY total(cost_usd) DESC, count(*) DESC
 """
