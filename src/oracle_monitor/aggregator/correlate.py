@@ -1,0 +1,333 @@
+"""Which infrastructure events belong to which spans. Pure: no I/O, no clock.
+
+A span and an event *correlate* through one of three keys, each with its own time margin:
+
+* **pod** — the span's pod is named by ``k8s.pod.uid`` (span attribute or resource); failing
+  that by ``k8s.pod.name`` + ``k8s.namespace.name``; failing that by ``host.name`` (which is
+  the pod's name inside Kubernetes). A pod event (``pod/<ns>/<name>``) matches when it names
+  the same pod, either as its own pod or as the pod it replaced
+  (``oracle.k8s.replaced_pod.*`` on ``pod_rescheduled``), and happens within
+  ``[span start - pod_margin, span end + pod_margin]``. When the task is still open (its root
+  span never arrived) the window of its spans runs on to ``now_ns``: a process killed
+  mid-task leaves no span to say so.
+* **kafka** — a messaging span (one with ``messaging.destination.name``: the CONSUMER and
+  PRODUCER spans of `oracle_monitor.instrumentation.kafka`) matches ``partition/<topic>/<n>``
+  events of its topic and partition (any partition when the span does not say) and of its
+  consumer group when both say one; ``consumer_group/<g>`` events of its group;
+  ``topic/<t>`` events of its topic or of that topic's dead-letter topic (``<topic>.dlq``,
+  ``<topic>-dlq``, …). Window: ``kafka_margin``.
+* **llm** — a span with a provider or model matches ``model/<provider>/<model>`` events of
+  the same provider and model (and agent, when both name one) within ``llm_margin``; an event
+  that names the span (``span_id``) matches it whatever the time.
+
+Events that match no span are dropped: the caller may hand over more than correlates.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from oracle_monitor.model import AttributeValue, InfraEvent, Span
+
+SECOND_NS = 1_000_000_000
+Via = Literal["pod", "kafka", "llm"]
+#: Suffixes that make ``<topic><suffix>`` the dead-letter topic of ``<topic>``.
+DLQ_SUFFIXES = (".dlq", "-dlq", "_dlq", ".dlt", "-dlt", "_dlt", ".dead-letter", "-dead-letter")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainConfig:
+    """Margins, windows and thresholds of correlation and of the causal rules."""
+
+    #: Pod events this long before a span starts or after it ends still belong to it.
+    pod_margin_ns: int = 120 * SECOND_NS
+    #: Kafka events (lag, consumer status, DLQ) this close to a messaging span belong to it.
+    kafka_margin_ns: int = 120 * SECOND_NS
+    #: LLM events (rate-limit burst, quota) this close to an LLM span belong to it.
+    llm_margin_ns: int = 60 * SECOND_NS
+    #: A cause must happen at most this long before its effect.
+    causal_window_ns: int = 15 * 60 * SECOND_NS
+    #: A tool or consumer wait span lasting at least this long is an ``agent_timeout``.
+    timeout_ns: int = 30 * SECOND_NS
+    #: An open task whose pod went away this long ago without any later span is orphaned.
+    orphan_timeout_ns: int = 5 * 60 * SECOND_NS
+    #: Memory use over this fraction of the limit is ``memory_pressure``.
+    memory_pressure_ratio: float = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One span ↔ event correlation and the key it went through."""
+
+    span_id: str
+    event_id: str
+    via: Via
+
+
+@dataclass(slots=True)
+class SpanIndex:
+    """Spans by id with their tree (parents, children) and the task's open/closed state."""
+
+    spans: dict[str, Span]
+    children: dict[str, list[str]]
+    #: Spans whose parent is ``""`` and that start first: the task's root, if it arrived.
+    root: Span | None
+
+    @classmethod
+    def build(cls, spans: Sequence[Span]) -> SpanIndex:
+        """Index ``spans`` (one trace or one task)."""
+        by_id = {span.span_id: span for span in spans}
+        children: dict[str, list[str]] = defaultdict(list)
+        for span in spans:
+            if span.parent_span_id:
+                children[span.parent_span_id].append(span.span_id)
+        first = min(spans, key=lambda s: (s.start_time_ns, s.span_id), default=None)
+        root = first if first is not None and not first.parent_span_id else None
+        return cls(by_id, dict(children), root)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the task's root span is missing (never ended, or not exported)."""
+        return bool(self.spans) and self.root is None
+
+    def descendants(self, span_ids: Iterable[str]) -> set[str]:
+        """``span_ids`` and every span under them."""
+        found: set[str] = set()
+        todo = [s for s in span_ids if s in self.spans]
+        while todo:
+            current = todo.pop()
+            if current in found:
+                continue
+            found.add(current)
+            todo.extend(self.children.get(current, ()))
+        return found
+
+    def ancestors(self, span_id: str) -> list[str]:
+        """The ids of the spans above ``span_id`` that are present, nearest first."""
+        found: list[str] = []
+        span = self.spans.get(span_id)
+        while span is not None and span.parent_span_id in self.spans:
+            if span.parent_span_id in found:
+                break
+            found.append(span.parent_span_id)
+            span = self.spans[span.parent_span_id]
+        return found
+
+
+@dataclass(slots=True)
+class Correlation:
+    """The events that correlate with the spans, and through which key."""
+
+    index: SpanIndex
+    events: dict[str, InfraEvent] = field(default_factory=dict)
+    by_span: dict[str, list[Match]] = field(default_factory=lambda: defaultdict(list))
+    by_event: dict[str, list[Match]] = field(default_factory=lambda: defaultdict(list))
+
+    _seen: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def add(self, span: Span, event: InfraEvent, via: Via) -> None:
+        """Record that ``event`` correlates with ``span`` through ``via``."""
+        key = (span.span_id, event.event_id, via)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        match = Match(span.span_id, event.event_id, via)
+        self.events[event.event_id] = event
+        self.by_span[span.span_id].append(match)
+        self.by_event[event.event_id].append(match)
+
+
+def attr(span: Span, key: str) -> AttributeValue:
+    """A span attribute, falling back to the resource attribute of the same name."""
+    value = span.attributes.get(key)
+    return span.resource.get(key) if value is None else value
+
+
+def text(value: AttributeValue) -> str:
+    """An attribute value as a string (``""`` when absent)."""
+    return "" if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class PodRef:
+    """How a span or event names its pod."""
+
+    uid: str = ""
+    namespace: str = ""
+    name: str = ""
+
+    @property
+    def entity(self) -> str:
+        """``pod/<namespace>/<name>`` (or ``""`` when the name is unknown)."""
+        return f"pod/{self.namespace}/{self.name}" if self.name else ""
+
+
+def span_pod(span: Span) -> tuple[PodRef, str]:
+    """The span's pod and its host name."""
+    uid = text(attr(span, "k8s.pod.uid"))
+    name = text(attr(span, "k8s.pod.name")) or (span.pod_name or "")
+    namespace = text(attr(span, "k8s.namespace.name")) or (span.namespace or "")
+    return PodRef(uid, namespace, name), text(attr(span, "host.name"))
+
+
+def event_pods(event: InfraEvent) -> list[PodRef]:
+    """The pods an event is about: its own and, for ``pod_rescheduled``, the one replaced."""
+    if not event.entity.startswith("pod/"):
+        return []
+    a = event.attributes
+    _, namespace, name = [*event.entity.split("/", 2), "", ""][:3]
+    namespace = text(a.get("k8s.namespace.name")) or namespace
+    pods = [PodRef(text(a.get("k8s.pod.uid")), namespace, text(a.get("k8s.pod.name")) or name)]
+    replaced = text(a.get("oracle.k8s.replaced_pod.name"))
+    if replaced:
+        pods.append(PodRef(text(a.get("oracle.k8s.replaced_pod.uid")), namespace, replaced))
+    return pods
+
+
+def kafka_keys(span: Span) -> tuple[str, str, str] | None:
+    """(topic, partition, consumer group) of a messaging span, or ``None``."""
+    topic = text(attr(span, "messaging.destination.name"))
+    if not topic:
+        return None
+    partition = text(attr(span, "messaging.destination.partition.id"))
+    group = text(attr(span, "messaging.kafka.consumer.group")) or text(
+        attr(span, "messaging.consumer.group.name")
+    )
+    return topic, partition, group
+
+
+def dlq_base(topic: str) -> str:
+    """The topic whose dead letters ``topic`` holds, or ``""`` when it is no DLQ."""
+    lowered = topic.lower()
+    for suffix in DLQ_SUFFIXES:
+        if lowered.endswith(suffix):
+            return topic[: -len(suffix)]
+    return ""
+
+
+def correlate(
+    spans: Sequence[Span], events: Sequence[InfraEvent], *, now_ns: int, config: ChainConfig
+) -> Correlation:
+    """Match ``events`` to ``spans`` by pod, Kafka entity and LLM model (module docstring)."""
+    index = SpanIndex.build(spans)
+    result = Correlation(index)
+    by_uid: dict[str, list[InfraEvent]] = defaultdict(list)
+    by_name: dict[tuple[str, str], list[InfraEvent]] = defaultdict(list)
+    uidless: dict[tuple[str, str], list[InfraEvent]] = defaultdict(list)
+    by_host: dict[str, list[InfraEvent]] = defaultdict(list)
+    by_entity: dict[str, list[InfraEvent]] = defaultdict(list)
+    for event in events:
+        pods = event_pods(event)
+        for pod in pods:
+            if pod.uid:
+                by_uid[pod.uid].append(event)
+            by_name[(pod.namespace, pod.name)].append(event)
+            by_host[pod.name].append(event)
+            if not any(p.uid for p in pods):
+                uidless[(pod.namespace, pod.name)].append(event)
+        if not event.entity.startswith("pod/"):
+            by_entity[event.entity].append(event)
+    open_until = now_ns if index.is_open else 0
+    kafka = _kafka_index(events)
+    for span in spans:
+        _pod_matches(result, span, (by_uid, by_name, uidless, by_host), open_until, config)
+        _kafka_matches(result, span, kafka, config)
+        _llm_matches(result, span, by_entity, config)
+    _named_span_matches(result, events)
+    return result
+
+
+def _within(event: InfraEvent, span: Span, before: int, after: int) -> bool:
+    return span.start_time_ns - before <= event.time_ns <= span.end_time_ns + after
+
+
+def _pod_matches(
+    result: Correlation,
+    span: Span,
+    indexes: tuple[
+        dict[str, list[InfraEvent]],
+        dict[tuple[str, str], list[InfraEvent]],
+        dict[tuple[str, str], list[InfraEvent]],
+        dict[str, list[InfraEvent]],
+    ],
+    open_until: int,
+    config: ChainConfig,
+) -> None:
+    by_uid, by_name, uidless, by_host = indexes
+    pod, host = span_pod(span)
+    candidates: list[InfraEvent] = []
+    if pod.uid:
+        # Events without uids (core/v1 Events) still name the pod.
+        candidates = by_uid.get(pod.uid, []) + uidless.get((pod.namespace, pod.name), [])
+    elif pod.name and pod.namespace:
+        candidates = by_name.get((pod.namespace, pod.name), [])
+    elif host:
+        candidates = by_host.get(host, [])
+    margin = config.pod_margin_ns
+    after = max(margin, open_until - span.end_time_ns)
+    for event in candidates:
+        if _within(event, span, margin, after):
+            result.add(span, event, "pod")
+
+
+def _kafka_index(events: Iterable[InfraEvent]) -> dict[str, list[InfraEvent]]:
+    """Kafka events under ``p:<topic>``, ``g:<group>`` and ``t:<topic>`` (DLQs: their base)."""
+    found: dict[str, list[InfraEvent]] = defaultdict(list)
+    for event in events:
+        kind, _, key = event.entity.partition("/")
+        if kind == "partition":
+            found["p:" + key.rpartition("/")[0]].append(event)
+        elif kind == "consumer_group":
+            found["g:" + key].append(event)
+        elif kind == "topic":
+            found["t:" + key].append(event)
+            if dlq_base(key):
+                found["t:" + dlq_base(key)].append(event)
+    return found
+
+
+def _kafka_matches(
+    result: Correlation, span: Span, kafka: dict[str, list[InfraEvent]], config: ChainConfig
+) -> None:
+    keys = kafka_keys(span)
+    if keys is None:
+        return
+    topic, partition, group = keys
+    margin = config.kafka_margin_ns
+    candidates = [
+        e
+        for e in kafka.get("p:" + topic, [])
+        if (not partition or e.entity.rpartition("/")[2] == partition)
+        and (not group or text(e.attributes.get("messaging.kafka.consumer.group")) in ("", group))
+    ]
+    if group:
+        candidates += kafka.get("g:" + group, [])
+    candidates += kafka.get("t:" + topic, [])
+    for event in candidates:
+        if _within(event, span, margin, margin):
+            result.add(span, event, "kafka")
+
+
+def _llm_matches(
+    result: Correlation, span: Span, by_entity: dict[str, list[InfraEvent]], config: ChainConfig
+) -> None:
+    if not span.provider and not span.model:
+        return
+    entity = f"model/{span.provider or 'unknown'}/{span.model or 'unknown'}"
+    margin = config.llm_margin_ns
+    for event in by_entity.get(entity, []):
+        agent = text(event.attributes.get("gen_ai.agent.name"))
+        if agent and span.agent_name and agent != span.agent_name:
+            continue
+        if _within(event, span, margin, margin):
+            result.add(span, event, "llm")
+
+
+def _named_span_matches(result: Correlation, events: Sequence[InfraEvent]) -> None:
+    for event in events:
+        span = result.index.spans.get(text(event.attributes.get("span_id")))
+        if span is not None and event.entity.startswith("model/"):
+            result.add(span, event, "llm")
