@@ -677,3 +677,19 @@ def test_llm_problems(store: Store) -> None:
         "openai", "gpt-4o", "writer",
     )  # fmt: skip
     assert store.llm_problems(T0 + 75, T0 + 1000) == []
+
+
+def test_get_task_spans_every_trace_of_the_task(store: Store) -> None:
+    store.write_spans(
+        [
+            make_span(1, 1, task_id="task-7", start=0),
+            make_span(1, 2, 1, start=5),  # no task id of its own: its trace has one
+            make_span(2, 3, task_id="task-7", start=100),  # the retry, in a new trace
+            make_span(3, 4, task_id="task-8", start=50),
+        ]
+    )
+    spans = store.get_task("task-7")
+    assert [(s.trace_id, s.span_id) for s in spans] == [
+        (tid(1), sid(1)), (tid(1), sid(2)), (tid(2), sid(3)),
+    ]  # fmt: skip
+    assert store.get_task("task-unknown") == []

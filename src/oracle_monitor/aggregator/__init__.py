@@ -10,7 +10,6 @@ from oracle_monitor.aggregator.causal import (
     CausalChain,
     ChainLink,
     build_causal_chain,
-    rfc3339_ns,
 )
 from oracle_monitor.aggregator.correlate import ChainConfig, Correlation, correlate
 
@@ -22,5 +21,4 @@ __all__ = [
     "Correlation",
     "build_causal_chain",
     "correlate",
-    "rfc3339_ns",
 ]

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from oracle_monitor.aggregator.correlate import ChainConfig, Correlation, correlate, event_pods
 from oracle_monitor.aggregator.links import Link, detect_links
 from oracle_monitor.model import AttributeValue, InfraEvent, Span
+from oracle_monitor.timestamps import rfc3339
 
 RULES = (
     "replaced_pod",
@@ -51,13 +51,6 @@ RULES = (
 )
 _FORWARD = {"kafka": "kafka_entity_of_span", "llm": "model_of_span", "pod": "pod_of_span"}
 _BACKWARD = {"kafka": "span_on_kafka_entity", "llm": "span_on_model", "pod": "span_on_pod"}
-
-
-def rfc3339_ns(time_ns: int) -> str:
-    """Unix nanoseconds as RFC 3339 UTC with nine fractional digits."""
-    seconds, nanos = divmod(time_ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{nanos:09d}Z"
 
 
 @dataclass(slots=True)
@@ -78,7 +71,7 @@ class ChainLink:
         """The link as the API serves it."""
         return {
             "kind": self.kind,
-            "at": rfc3339_ns(self.at_ns),
+            "at": rfc3339(self.at_ns),
             "entity": self.entity,
             "summary": self.summary,
             "evidence": {
@@ -218,6 +211,6 @@ def _summary(root: ChainLink | None, chain: Sequence[ChainLink]) -> str:
     others = sum(1 for link in chain if link.caused_by is None) - 1
     extra = f"; {others} more unexplained problem(s)" if others > 0 else ""
     return (
-        f"Root cause: {root.kind} on {root.entity} at {rfc3339_ns(root.at_ns)}: {root.summary}. "
+        f"Root cause: {root.kind} on {root.entity} at {rfc3339(root.at_ns)}: {root.summary}. "
         f"Chain: {steps}{extra}."
     )

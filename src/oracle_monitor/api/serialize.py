@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from oracle_monitor.model import Attributes, Span
 from oracle_monitor.store.base import TraceSummary
 from oracle_monitor.store.codec import to_jsonable
+from oracle_monitor.timestamps import rfc3339
 
-
-def rfc3339(unix_ns: int) -> str:
-    """``2026-11-27T07:26:55.123456789Z``: UTC, nanosecond precision."""
-    seconds, nanos = divmod(unix_ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+__all__ = ["attributes_json", "rfc3339", "span_json", "summary_json"]
 
 
 def attributes_json(attributes: Attributes) -> dict[str, Any]:

@@ -144,6 +144,14 @@ class SpanReader(Protocol):
         """
         ...
 
+    def get_task(self, task_id: str) -> list[Span]:
+        """All spans of every trace in which a span carries ``oracle.task.id == task_id``
+        (a retried task may start a new trace), ordered by start time, then span id.
+
+        Returns an empty list when no span names the task.
+        """
+        ...
+
     def find_traces(self, query: TraceQuery) -> list[TraceSummary]:
         """Summaries of the traces matching ``query``, newest start first, at most ``limit``.
 

@@ -399,6 +399,12 @@ class SQLiteStore:
         rows = self._reader().execute(schema.SELECT_SPANS, (key,)).fetchall()
         return [_span_from_row(key.hex(), row) for row in rows]
 
+    def get_task(self, task_id: str) -> list[Span]:
+        """All spans of the traces that carry ``task_id``, by start time then span id."""
+        traces = self._reader().execute(schema.SELECT_TASK_TRACES, (task_id,)).fetchall()
+        spans = [span for (trace_id,) in traces for span in self.get_trace(trace_id.hex())]
+        return sorted(spans, key=lambda span: (span.start_time_ns, span.span_id))
+
     def find_traces(self, query: TraceQuery) -> list[TraceSummary]:
         """Summaries of matching traces, newest start first, at most ``query.limit``."""
         if query.limit <= 0:

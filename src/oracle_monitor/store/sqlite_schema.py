@@ -70,6 +70,10 @@ MIGRATIONS: Final = (
     CREATE INDEX infra_events_time ON infra_events (time_ns);
     CREATE INDEX infra_events_entity ON infra_events (entity, time_ns);
     """,
+    # 4: spans by task, for a task's causal chain.
+    """
+    CREATE INDEX spans_task ON spans (task_id) WHERE task_id IS NOT NULL;
+    """,
 )
 #: Tuning, from measurements. page_size only applies when the file is created.
 WRITER_PRAGMAS = (
@@ -93,6 +97,10 @@ UPSERT_TRACE: Final = (
     + ", ".join(f"{c} = excluded.{c}" for c in TRACE_COLUMNS[2:]),
 )
 ROWS_PER_INSERT: Final = (1000, 100, 10, 1)  # largest first, within the variables limit
+SELECT_TASK_TRACES: Final = (
+    "SELECT DISTINCT t.trace_id FROM spans AS s"
+    " JOIN traces AS t ON t.trace_key = s.trace_key WHERE s.task_id = ?"
+)
 SELECT_SPANS: Final = (
     "SELECT s.span_id, s.parent_span_id, r.attributes, s.attributes, s.events, s.links, "
     + ", ".join(f"s.{c}" for c in SPAN_COLUMNS[7:])

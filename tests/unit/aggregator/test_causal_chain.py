@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 
 from oracle_monitor.aggregator import RULES, CausalChain, ChainConfig, build_causal_chain
-from oracle_monitor.aggregator.causal import rfc3339_ns
 from oracle_monitor.model import SpanKind
+from oracle_monitor.timestamps import rfc3339
 from tests.unit.aggregator.scenarios import (
     ALL,
     RESEARCH,
@@ -126,8 +126,8 @@ def test_to_json_shape_and_nanosecond_times() -> None:
 
 
 def test_rfc3339_keeps_every_nanosecond() -> None:
-    assert rfc3339_ns(T0 + 415_123_456_789) == "2026-11-27T07:26:55.123456789Z"
-    assert rfc3339_ns(0) == "1970-01-01T00:00:00.000000000Z"
+    assert rfc3339(T0 + 415_123_456_789) == "2026-11-27T07:26:55.123456789Z"
+    assert rfc3339(0) == "1970-01-01T00:00:00.000000000Z"
 
 
 def test_healthy_chain_is_empty() -> None:
