@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python bench/proxy.py
 	$(BIN)/python bench/llm_instrumentation.py
 	$(BIN)/python bench/collectors.py
+	$(BIN)/python bench/aggregator.py
 
 clean:
 	rm -rf $(VENV) oracle-data .mypy_cache .pytest_cache .ruff_cache

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         None, description="When set, OTLP and API requests need 'Authorization: Bearer <token>'."
     )
     log_level: str = Field("INFO", description="Python logging level.")
+    snapshot_interval_seconds: float = Field(
+        2.0, gt=0, description="How often a system snapshot is taken and stored (time travel)."
+    )
 
     # Kubernetes collector: on with a kubeconfig, or in a pod (service account).
     kubeconfig: Path | None = Field(None, description="Kubeconfig of the cluster to watch.")

@@ -1,9 +1,10 @@
 """`oracle-monitor serve`: receiver, store, collectors and API composed in one process.
 
 Start-up order: store (schema created or migrated, readers for the API) → ingest workers
-(processes that decode and write) → OTLP/gRPC → OTLP/HTTP → event sink → collectors → API.
-Shutdown runs the `AsyncExitStack` backwards: the API stops; the collectors stop and the sink
-stores their last events; the receivers stop taking requests and finish those in flight (their
+(processes that decode and write) → OTLP/gRPC → OTLP/HTTP → event sink → collectors →
+snapshot loop → API. Shutdown runs the `AsyncExitStack` backwards: the API stops; the
+snapshot loop finishes the snapshot in progress; the collectors stop and the sink stores
+their last events; the receivers stop taking requests and finish those in flight (their
 spans are written and acknowledged); the workers write what they hold and exit; the store
 closes last. Nothing that was acknowledged is lost.
 """
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import uvicorn
 from starlette.types import ASGIApp
 
+from oracle_monitor.aggregator.snapshot_loop import SnapshotLoop
 from oracle_monitor.api import create_app
 from oracle_monitor.auth import BearerAuth
 from oracle_monitor.collectors.event_sink import StoreEventSink
@@ -140,8 +142,16 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             stack.push_async_callback(collector.shutdown)
             logger.info("collector %s started", collector.name)
 
+        # System snapshots, taken from the collectors' states; stops before them.
+        snapshots = SnapshotLoop(store, collectors, settings.snapshot_interval_seconds)
+        await snapshots.start()
+        stack.push_async_callback(snapshots.shutdown)
+
         def status() -> dict[str, Any]:
-            return {"receiver": {**asdict(ingest.stats), "queued_bytes": ingest.queued_bytes}}
+            return {
+                "receiver": {**asdict(ingest.stats), "queued_bytes": ingest.queued_bytes},
+                "snapshots": snapshots.stats(),
+            }
 
         await _start_uvicorn(
             stack,

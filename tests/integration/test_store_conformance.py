@@ -693,3 +693,75 @@ def test_get_task_spans_every_trace_of_the_task(store: Store) -> None:
         (tid(1), sid(1)), (tid(1), sid(2)), (tid(2), sid(3)),
     ]  # fmt: skip
     assert store.get_task("task-unknown") == []
+
+
+def test_recent_agent_spans_newest_first_since(store: Store) -> None:
+    store.write_spans(
+        [
+            make_span(1, 1, agent_name="research", start=0, attributes={"k": 1}),
+            make_span(1, 2, 1, agent_name="research", start=50, pod_name="p-1"),
+            make_span(2, 3, agent_name="writer", start=100, task_id="t-1"),
+            make_span(2, 4, 3, start=150),  # no agent name
+        ]
+    )
+    spans = store.recent_agent_spans(T0 + 50)
+    assert [(s.trace_id, s.span_id, s.agent_name) for s in spans] == [
+        (tid(2), sid(3), "writer"), (tid(1), sid(2), "research"),
+    ]  # fmt: skip
+    assert spans[0].task_id == "t-1" and spans[1].pod_name == "p-1"
+    assert spans[1].parent_span_id == sid(1)
+    assert [s.span_id for s in store.recent_agent_spans(T0, limit=1)] == [sid(3)]
+    assert store.recent_agent_spans(T0 + 101) == []
+
+
+def _snap(n: int) -> dict[str, Any]:
+    return {"n": n, "nested": {"list": [1, 2.5, None, "x"], "big": 2**62}}
+
+
+def test_snapshots_round_trip_latest_and_at(store: Store) -> None:
+    assert store.latest_snapshot() is None
+    assert store.snapshot_at(T0) is None
+    for n in (3, 1, 2):  # out of order
+        store.write_snapshot(T0 + n * 1000, _snap(n))
+    assert store.latest_snapshot() == (T0 + 3000, _snap(3))
+    assert store.snapshot_at(T0 + 2000) == (T0 + 2000, _snap(2))
+    assert store.snapshot_at(T0 + 2999) == (T0 + 2000, _snap(2))
+    assert store.snapshot_at(T0 + 10**9) == (T0 + 3000, _snap(3))
+    assert store.snapshot_at(T0 + 999) is None
+
+
+def test_write_snapshot_is_idempotent_on_timestamp(store: Store) -> None:
+    store.write_snapshot(T0, _snap(1))
+    store.write_snapshot(T0, _snap(1))
+    store.write_snapshot(T0, _snap(2))  # same time: the first stays
+    assert store.snapshot_series(T0 - 10, T0 + 10, 1) == [(T0, _snap(1))]
+    assert store.latest_snapshot() == (T0, _snap(1))
+
+
+def test_snapshot_series_keeps_the_last_of_each_step(store: Store) -> None:
+    base = T0 - T0 % 1500  # buckets are aligned on the epoch
+    for n in range(10):  # one every 100 ns
+        store.write_snapshot(base + n * 100, _snap(n))
+    assert [ts - base for ts, _ in store.snapshot_series(base, base + 900, 100)] == [
+        0, 100, 200, 300, 400, 500, 600, 700, 800, 900,
+    ]  # fmt: skip
+    series = store.snapshot_series(base, base + 900, 300)  # [0,300) [300,600) [600,900) [900]
+    assert [(ts - base, snap["n"]) for ts, snap in series] == [
+        (200, 2), (500, 5), (800, 8), (900, 9),
+    ]  # fmt: skip
+    series = store.snapshot_series(base + 150, base + 650, 250)  # [150,250) [250,500) [500,650]
+    assert [ts - base for ts, _ in series] == [200, 400, 600]
+    assert store.snapshot_series(base + 2000, base + 3000, 100) == []
+    with pytest.raises(ValueError, match="step"):
+        store.snapshot_series(base, base + 900, 0)
+
+
+def test_snapshots_survive_close_and_reopen(store_url: str) -> None:
+    first = open_store(store_url)
+    first.write_snapshot(T0, _snap(1))
+    first.close()
+    again = open_store(store_url)
+    try:
+        assert again.latest_snapshot() == (T0, _snap(1))
+    finally:
+        again.close()

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from oracle_monitor import __version__
-from oracle_monitor.api import causal, costs, infra, traces
+from oracle_monitor.api import causal, costs, infra, snapshots, traces
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.auth import BearerAuth
 from oracle_monitor.collectors.base import Collector
@@ -88,4 +88,5 @@ def create_app(
     app.include_router(costs.router)
     app.include_router(infra.router)
     app.include_router(causal.router)
+    app.include_router(snapshots.router)
     return app

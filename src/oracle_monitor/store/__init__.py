@@ -13,12 +13,15 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from oracle_monitor.store.base import (
+    AgentSpanReader,
     CostGroup,
     CostGrouping,
     EventQuery,
     EventReader,
     EventWriter,
     LLMProblem,
+    SnapshotReader,
+    SnapshotWriter,
     SpanReader,
     SpanWriter,
     Store,
@@ -27,12 +30,15 @@ from oracle_monitor.store.base import (
 )
 
 __all__ = [
+    "AgentSpanReader",
     "CostGroup",
     "CostGrouping",
     "EventQuery",
     "EventReader",
     "EventWriter",
     "LLMProblem",
+    "SnapshotReader",
+    "SnapshotWriter",
     "SpanReader",
     "SpanWriter",
     "Store",

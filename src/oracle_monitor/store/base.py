@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from oracle_monitor.model import InfraEvent, Span
 
@@ -194,7 +194,57 @@ class EventReader(Protocol):
         ...
 
 
-class Store(SpanWriter, SpanReader, EventWriter, EventReader, Protocol):
+class AgentSpanReader(Protocol):
+    """Reads the recent spans of agents, for the per-agent view of a snapshot."""
+
+    def recent_agent_spans(self, since_ns: int, limit: int = 10000) -> list[Span]:
+        """Spans with an agent name that started at or after ``since_ns``, newest start first
+        (then span id, descending), at most ``limit``; [] when there are none."""
+        ...
+
+
+class SnapshotWriter(Protocol):
+    """Writes system snapshots (JSON-ready dicts, see ``oracle_state.schema.json``)."""
+
+    def write_snapshot(self, timestamp_ns: int, snapshot: dict[str, Any]) -> None:
+        """Store ``snapshot`` as the system at ``timestamp_ns``, durably, in one transaction.
+
+        Idempotent on ``timestamp_ns``: a second snapshot at the same time changes nothing
+        (the first one stays).
+        """
+        ...
+
+
+class SnapshotReader(Protocol):
+    """Reads system snapshots back, each as ``(timestamp_ns, snapshot)``."""
+
+    def latest_snapshot(self) -> tuple[int, dict[str, Any]] | None:
+        """The newest snapshot, or ``None`` when none is stored."""
+        ...
+
+    def snapshot_at(self, timestamp_ns: int) -> tuple[int, dict[str, Any]] | None:
+        """The last snapshot taken at or before ``timestamp_ns``; ``None`` when there is none."""
+        ...
+
+    def snapshot_series(
+        self, start_ns: int, end_ns: int, step_ns: int
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Snapshots in [start, end], oldest first, downsampled: of each ``step_ns``-long
+        bucket, only the last. Buckets are aligned on the unix epoch (``timestamp_ns //
+        step_ns``), so a sliding range keeps the same points. ``step_ns`` must be positive."""
+        ...
+
+
+class Store(
+    SpanWriter,
+    SpanReader,
+    EventWriter,
+    EventReader,
+    AgentSpanReader,
+    SnapshotWriter,
+    SnapshotReader,
+    Protocol,
+):
     """A span store: writer, reader and a lifecycle."""
 
     def close(self) -> None:

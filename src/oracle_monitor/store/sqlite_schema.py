@@ -74,6 +74,13 @@ MIGRATIONS: Final = (
     """
     CREATE INDEX spans_task ON spans (task_id) WHERE task_id IS NOT NULL;
     """,
+    # 5: agents' recent spans by time; system snapshots (orjson text) for time travel.
+    """
+    CREATE INDEX spans_agent_start ON spans (start_time_ns, agent_name)
+        WHERE agent_name IS NOT NULL;
+    CREATE TABLE system_snapshots (
+        id INTEGER PRIMARY KEY, timestamp_ns INTEGER NOT NULL UNIQUE, snapshot TEXT NOT NULL);
+    """,
 )
 #: Tuning, from measurements. page_size only applies when the file is created.
 WRITER_PRAGMAS = (
@@ -145,4 +152,36 @@ LLM_PROBLEMS: Final = """
     WHERE s.provider IS NOT NULL AND s.start_time_ns >= ? AND s.start_time_ns <= ?
         AND (s.rate_limited OR json_extract(s.attributes, '$."error.type"') IS NOT NULL)
     ORDER BY s.start_time_ns
+"""
+
+#: Agents' spans since a time, newest first; ``agent_name IS NOT NULL`` selects the partial
+#: index ``spans_agent_start``.
+SELECT_AGENT_SPANS: Final = (
+    "SELECT t.trace_id, s.span_id, s.parent_span_id, r.attributes, s.attributes, s.events,"
+    " s.links, "
+    + ", ".join(f"s.{c}" for c in SPAN_COLUMNS[7:])
+    + " FROM spans AS s JOIN resources AS r ON r.id = s.resource_id"
+    " JOIN traces AS t ON t.trace_key = s.trace_key"
+    " WHERE s.agent_name IS NOT NULL AND s.start_time_ns >= ?"
+    " ORDER BY s.start_time_ns DESC, s.span_id DESC LIMIT ?"
+)
+INSERT_SNAPSHOT: Final = (
+    "INSERT INTO system_snapshots (timestamp_ns, snapshot) VALUES (?, ?)"
+    " ON CONFLICT (timestamp_ns) DO NOTHING"
+)
+LATEST_SNAPSHOT: Final = (
+    "SELECT timestamp_ns, snapshot FROM system_snapshots ORDER BY timestamp_ns DESC LIMIT 1"
+)
+SNAPSHOT_AT: Final = (
+    "SELECT timestamp_ns, snapshot FROM system_snapshots WHERE timestamp_ns <= ?"
+    " ORDER BY timestamp_ns DESC LIMIT 1"
+)
+#: The last snapshot of each ``step``-long bucket (buckets aligned on the unix epoch):
+#: parameters start, end, step.
+SNAPSHOT_SERIES: Final = """
+    SELECT s.timestamp_ns, s.snapshot FROM system_snapshots AS s
+    JOIN (SELECT max(timestamp_ns) AS last FROM system_snapshots
+          WHERE timestamp_ns >= ? AND timestamp_ns <= ? GROUP BY timestamp_ns / ?) AS b
+        ON s.timestamp_ns = b.last
+    ORDER BY s.timestamp_ns
 """

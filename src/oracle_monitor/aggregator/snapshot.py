@@ -1,0 +1,184 @@
+"""System snapshots: the collectors' states and the agents' views in one validated document.
+
+`build_snapshot` is pure: it reads each collector's `state()` and `health()` and shapes them
+into ``oracle_state.schema.json`` (shipped in this package, copied at ``schema/`` at the top of
+the repository). A collector that is not running still gets its section, with health
+``stopped`` and empty lists and maps. `validate_snapshot` checks a snapshot against the schema
+with a validator compiled once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from typing import Any, Final
+
+import orjson
+from jsonschema import Draft202012Validator, ValidationError
+
+from oracle_monitor.collectors.base import Collector
+from oracle_monitor.timestamps import rfc3339
+
+SCHEMA_FILE: Final = "oracle_state.schema.json"
+NOT_RUNNING: Final = {"status": "stopped", "detail": "not configured", "since_ns": 0}
+_COUNTS: Final = (
+    "requests", "rate_limited", "errors", "input_tokens", "output_tokens",
+    "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens", "unpriced_requests",
+)  # fmt: skip
+
+
+def load_schema() -> dict[str, Any]:
+    """The snapshot JSON Schema, read from the package."""
+    text = resources.files(__package__ or "oracle_monitor.aggregator").joinpath(SCHEMA_FILE)
+    schema: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
+    return schema
+
+
+@functools.cache
+def validator() -> Draft202012Validator:
+    """The compiled validator of the snapshot schema (built on first use, then shared)."""
+    schema = load_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+@functools.cache
+def _item_validator(definition: str) -> Draft202012Validator:
+    """A validator of one ``$defs`` entry of the snapshot schema."""
+    schema = load_schema()
+    defs = schema["$defs"]
+    return Draft202012Validator({**defs[definition], "$defs": defs})  # its refs: "#/$defs/…"
+
+
+#: The collections whose items are validated one by one, with the results cached: section,
+#: key, ``$defs`` entry of an item. Most pods, groups, topics and agents are the same from one
+#: snapshot to the next, and validating them is most of the time of a full validation.
+_ITEMS: Final = (
+    ("kubernetes", "pods", "pod"),
+    ("kafka", "groups", "consumer_group"),
+    ("kafka", "topics", "topic"),
+    (None, "agents", "agent"),
+)
+_Errors = tuple[tuple[tuple[str | int, ...], str], ...]
+
+
+@functools.lru_cache(maxsize=8192)
+def _item_errors(definition: str, encoded: bytes) -> _Errors:
+    """The errors of one item (given as its JSON) against ``$defs/<definition>``."""
+    item = orjson.loads(encoded)
+    return tuple(
+        (tuple(e.absolute_path), e.message) for e in _item_validator(definition).iter_errors(item)
+    )
+
+
+def clear_validation_cache() -> None:
+    """Forget the items already validated (for benchmarks and tests)."""
+    _item_errors.cache_clear()
+
+
+def _errors(snapshot: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """Errors as (path, message): the snapshot without its big collections, then each item
+    of those (cached by content). Falls back to one full validation for odd shapes."""
+    try:
+        outer = dict(snapshot)
+        parts: list[tuple[tuple[str | int, ...], str, bytes]] = []
+        for section, key, definition in _ITEMS:
+            holder = outer if section is None else dict(outer[section])
+            items = holder[key]
+            if isinstance(items, list):
+                pairs: Iterable[tuple[str | int, Any]] = enumerate(items)
+                holder[key] = []
+            elif isinstance(items, dict) and definition != "pod" and definition != "agent":
+                pairs = items.items()
+                holder[key] = {}
+            else:
+                raise TypeError(key)
+            prefix: tuple[str | int, ...] = (key,) if section is None else (section, key)
+            parts.extend(((*prefix, i), definition, orjson.dumps(item)) for i, item in pairs)
+            if section is not None:
+                outer[section] = holder
+    except (TypeError, KeyError, ValueError, orjson.JSONEncodeError):
+        return [(tuple(e.absolute_path), e.message) for e in validator().iter_errors(snapshot)]
+    found = [(tuple(e.absolute_path), e.message) for e in validator().iter_errors(outer)]
+    for prefix, definition, encoded in parts:
+        found.extend(
+            ((*prefix, *path), message) for path, message in _item_errors(definition, encoded)
+        )
+    return found
+
+
+def validate_snapshot(snapshot: Any) -> list[str]:
+    """What is wrong with ``snapshot``, one message per error (``$.json.path: message``),
+    in path order; [] if it is valid."""
+    found = sorted(_errors(snapshot), key=lambda error: [str(p) for p in error[0]])
+    return [
+        f"{ValidationError(message, path=path).json_path}: {message}" for path, message in found
+    ]
+
+
+def _health(collector: Collector | None) -> dict[str, Any]:
+    return collector.health().as_json() if collector is not None else dict(NOT_RUNNING)
+
+
+def _kubernetes(collector: Collector | None) -> dict[str, Any]:
+    state = collector.state() if collector is not None else {}
+    return {
+        "health": _health(collector),
+        "metrics_available": bool(state.get("metrics_available", False)),
+        "pods": list(state.get("pods", [])),
+    }
+
+
+def _kafka(collector: Collector | None) -> dict[str, Any]:
+    state = collector.state() if collector is not None else {}
+    return {
+        "health": _health(collector),
+        "broker": state.get("broker"),
+        "polled_at_ns": state.get("polled_at_ns"),
+        "groups": dict(state.get("groups", {})),
+        "topics": dict(state.get("topics", {})),
+    }
+
+
+def usage_totals(groups: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The sum of LLM usage groups (``by_provider`` covers every call once)."""
+    totals: dict[str, Any] = dict.fromkeys(_COUNTS, 0)
+    totals["cost_usd"] = 0.0
+    for group in groups:
+        for key in (*_COUNTS, "cost_usd"):
+            totals[key] += group.get(key) or 0
+    return totals
+
+
+def _llm_usage(collector: Collector | None) -> dict[str, Any]:
+    state = collector.state() if collector is not None else {}
+    by_provider = list(state.get("by_provider", []))
+    return {
+        "health": _health(collector),
+        "window_seconds": state.get("window_seconds"),
+        "totals": usage_totals(by_provider),
+        "by_agent": list(state.get("by_agent", [])),
+        "by_model": list(state.get("by_model", [])),
+        "by_provider": by_provider,
+        "cost_last_hour_usd": state.get("cost_last_hour_usd", 0.0),
+        "budget_usd_per_hour": state.get("budget_usd_per_hour"),
+        "rate_limit_bursts": list(state.get("rate_limit_bursts", [])),
+    }
+
+
+def build_snapshot(
+    now_ns: int, collectors: Sequence[Collector], agents: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """The system at ``now_ns``: collectors found by name (``k8s``, ``kafka``, ``llm``), the
+    agents' views as given (see `oracle_monitor.aggregator.agents.agent_views`)."""
+    by_name = {collector.name: collector for collector in collectors}
+    return {
+        "timestamp": rfc3339(now_ns),
+        "kubernetes": _kubernetes(by_name.get("k8s")),
+        "kafka": _kafka(by_name.get("kafka")),
+        "llm_usage": _llm_usage(by_name.get("llm")),
+        "agents": list(agents),
+        "alerts": [],
+    }

@@ -1,0 +1,110 @@
+"""`SnapshotLoop`: every interval, build a system snapshot, validate it, store it.
+
+One lifecycle, like the collectors: ``await start()`` returns at once (the loop runs in a
+task), ``await shutdown()`` stops it and is idempotent. The store calls (reading agents'
+spans, writing the snapshot) run in a thread. A snapshot that fails validation is not
+stored but counted (`invalid_snapshots`, `last_error`); neither that nor a failing store call
+stops the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from oracle_monitor.aggregator.agents import agent_views
+from oracle_monitor.aggregator.snapshot import build_snapshot, validate_snapshot
+from oracle_monitor.collectors.base import Collector
+from oracle_monitor.store.base import AgentSpanReader, SnapshotWriter
+
+logger = logging.getLogger(__name__)
+
+AGENT_WINDOW_NS = 300_000_000_000  # agents' views cover their spans of the last 5 minutes
+
+
+class SnapshotStore(AgentSpanReader, SnapshotWriter, Protocol):
+    """What the loop needs of a store."""
+
+
+def take_snapshot(
+    store: AgentSpanReader, collectors: Sequence[Collector], now_ns: int
+) -> dict[str, Any]:
+    """A snapshot at ``now_ns``: the agents' views from the store, the collectors' states."""
+    agents = agent_views(store.recent_agent_spans(now_ns - AGENT_WINDOW_NS), now_ns)
+    return build_snapshot(now_ns, collectors, agents)
+
+
+class SnapshotLoop:
+    """Takes a snapshot every ``interval_s`` seconds and stores the valid ones."""
+
+    def __init__(
+        self, store: SnapshotStore, collectors: Sequence[Collector], interval_s: float
+    ) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval_s must be positive")
+        self._store = store
+        self._collectors = list(collectors)
+        self._interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self.stored_snapshots = 0
+        self.invalid_snapshots = 0
+        self.failed_snapshots = 0  # building or storing raised
+        self.last_error = ""
+
+    def _once(self) -> None:
+        now_ns = time.time_ns()
+        snapshot = take_snapshot(self._store, self._collectors, now_ns)
+        errors = validate_snapshot(snapshot)
+        if errors:
+            self.invalid_snapshots += 1
+            message = "; ".join(errors[:5])
+            if message != self.last_error:  # once per distinct problem, not every interval
+                logger.warning("invalid snapshot not stored: %s", message)
+            self.last_error = message
+            return
+        self._store.write_snapshot(now_ns, snapshot)
+        self.stored_snapshots += 1
+
+    async def run_once(self) -> None:
+        """Take, validate and store one snapshot (in a thread); never raises but on cancel."""
+        try:
+            await asyncio.to_thread(self._once)
+        except Exception as error:  # a store hiccup must not stop the loop
+            self.failed_snapshots += 1
+            self.last_error = str(error)
+            logger.exception("taking a snapshot failed")
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            await self.run_once()
+            pause = max(0.0, self._interval_s - (time.monotonic() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), pause)
+
+    async def start(self) -> None:
+        """Begin taking snapshots; returns at once."""
+        if self._task is None:
+            self._stop.clear()
+            self._task = asyncio.create_task(self._run(), name="snapshot loop")
+
+    async def shutdown(self) -> None:
+        """Stop taking snapshots; a snapshot being stored is finished first. Idempotent."""
+        task, self._task = self._task, None
+        if task is not None:
+            self._stop.set()
+            await task
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for the health endpoint."""
+        return {
+            "stored_snapshots": self.stored_snapshots,
+            "invalid_snapshots": self.invalid_snapshots,
+            "failed_snapshots": self.failed_snapshots,
+            "last_error": self.last_error,
+        }
