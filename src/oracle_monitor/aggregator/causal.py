@@ -27,12 +27,12 @@ they are tried for a pair (cause A, effect B):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from oracle_monitor.aggregator.correlate import ChainConfig, Correlation, correlate, event_pods
 from oracle_monitor.aggregator.links import Link, detect_links
-from oracle_monitor.model import AttributeValue, InfraEvent, Span
+from oracle_monitor.model import InfraEvent, Span
 from oracle_monitor.timestamps import rfc3339
 
 RULES = (
@@ -54,16 +54,9 @@ _BACKWARD = {"kafka": "span_on_kafka_entity", "llm": "span_on_model", "pod": "sp
 
 
 @dataclass(slots=True)
-class ChainLink:
+class ChainLink(Link):
     """One problem in the chain, its evidence, and the link (by index) it follows."""
 
-    kind: str
-    at_ns: int
-    entity: str
-    summary: str
-    span_ids: list[str] = field(default_factory=list)
-    event_ids: list[str] = field(default_factory=list)
-    metrics: dict[str, AttributeValue] = field(default_factory=dict)
     caused_by: int | None = None
     rule: str | None = None
 
