@@ -136,7 +136,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         sink = StoreEventSink(store)
         await sink.start()
         stack.push_async_callback(sink.shutdown)
-        collectors = create_collectors(settings, sink)
+        collectors = create_collectors(settings, sink, store)
         for collector in collectors:
             await collector.start()
             stack.push_async_callback(collector.shutdown)

@@ -12,13 +12,22 @@ from oracle_monitor.collectors.base import Collector, EventSink
 from oracle_monitor.collectors.k8s.config import K8sConfig
 from oracle_monitor.collectors.k8s.watcher import K8sCollector
 from oracle_monitor.config import Settings
+from oracle_monitor.store.base import Store
 
 __all__ = ["K8sCollector", "K8sConfig", "create"]
 
 
 def create(
-    settings: Settings, sink: EventSink, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    sink: EventSink,
+    environ: Mapping[str, str] | None = None,
+    *,
+    store: Store | None = None,
 ) -> Collector | None:
-    """The Kubernetes collector, or ``None`` without a kubeconfig outside a pod."""
+    """The Kubernetes collector, or ``None`` without a kubeconfig outside a pod.
+
+    ``store`` is part of the factory signature (`oracle_monitor.collectors.registry`); this
+    collector does not read the store.
+    """
     cfg = K8sConfig.from_settings(settings, environ)
     return None if cfg is None else K8sCollector(cfg, sink)

@@ -9,12 +9,16 @@ from oracle_monitor.collectors.base import Collector, EventSink
 from oracle_monitor.collectors.kafka.config import KafkaCollectorConfig
 from oracle_monitor.collectors.kafka.watcher import KafkaWatcher
 from oracle_monitor.config import Settings
+from oracle_monitor.store.base import Store
 
 __all__ = ["KafkaCollectorConfig", "KafkaWatcher", "create"]
 
 
-def create(settings: Settings, sink: EventSink) -> Collector | None:
-    """The Kafka collector for these settings, or ``None`` when no bootstrap is configured."""
+def create(settings: Settings, sink: EventSink, *, store: Store | None = None) -> Collector | None:
+    """The Kafka collector for these settings, or ``None`` when no bootstrap is configured.
+
+    ``store`` is part of the factory signature; this collector does not read the store.
+    """
     if not settings.kafka_bootstrap:
         return None
     return KafkaWatcher(KafkaCollectorConfig.from_settings(settings), sink)
