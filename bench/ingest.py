@@ -107,9 +107,8 @@ def wait_health(api: str, process: subprocess.Popen[bytes]) -> None:
     raise TimeoutError("server did not start")
 
 
-def bench_end_to_end(bodies: list[bytes], last_trace: str, concurrency: int) -> None:
-    total = len(bodies) and sum(len(b) for b in bodies)
-    spans = SENT_SPANS
+def bench_end_to_end(bodies: list[bytes], spans: int, last_trace: str, concurrency: int) -> None:
+    total = sum(len(body) for body in bodies)
     with tempfile.TemporaryDirectory(prefix="oracle-bench-") as data_dir:
         grpc_port, http_port, api_port = free_port(), free_port(), free_port()
         api = f"http://127.0.0.1:{api_port}"
@@ -168,7 +167,7 @@ async def _discard_server(port: int) -> None:
     await server.wait_for_termination()
 
 
-def bench_receiver_alone(bodies: list[bytes], concurrency: int) -> None:
+def bench_receiver_alone(bodies: list[bytes], spans: int, concurrency: int) -> None:
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--discard-server", str(port)])
     try:
@@ -180,14 +179,10 @@ def bench_receiver_alone(bodies: list[bytes], concurrency: int) -> None:
     finally:
         server.terminate()
         server.wait(30)
-    print(f"receiver alone, one process (decode, discard): {SENT_SPANS / elapsed:,.0f} spans/s")
-
-
-SENT_SPANS = 0
+    print(f"receiver alone, one process (decode, discard): {spans / elapsed:,.0f} spans/s")
 
 
 def main() -> None:
-    global SENT_SPANS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--traces", type=int, default=30_000, help="agent traces to send")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
@@ -198,13 +193,13 @@ def main() -> None:
         return
     messages = list(requests(args.traces))
     bodies = [message.SerializeToString() for message in messages]
-    SENT_SPANS = sum(
+    spans = sum(
         len(scope.spans) for m in messages for rs in m.resource_spans for scope in rs.scope_spans
     )
     last = messages[-1].resource_spans[-1].scope_spans[-1].spans[-1].trace_id.hex()
-    print(f"{SENT_SPANS:,} spans in {len(bodies)} requests, {args.concurrency} in flight")
-    bench_end_to_end(bodies, last, args.concurrency)
-    bench_receiver_alone(bodies, args.concurrency)
+    print(f"{spans:,} spans in {len(bodies)} requests, {args.concurrency} in flight")
+    bench_end_to_end(bodies, spans, last, args.concurrency)
+    bench_receiver_alone(bodies, spans, args.concurrency)
 
 
 if __name__ == "__main__":
