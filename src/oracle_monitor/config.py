@@ -54,8 +54,16 @@ class Settings(BaseSettings):
     pricing_file: Path | None = Field(
         None, description="A TOML price table that extends or overrides the shipped one."
     )
+    api_token: SecretStr | None = Field(
+        None,
+        description="When set, the API, Jaeger API, /metrics and WebSocket need this bearer "
+        "token (/api/v1/health stays open for probes).",
+    )
+    otlp_token: SecretStr | None = Field(
+        None, description="When set, both OTLP receivers need this bearer token."
+    )
     auth_token: SecretStr | None = Field(
-        None, description="When set, OTLP and API requests need 'Authorization: Bearer <token>'."
+        None, description="Fallback for api_token and otlp_token when either is unset."
     )
     log_level: str = Field("INFO", description="Python logging level.")
     snapshot_interval_seconds: float = Field(
@@ -99,6 +107,16 @@ class Settings(BaseSettings):
     def dlq_patterns(self) -> tuple[str, ...]:
         """`kafka_dlq_patterns` as a tuple of globs."""
         return tuple(glob.strip() for glob in self.kafka_dlq_patterns.split(",") if glob.strip())
+
+    def api_bearer_token(self) -> str | None:
+        """The token the API requires (``api_token``, else ``auth_token``), or ``None``."""
+        token = self.api_token or self.auth_token
+        return token.get_secret_value() if token else None
+
+    def otlp_bearer_token(self) -> str | None:
+        """The token the OTLP receivers require (``otlp_token``, else ``auth_token``)."""
+        token = self.otlp_token or self.auth_token
+        return token.get_secret_value() if token else None
 
     def kafka_client_config(self) -> dict[str, str]:
         """librdkafka settings for the collector's clients (bootstrap and security)."""

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp
 
 from oracle_monitor.aggregator.snapshot_loop import SnapshotLoop
 from oracle_monitor.api import create_app
-from oracle_monitor.auth import BearerAuth
+from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.collectors.event_sink import StoreEventSink
 from oracle_monitor.collectors.llm.pricing import load_prices
 from oracle_monitor.collectors.registry import create_collectors
@@ -94,6 +94,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
+    otlp_auth = BearerAuth(settings.otlp_bearer_token())
+    api_auth = BearerAuth(settings.api_bearer_token())
+    for warning in exposure_warnings(
+        settings.host, api_token=api_auth.enabled, otlp_token=otlp_auth.enabled
+    ):
+        logger.warning("%s", warning)
+
     async with AsyncExitStack() as stack:
         load_prices(settings.pricing_file)  # a bad pricing file stops start-up, not a worker
         store = open_store(settings.store)  # before the workers: it creates the schema
@@ -113,10 +120,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await ingest.start()
         stack.push_async_callback(ingest.shutdown)  # drains after the receivers stop
 
-        token = settings.auth_token.get_secret_value() if settings.auth_token else None
-        auth = BearerAuth(token)
         grpc_server, grpc_port = create_grpc_server(
-            TraceServicer(ingest, auth),
+            TraceServicer(ingest, otlp_auth),
             settings.host,
             settings.otlp_grpc_port,
             settings.max_request_bytes,
@@ -126,7 +131,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         await _start_uvicorn(
             stack,
-            create_http_app(HttpTraceReceiver(ingest, settings.max_request_bytes, auth)),
+            create_http_app(HttpTraceReceiver(ingest, settings.max_request_bytes, otlp_auth)),
             settings.host,
             settings.otlp_http_port,
             settings.shutdown_timeout_seconds,
@@ -155,7 +160,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         await _start_uvicorn(
             stack,
-            create_app(store, status, auth, collectors),
+            create_app(store, status, api_auth, collectors),
             settings.host,
             settings.api_port,
             settings.shutdown_timeout_seconds,
@@ -170,9 +175,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             settings.api_port,
         )
         logger.info(
-            "store: %s; bearer token %s",
+            "store: %s; bearer token %s for OTLP, %s for the API",
             _redacted(settings.store),
-            "required" if auth.enabled else "not required",
+            "required" if otlp_auth.enabled else "not required",
+            "required" if api_auth.enabled else "not required",
         )
         await stop.wait()
         logger.info("shutting down: finishing in-flight requests and writing queued spans")

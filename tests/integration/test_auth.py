@@ -1,6 +1,12 @@
-"""With ORACLE_AUTH_TOKEN set, OTLP and the API need the bearer token; health stays open."""
+"""Bearer tokens on every door: ORACLE_AUTH_TOKEN for both, or ORACLE_API_TOKEN and
+ORACLE_OTLP_TOKEN apart; health stays open; a non-loopback bind without a token warns."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import grpc
 import httpx
@@ -62,3 +68,48 @@ def test_bearer_token_guards_every_door(
     assert listing.status_code == 200
     assert len(listing.json()["traces"]) == 2
     assert TOKEN not in server.log()
+
+
+def test_api_and_otlp_tokens_are_separate(start_server: StartServer) -> None:
+    server = start_server(api_token="api-only-token", otlp_token="otlp-only-token")
+    body = otlp.request(
+        otlp.span(bytes.fromhex("5bf92f3577b34da6a3ce929d0e0e4736"))
+    ).SerializeToString()
+    url = f"{server.otlp_http_url}/v1/traces"
+
+    def post(token: str) -> httpx.Response:
+        return httpx.post(
+            url, content=body, headers={**PROTOBUF, "Authorization": f"Bearer {token}"}
+        )
+
+    def get(token: str) -> httpx.Response:
+        return httpx.get(
+            f"{server.api_url}/api/v1/traces", headers={"Authorization": f"Bearer {token}"}
+        )
+
+    refused = post("api-only-token")
+    assert refused.status_code == 401
+    assert b"token" not in refused.content  # says only that authentication is required
+    assert post("otlp-only-token").status_code == 200
+    assert get("otlp-only-token").status_code == 401
+    assert get("otlp-only-token").json() == {"detail": "authentication required"}
+    assert get("api-only-token").status_code == 200
+    assert "api-only-token" not in server.log()
+    assert "otlp-only-token" not in server.log()
+    assert "required for OTLP, required for the API" in server.log()
+
+
+def test_binding_beyond_loopback_without_a_token_warns(tmp_path: Path) -> None:
+    # 192.0.2.1 (TEST-NET-1) is on no interface here: binding fails after the warning is
+    # printed, so nothing ever listens beyond loopback during the test.
+    done = subprocess.run(
+        [sys.executable, "-m", "oracle_monitor", "serve", "--data-dir", str(tmp_path)],
+        env={**os.environ, "ORACLE_HOST": "192.0.2.1", "ORACLE_API_TOKEN": "t0ken"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "ORACLE_OTLP_TOKEN" in done.stderr
+    assert "ORACLE_API_TOKEN" not in done.stderr  # the API has its token
+    assert "WARNING" in done.stderr

@@ -7,12 +7,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import Response
-from starlette.types import ASGIApp
 
 from oracle_monitor import __version__
 from oracle_monitor.api import causal, costs, infra, snapshots, traces
+from oracle_monitor.api.auth_middleware import BearerTokenMiddleware
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.auth import BearerAuth
 from oracle_monitor.collectors.base import Collector
@@ -34,27 +32,6 @@ async def _bad_request(request: Request, error: Exception) -> OrjsonResponse:
     return OrjsonResponse({"detail": _validation_message(error)}, status_code=400)
 
 
-class _BearerMiddleware(BaseHTTPMiddleware):
-    """Refuses requests without the bearer token (health stays open for probes)."""
-
-    OPEN_PATHS = frozenset({"/api/v1/health"})
-
-    def __init__(self, app: ASGIApp, auth: BearerAuth) -> None:
-        super().__init__(app)
-        self._auth = auth
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.url.path in self.OPEN_PATHS or self._auth.allows(
-            request.headers.get("authorization")
-        ):
-            return await call_next(request)
-        return OrjsonResponse(
-            {"detail": "missing or wrong bearer token"},
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
 def create_app(
     reader: Store,
     status: StatusSource,
@@ -63,7 +40,8 @@ def create_app(
 ) -> FastAPI:
     """The API over ``reader``; ``status`` supplies the receiver's counters for health.
 
-    With an enabled ``auth``, every route but ``/api/v1/health`` needs the bearer token.
+    With an enabled ``auth``, the API, Jaeger API, ``/metrics`` and WebSockets need the bearer
+    token (`oracle_monitor.api.auth_middleware` says what stays open).
     """
     app = FastAPI(
         title="Oracle Monitor",
@@ -77,7 +55,7 @@ def create_app(
     app.state.collectors = list(collectors)
     app.add_exception_handler(RequestValidationError, _bad_request)
     if auth is not None and auth.enabled:
-        app.add_middleware(_BearerMiddleware, auth=auth)
+        app.add_middleware(BearerTokenMiddleware, auth=auth)
 
     @app.get("/api/v1/health", tags=["health"])
     def health() -> OrjsonResponse:

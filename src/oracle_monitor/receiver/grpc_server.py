@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from oracle_monitor.auth import BearerAuth
+from oracle_monitor.auth import REFUSED_MESSAGE, BearerAuth
 from oracle_monitor.receiver.errors import REFUSALS, Unauthenticated, grpc_status_for
 from oracle_monitor.receiver.workers import IngestWorkerPool
 
@@ -39,7 +39,7 @@ class TraceServicer:
         """Decode, store and acknowledge one export request."""
         try:
             if self._auth.enabled and not self._auth.allows(_authorization(context)):
-                raise Unauthenticated("missing or wrong bearer token")
+                raise Unauthenticated(REFUSED_MESSAGE)
             self._ingest.check_capacity()
             result = await self._ingest.submit("protobuf", request)
         except REFUSALS as error:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from oracle_monitor.auth import BearerAuth
+from oracle_monitor.auth import REFUSED_MESSAGE, BearerAuth
 from oracle_monitor.receiver.decode import MalformedRequest
 from oracle_monitor.receiver.errors import (
     REFUSALS,
@@ -93,7 +93,7 @@ class HttpTraceReceiver:
         kind = JSON
         try:
             if not self._auth.allows(request.headers.get("authorization")):
-                raise Unauthenticated("missing or wrong bearer token")
+                raise Unauthenticated(REFUSED_MESSAGE)
             kind = media_type(request.headers.get("content-type"))
             self._ingest.check_capacity()
             wire = await read_body(request, self._max_request_bytes)
