@@ -24,15 +24,21 @@ from oracle_monitor.model import (
     StatusCode,
 )
 from oracle_monitor.store import EventQuery, Store, TraceQuery, TraceSummary, open_store
+from tests.integration.postgres import fresh_store_url
 
 
 def _sqlite(tmp_path: Path) -> Iterator[str]:
     yield f"sqlite:///{tmp_path / 'store' / 'spans.db'}"
 
 
+def _postgresql(tmp_path: Path) -> Iterator[str]:
+    yield from fresh_store_url()
+
+
 #: Backend name -> generator of the URL of a fresh, empty store.
 BACKENDS: dict[str, Callable[[Path], Iterator[str]]] = {
     "sqlite": _sqlite,
+    "postgresql": _postgresql,
 }
 
 T0 = 1_700_000_000_000_000_000  # a start time, in unix nanoseconds

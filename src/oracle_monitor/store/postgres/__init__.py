@@ -1,0 +1,249 @@
+"""The PostgreSQL (and Supabase) span store.
+
+URL: ``postgresql://user:password@host:5432/dbname?schema=oracle&tenant=acme`` (``postgres://``
+too). Every libpq parameter works (``sslmode=require``, ``application_name``…); the store's
+own options are taken out first:
+
+* ``schema``: the schema of the tables (default: the first of the search path, ``public``);
+  created by the migrations when missing.
+* ``tenant``: the ``tenant_id`` written on every row and set as ``oracle.tenant_id`` on the
+  store's sessions (default ``default``); see the row-level security of migration 2.
+* ``pool_max``: most connections this process opens (default 4).
+* ``retention_days``: when set, a background thread drops the day partitions of spans (and
+  the trace summaries) older than that many days, once an hour.
+
+Layout (``migrations/*.sql``, applied by `oracle_monitor.store.postgres.migrate`): ``spans``
+partitioned by day on ``start_time_ns`` (`partitions`), attributes as JSONB, the derived
+fields as columns; ``traces``, one summary row per trace; ``resources``; ``infra_events``;
+``system_snapshots``. Writes are in `writer`, queries in `reader`.
+
+Guarantees: `PostgresStore.write_spans` is one transaction and returns after its commit (with
+the server's default ``synchronous_commit = on`` the batch is on disk); it is idempotent on
+``(trace_id, span_id)``. Readers run on their own pooled connections and see whole batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from oracle_monitor.model import InfraEvent, Span
+from oracle_monitor.store.base import (
+    CostGroup,
+    CostGrouping,
+    EventQuery,
+    LLMProblem,
+    TraceQuery,
+    TraceSummary,
+)
+from oracle_monitor.store.postgres import migrate as migrations
+from oracle_monitor.store.postgres import reader
+from oracle_monitor.store.postgres.partitions import DAY_NS, drop_before, ensure_partitions
+from oracle_monitor.store.postgres.writer import (
+    SpanBatchWriter,
+    insert_events,
+    insert_snapshot,
+    span_days,
+)
+
+__all__ = ["PostgresStore", "split_url"]
+
+_log = logging.getLogger(__name__)
+_OPTIONS = ("schema", "tenant", "pool_max", "retention_days")
+
+
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """``(libpq conninfo URL, store options)`` of a store URL (see the module docstring)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    options = {key: value for key, value in query if key in _OPTIONS}
+    rest = urlencode([(key, value) for key, value in query if key not in _OPTIONS])
+    return urlunsplit(parts._replace(scheme="postgresql", query=rest)), options
+
+
+class PostgresStore:
+    """A `Store` in PostgreSQL; see the module docstring for the URL and the guarantees.
+
+    ``migrate``: apply the shipped migrations first (``oracle-monitor migrate`` does it
+    alone); when false, a schema that is not up to date is an error.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        conninfo, options = split_url(url)
+        self.schema = options.get("schema") or None
+        self.tenant = options.get("tenant") or "default"
+        retention = options.get("retention_days")
+        self.retention_days = float(retention) if retention else None
+        settings = {"oracle.tenant_id": self.tenant}
+        if self.schema is not None:
+            settings["search_path"] = f'"{self.schema}"'
+        self._connect_kwargs: dict[str, Any] = {
+            "options": " ".join(f"-c {k}={v}" for k, v in settings.items()),
+            "autocommit": True,
+        }
+        self.conninfo = conninfo
+        with self.connect_direct() as conn:
+            if migrate:
+                migrations.migrate(conn, schema=self.schema)
+            else:
+                missing = migrations.pending(conn)
+                if missing:
+                    raise RuntimeError(
+                        f"the database schema lacks {len(missing)} migration(s)"
+                        f" ({missing[0].filename} first): run `oracle-monitor migrate`"
+                    )
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=int(options.get("pool_max", "4")),
+            kwargs=self._connect_kwargs,
+            open=True,
+            name="oracle-store",
+        )
+        self._writer = SpanBatchWriter(self.tenant)
+        self._days: set[int] = set()  # days known to have a partition
+        self._closed = threading.Event()
+        self._maintenance: threading.Thread | None = None
+        if self.retention_days is not None:
+            self._maintenance = threading.Thread(
+                target=self._retention_loop, name="oracle-store retention", daemon=True
+            )
+            self._maintenance.start()
+
+    def connect_direct(self) -> psycopg.Connection[Any]:
+        """A new connection outside the pool, with the store's schema and tenant."""
+        return psycopg.connect(self.conninfo, **self._connect_kwargs)
+
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        if self._closed.is_set():
+            raise psycopg.InterfaceError("the store is closed")
+        with self._pool.connection() as conn:
+            yield conn
+
+    # -- writers --------------------------------------------------------------------------
+
+    def write_spans(self, spans: Sequence[Span]) -> None:
+        """Store ``spans`` in one transaction; idempotent on ``(trace_id, span_id)``."""
+        if not spans:
+            return
+        unique = list({(s.trace_id, s.span_id): s for s in reversed(spans)}.values())
+        unique.reverse()  # the first of each id wins, as a stored span would
+        with self._conn() as conn:
+            days = span_days(unique)
+            if not days <= self._days:
+                ensure_partitions(conn, days)
+                self._days |= days
+            self._writer.write(conn, unique)
+
+    def write_events(self, events: Sequence[InfraEvent]) -> None:
+        """Store ``events`` in one transaction; idempotent on ``event_id``."""
+        if events:
+            with self._conn() as conn:
+                insert_events(conn, self.tenant, events)
+
+    def write_snapshot(self, timestamp_ns: int, snapshot: dict[str, Any]) -> None:
+        """Store ``snapshot`` at ``timestamp_ns``; idempotent on the timestamp."""
+        with self._conn() as conn:
+            insert_snapshot(conn, self.tenant, timestamp_ns, snapshot)
+
+    def drop_expired(self, now_ns: int | None = None) -> list[str]:
+        """Apply retention now: drop the day partitions older than ``retention_days``."""
+        if self.retention_days is None:
+            return []
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        with self._conn() as conn:
+            dropped = drop_before(conn, now_ns - int(self.retention_days * DAY_NS))
+        self._days.clear()
+        return dropped
+
+    def _retention_loop(self) -> None:
+        while not self._closed.is_set():
+            try:
+                dropped = self.drop_expired()
+                if dropped:
+                    _log.info("retention dropped %s", ", ".join(dropped))
+            except psycopg.Error:
+                _log.exception("retention failed; retrying in an hour")
+            self._closed.wait(3600)
+
+    # -- readers --------------------------------------------------------------------------
+
+    def get_trace(self, trace_id: str) -> list[Span]:
+        """All spans of the trace, ordered by start time then span id; ``[]`` if unknown."""
+        with self._conn() as conn:
+            return reader.get_trace(conn, trace_id)
+
+    def get_task(self, task_id: str) -> list[Span]:
+        """All spans of the traces that carry ``task_id``, by start time then span id."""
+        with self._conn() as conn:
+            return reader.get_task(conn, task_id)
+
+    def find_traces(self, query: TraceQuery) -> list[TraceSummary]:
+        """Summaries of matching traces, newest start first, at most ``query.limit``."""
+        with self._conn() as conn:
+            return reader.find_traces(conn, query)
+
+    def count_spans(self) -> int:
+        """How many spans are stored."""
+        with self._conn() as conn:
+            return reader.count_spans(conn)
+
+    def llm_costs(
+        self, group_by: CostGrouping, start_ns: int | None = None, end_ns: int | None = None
+    ) -> list[CostGroup]:
+        """LLM usage and cost per agent, model or provider; costliest group first."""
+        with self._conn() as conn:
+            return reader.llm_costs(conn, group_by, start_ns, end_ns)
+
+    def llm_problems(self, start_ns: int, end_ns: int) -> list[LLMProblem]:
+        """Rate-limited or failed LLM calls in [start, end], oldest first."""
+        with self._conn() as conn:
+            return reader.llm_problems(conn, start_ns, end_ns)
+
+    def find_events(self, query: EventQuery) -> list[InfraEvent]:
+        """Events matching ``query``, newest first, at most ``query.limit``."""
+        with self._conn() as conn:
+            return reader.find_events(conn, query)
+
+    def recent_agent_spans(self, since_ns: int, limit: int = 10000) -> list[Span]:
+        """Agents' spans started at or after ``since_ns``, newest first, at most ``limit``."""
+        with self._conn() as conn:
+            return reader.recent_agent_spans(conn, since_ns, limit)
+
+    def latest_snapshot(self) -> tuple[int, dict[str, Any]] | None:
+        """The newest snapshot, or ``None``."""
+        with self._conn() as conn:
+            return reader.latest_snapshot(conn)
+
+    def snapshot_at(self, timestamp_ns: int) -> tuple[int, dict[str, Any]] | None:
+        """The last snapshot at or before ``timestamp_ns``, or ``None``."""
+        with self._conn() as conn:
+            return reader.snapshot_at(conn, timestamp_ns)
+
+    def snapshot_series(
+        self, start_ns: int, end_ns: int, step_ns: int
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The last snapshot of each ``step_ns`` bucket of [start, end], oldest first."""
+        if step_ns <= 0:
+            raise ValueError("step_ns must be positive")
+        with self._conn() as conn:
+            return reader.snapshot_series(conn, start_ns, end_ns, step_ns)
+
+    def close(self) -> None:
+        """Stop the retention thread and close every connection; idempotent."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        if self._maintenance is not None:
+            self._maintenance.join()
+        self._pool.close()

@@ -1,0 +1,260 @@
+"""Writing spans, events and snapshots into PostgreSQL (see `oracle_monitor.store.postgres`).
+
+A span batch is one transaction: the summaries of its traces are upserted first, in trace id
+order (which locks them, so concurrent writers of one trace take turns and cannot deadlock),
+the spans already stored are left out, and the rest goes in with one binary ``COPY``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Any, Final
+
+import orjson
+import psycopg
+
+from oracle_monitor.model import Attributes, InfraEvent, Span
+from oracle_monitor.store import codec
+from oracle_monitor.store.postgres.partitions import DAY_NS
+from oracle_monitor.store.summaries import TraceAggregate, aggregate_spans, merge_aggregates
+
+__all__ = ["SPAN_COLUMNS", "SpanBatchWriter", "insert_events", "insert_snapshot", "jsonb_or_text"]
+
+SPAN_COLUMNS: Final = (
+    "tenant_id", "trace_id", "span_id", "parent_span_id", "resource_id", "start_time_ns",
+    "end_time_ns", "name", "kind", "status_code", "status_message", "trace_state", "flags",
+    "dropped_attributes_count", "dropped_events_count", "dropped_links_count", "scope_name",
+    "scope_version", "service_name", "agent_name", "provider", "model", "input_tokens",
+    "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens",
+    "pod_name", "namespace", "task_id", "cost_usd", "rate_limited", "attributes",
+    "attributes_text", "events", "links",
+)  # fmt: skip
+#: Binary COPY types; a jsonb value is sent as bytea holding jsonb's wire form (b"\x01" + text).
+_COPY_TYPES: Final = (
+    "text", "bytea", "bytea", "bytea", "int8", "int8", "int8", "text", "int2", "int2", "text",
+    "text", "int8", "int8", "int8", "int8", "text", "text", "text", "text", "text", "text",
+    "int8", "int8", "int8", "int8", "int8", "text", "text", "text", "float8", "bool", "bytea",
+    "text", "text", "text",
+)  # fmt: skip
+_COPY_SPANS: Final = f"COPY spans ({', '.join(SPAN_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_TRACE_VALUES: Final = (
+    "trace_id", "start_time_ns", "end_time_ns", "root_name", "root_service", "root_seen",
+    "root_start_ns", "span_count", "error_count", "input_tokens", "output_tokens",
+)  # fmt: skip
+_ARRAY_TYPES: Final = ("bytea", "int8", "int8", "text", "text", "bool", "int8", "int8", "int8",
+                       "int8", "int8", "text", "text")  # fmt: skip
+_UNNEST: Final = ", ".join(f"%s::{t}[]" for t in _ARRAY_TYPES)
+_SEP: Final = "\x1f"
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: Lock (or create) the summaries of the batch's traces, in trace id order. The no-op update
+#: takes the row lock and returns the stored row; ``xmax = 0`` marks the rows just inserted.
+_UPSERT_TRACES: Final = f"""
+    INSERT INTO traces AS t (tenant_id, {", ".join(_TRACE_VALUES)}, services, agents)
+    SELECT %s, u.c1, u.c2, u.c3, u.c4, u.c5, u.c6, u.c7, u.c8, u.c9, u.c10, u.c11,
+        coalesce(string_to_array(u.c12, E'\\x1f'), ARRAY[]::text[]),
+        coalesce(string_to_array(u.c13, E'\\x1f'), ARRAY[]::text[])
+    FROM unnest({_UNNEST}) AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13)
+    ORDER BY u.c1
+    ON CONFLICT (trace_id) DO UPDATE SET span_count = t.span_count
+    RETURNING t.xmax = 0, {", ".join(f"t.{c}" for c in _TRACE_VALUES)}, t.services, t.agents
+"""
+_UPDATE_TRACES: Final = f"""
+    UPDATE traces AS t SET start_time_ns = u.c2, end_time_ns = u.c3, root_name = u.c4,
+        root_service = u.c5, root_seen = u.c6, root_start_ns = u.c7, span_count = u.c8,
+        error_count = u.c9, input_tokens = u.c10, output_tokens = u.c11,
+        services = coalesce(string_to_array(u.c12, E'\\x1f'), ARRAY[]::text[]),
+        agents = coalesce(string_to_array(u.c13, E'\\x1f'), ARRAY[]::text[])
+    FROM unnest({_UNNEST}) AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13)
+    WHERE t.trace_id = u.c1
+"""
+_STORED_SPANS: Final = """
+    SELECT s.trace_id, s.span_id FROM unnest(%s::bytea[], %s::bytea[]) AS b(trace_id, span_id)
+    JOIN spans AS s ON s.trace_id = b.trace_id AND s.span_id = b.span_id
+"""
+#: A JSON ``\u0000`` escape, not preceded by an escaped backslash (``\\u0000`` is text).
+_NUL_ESCAPE: Final = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def jsonb_or_text(text: str) -> tuple[bytes | None, str | None]:
+    """``(jsonb wire bytes, None)``, or ``(None, text)`` when the JSON holds a ``\\u0000``,
+    which jsonb cannot store (such values go to the ``*_text`` column instead)."""
+    if "\\u0000" in text and _NUL_ESCAPE.search(text):
+        return None, text
+    return b"\x01" + text.encode(), None
+
+
+def _aggregate_arrays(aggregates: Sequence[TraceAggregate]) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in _ARRAY_TYPES]
+    for agg in aggregates:
+        row = (
+            bytes.fromhex(agg.trace_id), agg.start_time_ns, agg.end_time_ns, agg.root_name,
+            agg.root_service, agg.root_seen, agg.root_start_ns, agg.span_count,
+            agg.error_count, agg.input_tokens, agg.output_tokens,
+            _SEP.join(sorted(n.replace(_SEP, " ") for n in agg.services)) or None,
+            _SEP.join(sorted(n.replace(_SEP, " ") for n in agg.agents)) or None,
+        )  # fmt: skip
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
+
+
+def _aggregate_from_row(row: Sequence[Any]) -> TraceAggregate:
+    return TraceAggregate(
+        row[1].hex(), row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+        row[10], row[11], set(row[12]), set(row[13]),
+    )  # fmt: skip
+
+
+class SpanBatchWriter:
+    """Turns span batches into rows and writes them; keeps a cache of resource ids."""
+
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        self._resource_ids: dict[str, int] = {}  # sorted resource JSON -> resources.id
+
+    def resource_ids(self, conn: psycopg.Connection[Any], spans: Sequence[Span]) -> dict[int, int]:
+        """``id(span.resource)`` -> resources.id for the batch; new resources are committed
+        at once in their own transaction (they are shared and never deleted)."""
+        by_object: dict[int, int] = {}
+        missing: dict[str, Attributes] = {}
+        for span in spans:
+            if id(span.resource) in by_object:
+                continue
+            text = codec.encode_attributes(span.resource, sort_keys=True)
+            known = self._resource_ids.get(text)
+            if known is None:
+                missing[text] = span.resource
+                by_object[id(span.resource)] = -1
+            else:
+                by_object[id(span.resource)] = known
+        if missing:
+            with conn.transaction():
+                for text in missing:
+                    fingerprint = hashlib.blake2b(text.encode(), digest_size=16).digest()
+                    raw = jsonb_or_text(text)[1]
+                    row = conn.execute(
+                        "WITH new AS (INSERT INTO resources (fingerprint, attributes,"
+                        " attributes_text) VALUES (%s, %s::jsonb, %s)"
+                        " ON CONFLICT DO NOTHING RETURNING id)"
+                        " SELECT id FROM new UNION ALL"
+                        " SELECT id FROM resources WHERE fingerprint = %s",
+                        (fingerprint, None if raw is not None else text, raw, fingerprint),
+                    ).fetchone()
+                    assert row is not None
+                    if len(self._resource_ids) > 10000:
+                        self._resource_ids.clear()
+                    self._resource_ids[text] = row[0]
+            for span in spans:
+                if by_object[id(span.resource)] == -1:
+                    text = codec.encode_attributes(span.resource, sort_keys=True)
+                    by_object[id(span.resource)] = self._resource_ids[text]
+        return by_object
+
+    def span_rows(self, spans: Sequence[Span], resources: dict[int, int]) -> list[tuple[Any, ...]]:
+        """The COPY rows of ``spans``; raises TypeError for an unsupported attribute value."""
+        tenant, fromhex = self.tenant, bytes.fromhex
+        encode, encode_events, encode_links = (
+            codec.encode_attributes, codec.encode_events, codec.encode_links,
+        )  # fmt: skip
+        rows = []
+        for s in spans:
+            jsonb, raw = jsonb_or_text(encode(s.attributes)) if s.attributes else (None, None)
+            rows.append(
+                (tenant, fromhex(s.trace_id), fromhex(s.span_id),
+                 fromhex(s.parent_span_id) if s.parent_span_id else None,
+                 resources[id(s.resource)], s.start_time_ns, s.end_time_ns, s.name,
+                 int(s.kind), int(s.status_code), s.status_message, s.trace_state, s.flags,
+                 s.dropped_attributes_count, s.dropped_events_count, s.dropped_links_count,
+                 s.scope_name, s.scope_version, s.service_name, s.agent_name, s.provider,
+                 s.model, s.input_tokens, s.output_tokens, s.cache_read_tokens,
+                 s.cache_creation_tokens, s.reasoning_tokens, s.pod_name, s.namespace,
+                 s.task_id, s.cost_usd, s.rate_limited, jsonb, raw,
+                 encode_events(s.events) if s.events else None,
+                 encode_links(s.links) if s.links else None)
+            )  # fmt: skip
+        return rows
+
+    def write(self, conn: psycopg.Connection[Any], spans: Sequence[Span]) -> None:
+        """Write ``spans`` (no two with the same ids) in one transaction on ``conn``."""
+        resources = self.resource_ids(conn, spans)
+        rows = self.span_rows(spans, resources)
+        batch = aggregate_spans(spans)
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(_UPSERT_TRACES, (self.tenant, *_aggregate_arrays(list(batch.values()))))
+            stored = {
+                row[1].hex(): _aggregate_from_row(row) for row in cur.fetchall() if not row[0]
+            }
+            if stored:
+                keep = self._unstored(cur, spans, stored)
+                if not all(keep):
+                    rows = [row for row, k in zip(rows, keep, strict=True) if k]
+                fresh = aggregate_spans(
+                    s for s, k in zip(spans, keep, strict=True) if k and s.trace_id in stored
+                )
+                merged = merge_aggregates(stored, fresh)
+                if merged:
+                    cur.execute(_UPDATE_TRACES, _aggregate_arrays(merged))
+            if rows:
+                with cur.copy(_COPY_SPANS) as copy:
+                    copy.set_types(_COPY_TYPES)
+                    for row in rows:
+                        copy.write_row(row)
+
+    @staticmethod
+    def _unstored(
+        cur: psycopg.Cursor[Any], spans: Sequence[Span], stored: dict[str, TraceAggregate]
+    ) -> list[bool]:
+        """For each span, whether it is not stored yet (only traces in ``stored`` can be)."""
+        candidates = [s for s in spans if s.trace_id in stored]
+        cur.execute(
+            _STORED_SPANS,
+            (
+                [bytes.fromhex(s.trace_id) for s in candidates],
+                [bytes.fromhex(s.span_id) for s in candidates],
+            ),
+        )
+        present = {(t.hex(), s.hex()) for t, s in cur.fetchall()}
+        return [(s.trace_id, s.span_id) not in present for s in spans]
+
+
+def span_days(spans: Sequence[Span]) -> set[int]:
+    """The UTC days (since the epoch) the spans start in."""
+    return {s.start_time_ns // DAY_NS for s in spans}
+
+
+def insert_events(conn: psycopg.Connection[Any], tenant: str, events: Sequence[InfraEvent]) -> None:
+    """Insert ``events`` in one transaction; idempotent on ``event_id``."""
+    rows = []
+    for e in events:
+        jsonb, raw = (
+            jsonb_or_text(codec.encode_attributes(e.attributes)) if e.attributes else (None, None)
+        )
+        rows.append(
+            (e.event_id, tenant, e.time_ns, e.source, e.kind, e.entity, str(e.severity),
+             e.summary, None if jsonb is None else jsonb[1:].decode(), raw)
+        )  # fmt: skip
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO infra_events (event_id, tenant_id, time_ns, source, kind, entity,"
+            " severity, summary, attributes, attributes_text)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
+            " ON CONFLICT (event_id) DO NOTHING",
+            rows,
+        )
+
+
+def insert_snapshot(
+    conn: psycopg.Connection[Any], tenant: str, timestamp_ns: int, snapshot: dict[str, Any]
+) -> None:
+    """Insert one snapshot (its ``\\u0000`` escapes replaced: jsonb cannot hold them)."""
+    text = _NUL_ESCAPE.sub(r"\1\\ufffd", orjson.dumps(snapshot).decode())
+    at = _EPOCH + dt.timedelta(microseconds=timestamp_ns // 1000)
+    with conn.transaction():
+        conn.execute(
+            'INSERT INTO system_snapshots (tenant_id, timestamp_ns, "timestamp", snapshot)'
+            " VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (timestamp_ns) DO NOTHING",
+            (tenant, timestamp_ns, at, text),
+        )
