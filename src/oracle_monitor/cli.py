@@ -45,6 +45,12 @@ def main() -> None:
 @click.option("--api-port", type=int, help="[ORACLE_API_PORT] default 8000")
 @click.option("--store", help="[ORACLE_STORE] default sqlite:///<data-dir>/oracle.db")
 @click.option(
+    "--migrate/--no-migrate",
+    "store_migrate",
+    default=None,
+    help="[ORACLE_STORE_MIGRATE] apply PostgreSQL schema migrations at start-up (default on)",
+)
+@click.option(
     "--kubeconfig",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="[ORACLE_KUBECONFIG] watch this cluster (in a pod: its own, without the flag)",
@@ -58,6 +64,23 @@ def serve(**flags: Any) -> None:
     from oracle_monitor.server import serve as run_server
 
     asyncio.run(run_server(settings))
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), help="[ORACLE_DATA_DIR] ./oracle-data")
+@click.option("--store", help="[ORACLE_STORE] default sqlite:///<data-dir>/oracle.db")
+def migrate(**flags: Any) -> None:
+    """Create or update the store's schema, then exit (`serve` does it too unless --no-migrate)."""
+    settings = _settings(Settings, **flags)
+    from oracle_monitor.store.migrate import migrate_store
+
+    try:
+        applied = migrate_store(settings.store)
+    except (ValueError, RuntimeError, OSError) as error:
+        raise click.ClickException(str(error)) from error
+    for name in applied:
+        click.echo(f"applied {name}")
+    click.echo("schema up to date" if applied else "schema already up to date")
 
 
 @main.command()

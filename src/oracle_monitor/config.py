@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     otlp_http_port: int = Field(4318, ge=0, le=65535, description="OTLP/HTTP port.")
     api_port: int = Field(8000, ge=0, le=65535, description="REST API and UI port.")
     store: str = Field(
-        "", description="Store URL; default sqlite:///<data-dir>/oracle.db (postgresql:// later)."
+        "", description="Store URL: sqlite:///<data-dir>/oracle.db (default) or postgresql://…"
+    )
+    store_migrate: bool = Field(
+        True, description="Apply the PostgreSQL store's schema migrations at start-up."
     )
     max_request_bytes: int = Field(
         16 * MiB, ge=1024, description="Largest OTLP request accepted, measured after gunzip."

@@ -103,7 +103,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
     async with AsyncExitStack() as stack:
         load_prices(settings.pricing_file)  # a bad pricing file stops start-up, not a worker
-        store = open_store(settings.store)  # before the workers: it creates the schema
+        # Before the workers: it creates or migrates the schema.
+        store = open_store(settings.store, migrate=settings.store_migrate)
         stack.callback(store.close)  # closed last
         ingest = IngestWorkerPool(
             WorkerConfig(

@@ -107,7 +107,7 @@ class _FrameReader:
 def serve_requests(sock: socket.socket, config: WorkerConfig) -> None:
     """Decode and store requests from ``sock`` until the server closes it."""
     prices = load_prices(Path(config.pricing_file) if config.pricing_file else None)
-    store = open_store(config.store_url)
+    store = open_store(config.store_url, migrate=False)  # the server has migrated it
     reader = _FrameReader(sock)
     try:
         while True:

@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -53,21 +56,58 @@ from oracle_monitor.store.postgres.writer import (
     span_days,
 )
 
-__all__ = ["PostgresStore", "split_url"]
+__all__ = ["PostgresStore", "StoreURL"]
 
 _log = logging.getLogger(__name__)
 _OPTIONS = ("schema", "tenant", "pool_max", "retention_days")
+_SCHEMA = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_TENANT = re.compile(r"[A-Za-z0-9_.@:-]{1,200}")
 
 
-def split_url(url: str) -> tuple[str, dict[str, str]]:
-    """``(libpq conninfo URL, store options)`` of a store URL (see the module docstring)."""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+@dataclass(frozen=True, slots=True)
+class StoreURL:
+    """A ``postgresql://`` store URL taken apart (see the module docstring)."""
 
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    options = {key: value for key, value in query if key in _OPTIONS}
-    rest = urlencode([(key, value) for key, value in query if key not in _OPTIONS])
-    return urlunsplit(parts._replace(scheme="postgresql", query=rest)), options
+    conninfo: str  # the libpq URL, without the store's options
+    schema: str | None = None
+    tenant: str = "default"
+    pool_max: int = 4
+    retention_days: float | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> StoreURL:
+        """Split ``url``; raises ValueError for a bad option value."""
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        options = {key: value for key, value in query if key in _OPTIONS}
+        for key, pattern in (("schema", _SCHEMA), ("tenant", _TENANT)):
+            if options.get(key) and not pattern.fullmatch(options[key]):
+                raise ValueError(f"bad postgresql store URL option {key}={options[key]!r}")
+        rest = urlencode([(key, value) for key, value in query if key not in _OPTIONS])
+        try:
+            return cls(
+                conninfo=urlunsplit(parts._replace(scheme="postgresql", query=rest)),
+                schema=options.get("schema") or None,
+                tenant=options.get("tenant") or "default",
+                pool_max=int(options.get("pool_max") or 4),
+                retention_days=(
+                    float(options["retention_days"]) if options.get("retention_days") else None
+                ),
+            )
+        except ValueError as error:
+            raise ValueError(f"bad postgresql store URL option: {error}") from None
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """psycopg.connect keyword arguments: autocommit, the schema and tenant settings."""
+        settings = {"oracle.tenant_id": self.tenant}
+        if self.schema is not None:
+            settings["search_path"] = f'"{self.schema}"'
+        options = " ".join(f"-c {key}={value}" for key, value in settings.items())
+        return {"options": options, "autocommit": True}
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A new connection (outside any pool)."""
+        return psycopg.connect(self.conninfo, **self.connect_kwargs())
 
 
 class PostgresStore:
@@ -78,22 +118,10 @@ class PostgresStore:
     """
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
-        conninfo, options = split_url(url)
-        self.schema = options.get("schema") or None
-        self.tenant = options.get("tenant") or "default"
-        retention = options.get("retention_days")
-        self.retention_days = float(retention) if retention else None
-        settings = {"oracle.tenant_id": self.tenant}
-        if self.schema is not None:
-            settings["search_path"] = f'"{self.schema}"'
-        self._connect_kwargs: dict[str, Any] = {
-            "options": " ".join(f"-c {k}={v}" for k, v in settings.items()),
-            "autocommit": True,
-        }
-        self.conninfo = conninfo
-        with self.connect_direct() as conn:
+        self.url = StoreURL.parse(url)
+        with self.url.connect() as conn:
             if migrate:
-                migrations.migrate(conn, schema=self.schema)
+                migrations.migrate(conn, schema=self.url.schema)
             else:
                 missing = migrations.pending(conn)
                 if missing:
@@ -101,11 +129,13 @@ class PostgresStore:
                         f"the database schema lacks {len(missing)} migration(s)"
                         f" ({missing[0].filename} first): run `oracle-monitor migrate`"
                     )
+        self.tenant = self.url.tenant
+        self.retention_days = self.url.retention_days
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            conninfo,
+            self.url.conninfo,
             min_size=1,
-            max_size=int(options.get("pool_max", "4")),
-            kwargs=self._connect_kwargs,
+            max_size=self.url.pool_max,
+            kwargs=self.url.connect_kwargs(),
             open=True,
             name="oracle-store",
         )
@@ -118,10 +148,6 @@ class PostgresStore:
                 target=self._retention_loop, name="oracle-store retention", daemon=True
             )
             self._maintenance.start()
-
-    def connect_direct(self) -> psycopg.Connection[Any]:
-        """A new connection outside the pool, with the store's schema and tenant."""
-        return psycopg.connect(self.conninfo, **self._connect_kwargs)
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
@@ -138,12 +164,21 @@ class PostgresStore:
             return
         unique = list({(s.trace_id, s.span_id): s for s in reversed(spans)}.values())
         unique.reverse()  # the first of each id wins, as a stored span would
+        days = span_days(unique)
         with self._conn() as conn:
-            days = span_days(unique)
             if not days <= self._days:
                 ensure_partitions(conn, days)
                 self._days |= days
-            self._writer.write(conn, unique)
+            try:
+                self._writer.write(conn, unique)
+            except psycopg.errors.CheckViolation as error:
+                if "no partition" not in str(error):
+                    raise
+                # Retention (maybe in another process) dropped a day this batch writes to.
+                self._days.clear()
+                ensure_partitions(conn, days)
+                self._days |= days
+                self._writer.write(conn, unique)
 
     def write_events(self, events: Sequence[InfraEvent]) -> None:
         """Store ``events`` in one transaction; idempotent on ``event_id``."""
