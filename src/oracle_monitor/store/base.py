@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from oracle_monitor.model import InfraEvent, Span
+from oracle_monitor.model import InfraEvent, Span, SpanKind
 
 TraceStatus = Literal["ok", "error"]
 CostGrouping = Literal["agent", "model", "provider"]
@@ -25,6 +25,16 @@ class TraceQuery:
     A trace matches ``service``/``agent`` when at least one of its spans has that service or
     agent name; ``status="error"`` when at least one span has ERROR status, ``"ok"`` when none
     has; ``start_ns``/``end_ns`` bound the trace's start time (inclusive).
+
+    The *span conditions* — ``operation``, ``tags``, ``min_duration_ns``, ``max_duration_ns``
+    — must all hold on one and the same span, which must also have ``service`` when that is
+    given (Jaeger's search semantics). ``operation`` is the span's name. Each ``(key, value)``
+    of ``tags`` matches a span attribute or resource attribute ``key`` whose value, written as
+    text, equals ``value``: strings as they are, booleans ``true``/``false``, numbers in
+    decimal (``500``, ``0.25``). Three keys also match what Jaeger derives from OTLP: ``error``
+    (``true`` for ERROR status, ``false`` otherwise), ``span.kind`` (``internal``, ``server``,
+    ``client``, ``producer``, ``consumer``) and ``otel.status_code`` (``OK``, ``ERROR``,
+    ``UNSET``). Durations are end minus start, inclusive bounds.
     """
 
     service: str | None = None
@@ -33,6 +43,37 @@ class TraceQuery:
     start_ns: int | None = None
     end_ns: int | None = None
     limit: int = 20
+    operation: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    min_duration_ns: int | None = None
+    max_duration_ns: int | None = None
+
+    @property
+    def has_span_conditions(self) -> bool:
+        """Whether a single span must match (operation, tags or a duration bound)."""
+        return bool(
+            self.operation is not None
+            or self.tags
+            or self.min_duration_ns is not None
+            or self.max_duration_ns is not None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A span name a service uses, with the span kind it was used with."""
+
+    name: str
+    kind: SpanKind
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDependency:
+    """``call_count`` spans of service ``child`` whose parent span is of service ``parent``."""
+
+    parent: str
+    child: str
+    call_count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +202,21 @@ class SpanReader(Protocol):
 
     def count_spans(self) -> int:
         """How many spans are stored."""
+        ...
+
+    def services(self) -> list[str]:
+        """The service names of every stored span, sorted; [] when there are none."""
+        ...
+
+    def operations(self, service: str, kind: SpanKind | None = None) -> list[Operation]:
+        """The distinct (span name, kind) pairs of ``service``'s spans (only ``kind``'s when
+        given), sorted by name then kind; [] for an unknown service."""
+        ...
+
+    def service_dependencies(self, start_ns: int, end_ns: int) -> list[ServiceDependency]:
+        """Calls between services in the traces that start in [start, end]: for each pair of
+        different services, how many spans of ``child`` have a parent span (in the same trace)
+        of ``parent``. Sorted by parent, then child; [] when there are none."""
         ...
 
     def llm_costs(

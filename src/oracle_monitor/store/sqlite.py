@@ -54,9 +54,12 @@ from oracle_monitor.store.base import (
     CostGrouping,
     EventQuery,
     LLMProblem,
+    Operation,
+    ServiceDependency,
     TraceQuery,
     TraceSummary,
 )
+from oracle_monitor.store.sqlite_search import span_conditions
 from oracle_monitor.store.summaries import TraceAggregate, aggregate_spans, merge_aggregates
 
 __all__ = ["SQLiteStore"]
@@ -183,6 +186,7 @@ class SQLiteStore:
         self._readers: list[sqlite3.Connection] = []
         self._local = threading.local()
         self._resource_ids: dict[str, int] = {}  # sorted resource JSON -> resources.id
+        self._operations: set[tuple[str, str, int]] = set()  # known to be in `operations`
         self._closed = False
         self._writer = self._connect(schema.WRITER_CACHE_KIB, schema.WRITER_PRAGMAS)
         try:
@@ -255,6 +259,10 @@ class SQLiteStore:
                     merged = self._recompute(conn, keys) if inserted else []
                 rows = [v for agg in merged for v in _summary_values(agg, keys[agg.trace_id])]
                 _insert(conn, schema.UPSERT_TRACE, len(schema.TRACE_COLUMNS), rows)
+                operations = {(s.service_name, s.name, int(s.kind)) for s in spans}
+                operations -= self._operations
+                flat = [value for operation in operations for value in operation]
+                _insert(conn, schema.INSERT_OPERATION, 3, flat)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -263,6 +271,9 @@ class SQLiteStore:
             if len(self._resource_ids) > 10000:
                 self._resource_ids.clear()
             self._resource_ids.update(new_resources)
+            if len(self._operations) > 10000:
+                self._operations.clear()
+            self._operations |= operations
             self._unchecked_spans += len(spans)
             if self._unchecked_spans >= schema.CHECKPOINT_EVERY_SPANS:
                 self._unchecked_spans = 0
@@ -423,6 +434,9 @@ class SQLiteStore:
             if bound is not None:
                 where.append(f"start_time_ns {op} ?")
                 params.append(bound)
+        condition, condition_params = span_conditions(query)
+        where.append(condition)
+        params += condition_params
         sql = (
             f"SELECT {', '.join(schema.TRACE_COLUMNS[1:])} FROM traces WHERE {' AND '.join(where)}"
             " ORDER BY start_time_ns DESC, trace_key DESC LIMIT ?"
@@ -435,6 +449,21 @@ class SQLiteStore:
             )
             for r in self._reader().execute(sql, [*params, query.limit]).fetchall()
         ]  # fmt: skip
+
+    def services(self) -> list[str]:
+        """Every service name of a stored span, sorted."""
+        return [row[0] for row in self._reader().execute(schema.SELECT_SERVICES).fetchall()]
+
+    def operations(self, service: str, kind: SpanKind | None = None) -> list[Operation]:
+        """``service``'s (span name, kind) pairs, by name then kind."""
+        value = None if kind is None else int(kind)
+        rows = self._reader().execute(schema.SELECT_OPERATIONS, (service, value, value))
+        return [Operation(name, SpanKind(number)) for name, number in rows.fetchall()]
+
+    def service_dependencies(self, start_ns: int, end_ns: int) -> list[ServiceDependency]:
+        """Parent -> child service calls in the traces starting in [start, end]."""
+        rows = self._reader().execute(schema.SELECT_DEPENDENCIES, (start_ns, end_ns))
+        return [ServiceDependency(*row) for row in rows.fetchall()]
 
     def llm_costs(
         self, group_by: CostGrouping, start_ns: int | None = None, end_ns: int | None = None

@@ -81,6 +81,14 @@ MIGRATIONS: Final = (
     CREATE TABLE system_snapshots (
         id INTEGER PRIMARY KEY, timestamp_ns INTEGER NOT NULL UNIQUE, snapshot TEXT NOT NULL);
     """,
+    # 6: the (service, span name, kind) triples seen, for the Jaeger API's services and
+    # operations lists (a few rows, written once each, instead of a scan of every span).
+    """
+    CREATE TABLE operations (
+        service_name TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
+        PRIMARY KEY (service_name, name, kind)) WITHOUT ROWID;
+    INSERT OR IGNORE INTO operations SELECT DISTINCT service_name, name, kind FROM spans;
+    """,
 )
 #: Tuning, from measurements. page_size only applies when the file is created.
 WRITER_PRAGMAS = (
@@ -184,4 +192,23 @@ SNAPSHOT_SERIES: Final = """
           WHERE timestamp_ns >= ? AND timestamp_ns <= ? GROUP BY timestamp_ns / ?) AS b
         ON s.timestamp_ns = b.last
     ORDER BY s.timestamp_ns
+"""
+INSERT_OPERATION: Final = (
+    "INSERT INTO operations (service_name, name, kind)",
+    "ON CONFLICT (service_name, name, kind) DO NOTHING",
+)
+SELECT_SERVICES: Final = "SELECT DISTINCT service_name FROM operations ORDER BY service_name"
+SELECT_OPERATIONS: Final = (
+    "SELECT name, kind FROM operations WHERE service_name = ? AND (? IS NULL OR kind = ?)"
+    " ORDER BY name, kind"
+)
+#: Parent -> child service calls in the traces starting in [?, ?] (the ``traces_start`` index).
+SELECT_DEPENDENCIES: Final = """
+    SELECT p.service_name, c.service_name, count(*)
+    FROM traces AS t
+    JOIN spans AS c ON c.trace_key = t.trace_key
+    JOIN spans AS p ON p.trace_key = c.trace_key AND p.span_id = c.parent_span_id
+    WHERE t.start_time_ns >= ? AND t.start_time_ns <= ? AND p.service_name <> c.service_name
+    GROUP BY p.service_name, c.service_name
+    ORDER BY p.service_name, c.service_name
 """

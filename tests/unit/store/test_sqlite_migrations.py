@@ -1,0 +1,28 @@
+"""SQLite schema upgrades keep what older files hold."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from oracle_monitor.model import Span, SpanKind
+from oracle_monitor.store.base import Operation
+from oracle_monitor.store.sqlite import SQLiteStore
+
+
+def test_operations_are_backfilled_from_stored_spans(tmp_path: Path) -> None:
+    path = tmp_path / "spans.db"
+    store = SQLiteStore(path)
+    span = Span("1" * 32, "2" * 16, "", "chat", SpanKind.CLIENT, 10, 20, service_name="agent")
+    store.write_spans([span])
+    store.close()
+    with sqlite3.connect(path) as conn:  # as a file written before schema version 6
+        conn.execute("DROP TABLE operations")
+        conn.execute("PRAGMA user_version = 5")
+    conn.close()
+    reopened = SQLiteStore(path)
+    try:
+        assert reopened.services() == ["agent"]
+        assert reopened.operations("agent") == [Operation("chat", SpanKind.CLIENT)]
+    finally:
+        reopened.close()
