@@ -1,4 +1,4 @@
-"""The FastAPI application: REST API under ``/api/v1``."""
+"""The FastAPI application: REST API under ``/api/v1``, Jaeger's query API under ``/jaeger/api``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
 from oracle_monitor import __version__
-from oracle_monitor.api import causal, costs, infra, snapshots, traces
+from oracle_monitor.api import causal, costs, infra, jaeger, snapshots, traces
 from oracle_monitor.api.auth_middleware import BearerTokenMiddleware
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.auth import BearerAuth
@@ -67,4 +67,5 @@ def create_app(
     app.include_router(infra.router)
     app.include_router(causal.router)
     app.include_router(snapshots.router)
+    app.include_router(jaeger.router)
     return app
