@@ -156,3 +156,16 @@ def test_span_conditions_keep_the_trace_summary_whole(tagged: Store) -> None:
     (summary,) = tagged.find_traces(TraceQuery(operation="chat", service="worker"))
     assert (summary.trace_id, summary.span_count, summary.root_name) == (tid(1), 2, "root")
     assert summary.services == ("api", "worker")
+
+
+def test_tags_match_attributes_that_hold_a_nul(store: Store) -> None:
+    # PostgreSQL keeps such attributes as text (jsonb cannot hold \u0000): still searchable.
+    store.write_spans(
+        [
+            make_span(1, 11, attributes={"note": "a\x00b", "code": 7}, resource={"r": "x\x00"}),
+            make_span(2, 21, start=10, attributes={"code": 8}),
+        ]
+    )
+    assert found(store, tags=(("code", "7"),)) == [tid(1)]
+    assert found(store, tags=(("r", "y"),)) == []
+    assert found(store, tags=(("code", "8"),), operation="span-21") == [tid(2)]

@@ -37,17 +37,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from oracle_monitor.model import InfraEvent, Span
+from oracle_monitor.model import InfraEvent, Span, SpanKind
 from oracle_monitor.store.base import (
     CostGroup,
     CostGrouping,
     EventQuery,
     LLMProblem,
+    Operation,
+    ServiceDependency,
     TraceQuery,
     TraceSummary,
 )
 from oracle_monitor.store.postgres import migrate as migrations
-from oracle_monitor.store.postgres import reader
+from oracle_monitor.store.postgres import reader, search
 from oracle_monitor.store.postgres.partitions import DAY_NS, drop_before, ensure_partitions
 from oracle_monitor.store.postgres.writer import (
     SpanBatchWriter,
@@ -232,6 +234,21 @@ class PostgresStore:
         """How many spans are stored."""
         with self._conn() as conn:
             return reader.count_spans(conn)
+
+    def services(self) -> list[str]:
+        """Every service name of a stored span, sorted."""
+        with self._conn() as conn:
+            return search.services(conn)
+
+    def operations(self, service: str, kind: SpanKind | None = None) -> list[Operation]:
+        """``service``'s (span name, kind) pairs, by name then kind."""
+        with self._conn() as conn:
+            return search.operations(conn, service, kind)
+
+    def service_dependencies(self, start_ns: int, end_ns: int) -> list[ServiceDependency]:
+        """Parent -> child service calls in the traces starting in [start, end]."""
+        with self._conn() as conn:
+            return search.service_dependencies(conn, start_ns, end_ns)
 
     def llm_costs(
         self, group_by: CostGrouping, start_ns: int | None = None, end_ns: int | None = None

@@ -19,6 +19,7 @@ from oracle_monitor.store.base import (
     TraceQuery,
     TraceSummary,
 )
+from oracle_monitor.store.postgres import search
 
 Conn = psycopg.Connection[Any]
 
@@ -145,6 +146,9 @@ def find_traces(conn: Conn, query: TraceQuery) -> list[TraceSummary]:
         if bound is not None:
             where.append(f"start_time_ns {op} %s")
             params.append(bound)
+    condition, condition_params = search.span_conditions(query)  # operation, tags, durations
+    where.append(condition)
+    params += condition_params
     sql = (
         f"SELECT {_TRACE_COLUMNS} FROM traces WHERE {' AND '.join(where)}"
         " ORDER BY start_time_ns DESC, trace_id DESC LIMIT %s"
