@@ -72,6 +72,21 @@ class Settings(BaseSettings):
     snapshot_interval_seconds: float = Field(
         2.0, gt=0, description="How often a system snapshot is taken and stored (time travel)."
     )
+    snapshot_full_resolution_hours: float = Field(
+        24.0, ge=0, description="Snapshots younger than this are all kept."
+    )
+    snapshot_thinned_step_seconds: float = Field(
+        60.0, gt=0, description="Older snapshots are thinned to one per this many seconds."
+    )
+    snapshot_retention_days: float = Field(
+        30.0, gt=0, description="Snapshots and alerts older than this are deleted."
+    )
+    alert_dedupe_seconds: float = Field(
+        600.0, gt=0, description="Repeats of an alert (kind and entity) this close are one alert."
+    )
+    alert_active_seconds: float = Field(
+        300.0, gt=0, description="An alert is active (in snapshots) this long after it last fired."
+    )
 
     # Kubernetes collector: on with a kubeconfig, or in a pod (service account).
     kubeconfig: Path | None = Field(None, description="Kubeconfig of the cluster to watch.")

@@ -162,3 +162,25 @@ class InfraEvent:
         if not self.event_id:
             key = f"{self.source}\x1f{self.kind}\x1f{self.entity}\x1f{self.time_ns}"
             self.event_id = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+@dataclass(slots=True)
+class Alert:
+    """A problem worth a person's attention, deduplicated: repeats of the same ``kind`` on the
+    same ``entity`` within a window are one alert whose ``count`` and ``last_at_ns`` grow.
+
+    ``alert_id`` is fixed when the alert opens (a hash of kind, entity and the first time), so
+    it stays the same while the alert repeats. ``severity`` is ``critical``, ``warning`` or
+    ``info``. ``trace_id`` / ``task_id`` name what to look at, when known.
+    """
+
+    alert_id: str
+    kind: str
+    severity: str
+    first_at_ns: int
+    last_at_ns: int
+    entity: str
+    summary: str
+    count: int = 1
+    trace_id: str | None = None
+    task_id: str | None = None

@@ -1,12 +1,14 @@
 """`oracle-monitor serve`: receiver, store, collectors and API composed in one process.
 
 Start-up order: store (schema created or migrated, readers for the API) → ingest workers
-(processes that decode and write) → OTLP/gRPC → OTLP/HTTP → event sink → collectors →
-snapshot loop → API. Shutdown runs the `AsyncExitStack` backwards: the API stops; the
-snapshot loop finishes the snapshot in progress; the collectors stop and the sink stores
-their last events; the receivers stop taking requests and finish those in flight (their
-spans are written and acknowledged); the workers write what they hold and exit; the store
-closes last. Nothing that was acknowledged is lost.
+(processes that decode and write) → OTLP/gRPC → OTLP/HTTP → live hub and alert engine
+(stored alerts taken up again) → event sink (stored events go to alerts and live clients) →
+collectors → snapshot loop → retention → API. Shutdown runs the `AsyncExitStack` backwards:
+the API stops (live clients get close code 1012); retention stops; the snapshot loop
+finishes the snapshot in progress; the collectors stop and the sink stores their last
+events; the receivers stop taking requests and finish those in flight (their spans are
+written and acknowledged); the workers write what they hold and exit; the store closes
+last. Nothing that was acknowledged is lost.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Generator
 from contextlib import AsyncExitStack
 from dataclasses import asdict
@@ -25,8 +28,13 @@ from urllib.parse import urlsplit, urlunsplit
 import uvicorn
 from starlette.types import ASGIApp
 
+from oracle_monitor.aggregator.alert_engine import AlertEngine
+from oracle_monitor.aggregator.alerts import AlertBook
+from oracle_monitor.aggregator.live import LiveHub
+from oracle_monitor.aggregator.retention import RetentionLoop, RetentionPolicy
 from oracle_monitor.aggregator.snapshot_loop import SnapshotLoop
 from oracle_monitor.api import create_app
+from oracle_monitor.api.infra import event_json
 from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.collectors.event_sink import StoreEventSink
 from oracle_monitor.collectors.llm.pricing import load_prices
@@ -138,8 +146,20 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             settings.shutdown_timeout_seconds,
         )
 
+        # Alerts and the live stream: stored events raise alerts and go to live clients.
+        live_hub = LiveHub()
+        live_hub.bind(loop)
+        stack.callback(live_hub.close)
+        book = AlertBook(
+            round(settings.alert_dedupe_seconds * 1e9), round(settings.alert_active_seconds * 1e9)
+        )
+        alerts = AlertEngine(store, book=book, publish=live_hub.publish_alert)
+        await asyncio.to_thread(alerts.restore, time.time_ns())
+
         # Collectors: their events are stored in batches by the sink, which stops after them.
         sink = StoreEventSink(store)
+        sink.add_listener(lambda events: live_hub.publish_events([event_json(e) for e in events]))
+        sink.add_listener(alerts.on_events)
         await sink.start()
         stack.push_async_callback(sink.shutdown)
         collectors = create_collectors(settings, sink, store)
@@ -149,19 +169,30 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             logger.info("collector %s started", collector.name)
 
         # System snapshots, taken from the collectors' states; stops before them.
-        snapshots = SnapshotLoop(store, collectors, settings.snapshot_interval_seconds)
+        snapshots = SnapshotLoop(
+            store,
+            collectors,
+            settings.snapshot_interval_seconds,
+            alerts=alerts,
+            on_snapshot=live_hub.publish_snapshot,
+        )
         await snapshots.start()
         stack.push_async_callback(snapshots.shutdown)
+        retention = RetentionLoop(store, RetentionPolicy.from_settings(settings))
+        await retention.start()
+        stack.push_async_callback(retention.shutdown)
 
         def status() -> dict[str, Any]:
             return {
                 "receiver": {**asdict(ingest.stats), "queued_bytes": ingest.queued_bytes},
                 "snapshots": snapshots.stats(),
+                "live": {"clients": live_hub.subscribers},
+                "retention": retention.stats(),
             }
 
         await _start_uvicorn(
             stack,
-            create_app(store, status, api_auth, collectors),
+            create_app(store, status, api_auth, collectors, live_hub),
             settings.host,
             settings.api_port,
             settings.shutdown_timeout_seconds,

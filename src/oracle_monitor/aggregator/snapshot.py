@@ -169,10 +169,14 @@ def _llm_usage(collector: Collector | None) -> dict[str, Any]:
 
 
 def build_snapshot(
-    now_ns: int, collectors: Sequence[Collector], agents: Sequence[dict[str, Any]]
+    now_ns: int,
+    collectors: Sequence[Collector],
+    agents: Sequence[dict[str, Any]],
+    alerts: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The system at ``now_ns``: collectors found by name (``k8s``, ``kafka``, ``llm``), the
-    agents' views as given (see `oracle_monitor.aggregator.agents.agent_views`)."""
+    agents' views as given (see `oracle_monitor.aggregator.agents.agent_views`), the alerts
+    active then (`oracle_monitor.aggregator.alerts.alert_json`)."""
     by_name = {collector.name: collector for collector in collectors}
     return {
         "timestamp": rfc3339(now_ns),
@@ -180,5 +184,5 @@ def build_snapshot(
         "kafka": _kafka(by_name.get("kafka")),
         "llm_usage": _llm_usage(by_name.get("llm")),
         "agents": list(agents),
-        "alerts": [],
+        "alerts": list(alerts),
     }

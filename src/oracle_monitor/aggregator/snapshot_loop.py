@@ -2,9 +2,11 @@
 
 One lifecycle, like the collectors: ``await start()`` returns at once (the loop runs in a
 task), ``await shutdown()`` stops it and is idempotent. The store calls (reading agents'
-spans, writing the snapshot) run in a thread. A snapshot that fails validation is not
-stored but counted (`invalid_snapshots`, `last_error`); neither that nor a failing store call
-stops the loop.
+spans, writing the snapshot) run in a thread. With an `AlertEngine`, each round first runs
+the orphan checks that are due, and the snapshot's ``alerts`` are the alerts active then. A
+snapshot that fails validation is not stored but counted (`invalid_snapshots`,
+`last_error`) and raises an ``invalid_snapshot`` alert; neither that nor a failing store call
+stops the loop. Each stored snapshot goes to ``on_snapshot`` (the live stream).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from oracle_monitor.aggregator.agents import agent_views
+from oracle_monitor.aggregator.alert_engine import AlertEngine
 from oracle_monitor.aggregator.snapshot import build_snapshot, validate_snapshot
 from oracle_monitor.collectors.base import Collector
 from oracle_monitor.store.base import AgentSpanReader, SnapshotWriter
@@ -31,24 +34,36 @@ class SnapshotStore(AgentSpanReader, SnapshotWriter, Protocol):
 
 
 def take_snapshot(
-    store: AgentSpanReader, collectors: Sequence[Collector], now_ns: int
+    store: AgentSpanReader,
+    collectors: Sequence[Collector],
+    now_ns: int,
+    alerts: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """A snapshot at ``now_ns``: the agents' views from the store, the collectors' states."""
+    """A snapshot at ``now_ns``: the agents' views from the store, the collectors' states,
+    the active ``alerts``."""
     agents = agent_views(store.recent_agent_spans(now_ns - AGENT_WINDOW_NS), now_ns)
-    return build_snapshot(now_ns, collectors, agents)
+    return build_snapshot(now_ns, collectors, agents, alerts)
 
 
 class SnapshotLoop:
     """Takes a snapshot every ``interval_s`` seconds and stores the valid ones."""
 
     def __init__(
-        self, store: SnapshotStore, collectors: Sequence[Collector], interval_s: float
+        self,
+        store: SnapshotStore,
+        collectors: Sequence[Collector],
+        interval_s: float,
+        *,
+        alerts: AlertEngine | None = None,
+        on_snapshot: Callable[[int, dict[str, Any]], None] | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
         self._store = store
         self._collectors = list(collectors)
         self._interval_s = interval_s
+        self._alerts = alerts
+        self._on_snapshot = on_snapshot
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self.stored_snapshots = 0
@@ -56,9 +71,17 @@ class SnapshotLoop:
         self.failed_snapshots = 0  # building or storing raised
         self.last_error = ""
 
-    def _once(self) -> None:
-        now_ns = time.time_ns()
-        snapshot = take_snapshot(self._store, self._collectors, now_ns)
+    def snapshot_once(self, now_ns: int | None = None) -> None:
+        """Take, validate and store one snapshot at ``now_ns`` (default now), blocking."""
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        active: list[dict[str, Any]] = []
+        if self._alerts is not None:
+            try:
+                self._alerts.check_orphans(now_ns)
+            except Exception:  # the snapshot matters more than one check
+                logger.exception("checking for orphaned tasks failed")
+            active = self._alerts.active(now_ns)
+        snapshot = take_snapshot(self._store, self._collectors, now_ns, active)
         errors = validate_snapshot(snapshot)
         if errors:
             self.invalid_snapshots += 1
@@ -66,14 +89,18 @@ class SnapshotLoop:
             if message != self.last_error:  # once per distinct problem, not every interval
                 logger.warning("invalid snapshot not stored: %s", message)
             self.last_error = message
+            if self._alerts is not None:
+                self._alerts.invalid_snapshot(now_ns, message)
             return
         self._store.write_snapshot(now_ns, snapshot)
         self.stored_snapshots += 1
+        if self._on_snapshot is not None:
+            self._on_snapshot(now_ns, snapshot)
 
     async def run_once(self) -> None:
         """Take, validate and store one snapshot (in a thread); never raises but on cancel."""
         try:
-            await asyncio.to_thread(self._once)
+            await asyncio.to_thread(self.snapshot_once)
         except Exception as error:  # a store hiccup must not stop the loop
             self.failed_snapshots += 1
             self.last_error = str(error)

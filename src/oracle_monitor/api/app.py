@@ -9,7 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
 from oracle_monitor import __version__
-from oracle_monitor.api import causal, costs, infra, jaeger, snapshots, traces
+from oracle_monitor.aggregator.live import LiveHub
+from oracle_monitor.api import alerts, causal, costs, infra, jaeger, live, snapshots, traces
 from oracle_monitor.api.auth_middleware import BearerTokenMiddleware
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.auth import BearerAuth
@@ -37,8 +38,10 @@ def create_app(
     status: StatusSource,
     auth: BearerAuth | None = None,
     collectors: Sequence[Collector] = (),
+    live_hub: LiveHub | None = None,
 ) -> FastAPI:
-    """The API over ``reader``; ``status`` supplies the receiver's counters for health.
+    """The API over ``reader``; ``status`` supplies the receiver's counters for health;
+    ``live_hub`` feeds ``WS /api/v1/live`` (default: a hub nobody publishes to).
 
     With an enabled ``auth``, the API, Jaeger API, ``/metrics`` and WebSockets need the bearer
     token (`oracle_monitor.api.auth_middleware` says what stays open).
@@ -53,6 +56,7 @@ def create_app(
     )
     app.state.reader = reader
     app.state.collectors = list(collectors)
+    app.state.live = live_hub if live_hub is not None else LiveHub()
     app.add_exception_handler(RequestValidationError, _bad_request)
     if auth is not None and auth.enabled:
         app.add_middleware(BearerTokenMiddleware, auth=auth)
@@ -68,4 +72,6 @@ def create_app(
     app.include_router(causal.router)
     app.include_router(snapshots.router)
     app.include_router(jaeger.router)
+    app.include_router(alerts.router)
+    app.include_router(live.router)
     return app

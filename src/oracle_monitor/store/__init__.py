@@ -16,6 +16,9 @@ from urllib.parse import parse_qsl
 
 from oracle_monitor.store.base import (
     AgentSpanReader,
+    AlertQuery,
+    AlertReader,
+    AlertWriter,
     CostGroup,
     CostGrouping,
     EventQuery,
@@ -24,6 +27,7 @@ from oracle_monitor.store.base import (
     LLMProblem,
     Operation,
     ServiceDependency,
+    Retention,
     SnapshotReader,
     SnapshotWriter,
     SpanReader,
@@ -35,6 +39,9 @@ from oracle_monitor.store.base import (
 
 __all__ = [
     "AgentSpanReader",
+    "AlertQuery",
+    "AlertReader",
+    "AlertWriter",
     "CostGroup",
     "CostGrouping",
     "EventQuery",
@@ -43,6 +50,7 @@ __all__ = [
     "LLMProblem",
     "Operation",
     "ServiceDependency",
+    "Retention",
     "SnapshotReader",
     "SnapshotWriter",
     "SpanReader",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from oracle_monitor.model import InfraEvent, Span, SpanKind
+from oracle_monitor.model import Alert, InfraEvent, Span, SpanKind
 
 TraceStatus = Literal["ok", "error"]
 CostGrouping = Literal["agent", "model", "provider"]
@@ -291,6 +291,54 @@ class SnapshotReader(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    """Filters for `AlertReader.find_alerts`; ``None`` means "any".
+
+    An alert matches [``start_ns``, ``end_ns``] when it overlaps it (last happened at or
+    after ``start_ns`` and opened at or before ``end_ns``); ``severities`` lists those wanted.
+    """
+
+    start_ns: int | None = None
+    end_ns: int | None = None
+    severities: tuple[str, ...] | None = None
+    limit: int = 100
+
+
+class AlertWriter(Protocol):
+    """Writes alerts durably."""
+
+    def write_alerts(self, alerts: Sequence[Alert]) -> None:
+        """Store ``alerts`` in one transaction, by ``alert_id``: a stored alert is updated
+        (widest times, highest count, worse severity, latest summary)."""
+        ...
+
+
+class AlertReader(Protocol):
+    """Reads alerts back."""
+
+    def find_alerts(self, query: AlertQuery) -> list[Alert]:
+        """Alerts matching ``query``, newest ``last_at`` first, at most ``limit``; [] if none."""
+        ...
+
+
+class Retention(Protocol):
+    """Deletes what is too old to keep."""
+
+    def thin_snapshots(self, start_ns: int, end_ns: int, step_ns: int) -> int:
+        """Of the snapshots in [start, end), keep only the last of each ``step_ns`` bucket
+        (aligned on the unix epoch); returns how many were deleted."""
+        ...
+
+    def delete_snapshots_before(self, timestamp_ns: int) -> int:
+        """Delete the snapshots taken before ``timestamp_ns``; returns how many."""
+        ...
+
+    def delete_alerts_before(self, timestamp_ns: int) -> int:
+        """Delete the alerts that last happened before ``timestamp_ns``; returns how many."""
+        ...
+
+
 class Store(
     SpanWriter,
     SpanReader,
@@ -299,6 +347,9 @@ class Store(
     AgentSpanReader,
     SnapshotWriter,
     SnapshotReader,
+    AlertWriter,
+    AlertReader,
+    Retention,
     Protocol,
 ):
     """A span store: writer, reader and a lifecycle."""

@@ -44,8 +44,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-import orjson
-
 from oracle_monitor.model import Attributes, InfraEvent, Severity, Span, SpanKind, StatusCode
 from oracle_monitor.store import codec
 from oracle_monitor.store import sqlite_schema as schema
@@ -60,6 +58,7 @@ from oracle_monitor.store.base import (
     TraceSummary,
 )
 from oracle_monitor.store.sqlite_search import span_conditions
+from oracle_monitor.store.sqlite_timeline import TimelineMixin
 from oracle_monitor.store.summaries import TraceAggregate, aggregate_spans, merge_aggregates
 
 __all__ = ["SQLiteStore"]
@@ -166,7 +165,7 @@ class _WriterFileLock:
             self._file.close()
 
 
-class SQLiteStore:
+class SQLiteStore(TimelineMixin):
     """A `Store` in one SQLite file (WAL mode); see the module docstring for the guarantees.
 
     ``path``: the database file; missing parent directories are created. ``synchronous``: the
@@ -545,33 +544,6 @@ class SQLiteStore:
             return []
         rows = self._reader().execute(schema.SELECT_AGENT_SPANS, (since_ns, limit)).fetchall()
         return [_span_from_row(row[0].hex(), row[1:]) for row in rows]
-
-    def write_snapshot(self, timestamp_ns: int, snapshot: dict[str, Any]) -> None:
-        """Store ``snapshot`` at ``timestamp_ns``; idempotent on the timestamp."""
-        text = orjson.dumps(snapshot).decode()
-        with self._write_lock, self._process_lock:
-            self._check_open()
-            self._writer.execute(schema.INSERT_SNAPSHOT, (timestamp_ns, text))
-
-    def latest_snapshot(self) -> tuple[int, dict[str, Any]] | None:
-        """The newest snapshot, or ``None``."""
-        row = self._reader().execute(schema.LATEST_SNAPSHOT).fetchone()
-        return None if row is None else (row[0], orjson.loads(row[1]))
-
-    def snapshot_at(self, timestamp_ns: int) -> tuple[int, dict[str, Any]] | None:
-        """The last snapshot at or before ``timestamp_ns``, or ``None``."""
-        row = self._reader().execute(schema.SNAPSHOT_AT, (timestamp_ns,)).fetchone()
-        return None if row is None else (row[0], orjson.loads(row[1]))
-
-    def snapshot_series(
-        self, start_ns: int, end_ns: int, step_ns: int
-    ) -> list[tuple[int, dict[str, Any]]]:
-        """The last snapshot of each ``step_ns`` bucket of [start, end], oldest first."""
-        if step_ns <= 0:
-            raise ValueError("step_ns must be positive")
-        params = (start_ns, end_ns, step_ns)
-        rows = self._reader().execute(schema.SNAPSHOT_SERIES, params).fetchall()
-        return [(row[0], orjson.loads(row[1])) for row in rows]
 
     def count_spans(self) -> int:
         """How many spans are stored."""

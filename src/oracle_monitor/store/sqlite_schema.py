@@ -89,6 +89,15 @@ MIGRATIONS: Final = (
         PRIMARY KEY (service_name, name, kind)) WITHOUT ROWID;
     INSERT OR IGNORE INTO operations SELECT DISTINCT service_name, name, kind FROM spans;
     """,
+    # 7: alerts, deduplicated (one row per alert, updated as it repeats).
+    """
+    CREATE TABLE alerts (
+        alert_id TEXT PRIMARY KEY, kind TEXT NOT NULL, severity TEXT NOT NULL,
+        first_at_ns INTEGER NOT NULL, last_at_ns INTEGER NOT NULL, entity TEXT NOT NULL,
+        summary TEXT NOT NULL, count INTEGER NOT NULL, trace_id TEXT, task_id TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX alerts_last ON alerts (last_at_ns);
+    """,
 )
 #: Tuning, from measurements. page_size only applies when the file is created.
 WRITER_PRAGMAS = (
@@ -211,4 +220,29 @@ SELECT_DEPENDENCIES: Final = """
     WHERE t.start_time_ns >= ? AND t.start_time_ns <= ? AND p.service_name <> c.service_name
     GROUP BY p.service_name, c.service_name
     ORDER BY p.service_name, c.service_name
+"""
+
+ALERT_COLUMNS: Final = (
+    "alert_id", "kind", "severity", "first_at_ns", "last_at_ns", "entity", "summary", "count",
+    "trace_id", "task_id",
+)  # fmt: skip
+#: A repeat of a stored alert keeps the widest times, the highest count, the worse severity.
+UPSERT_ALERT: Final = (
+    f"INSERT INTO alerts ({', '.join(ALERT_COLUMNS)}) VALUES ({', '.join('?' * 10)})"
+    " ON CONFLICT (alert_id) DO UPDATE SET"
+    " first_at_ns = min(first_at_ns, excluded.first_at_ns),"
+    " summary = CASE WHEN excluded.last_at_ns >= last_at_ns THEN excluded.summary ELSE summary END,"
+    " last_at_ns = max(last_at_ns, excluded.last_at_ns), count = max(count, excluded.count),"
+    " severity = CASE WHEN excluded.severity = 'critical' OR severity = 'info'"
+    " THEN excluded.severity ELSE severity END,"
+    " trace_id = coalesce(trace_id, excluded.trace_id),"
+    " task_id = coalesce(task_id, excluded.task_id)"
+)
+#: Of the snapshots in [start, end), all but the last of each ``step`` bucket: parameters
+#: start, end, start, end, step.
+THIN_SNAPSHOTS: Final = """
+    DELETE FROM system_snapshots WHERE timestamp_ns >= ? AND timestamp_ns < ?
+    AND timestamp_ns NOT IN (
+        SELECT max(timestamp_ns) FROM system_snapshots
+        WHERE timestamp_ns >= ? AND timestamp_ns < ? GROUP BY timestamp_ns / ?)
 """
