@@ -37,8 +37,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from oracle_monitor.model import InfraEvent, Span, SpanKind
+from oracle_monitor.model import Alert, InfraEvent, Span, SpanKind
 from oracle_monitor.store.base import (
+    AlertQuery,
     CostGroup,
     CostGrouping,
     EventQuery,
@@ -49,7 +50,7 @@ from oracle_monitor.store.base import (
     TraceSummary,
 )
 from oracle_monitor.store.postgres import migrate as migrations
-from oracle_monitor.store.postgres import reader, search
+from oracle_monitor.store.postgres import reader, search, timeline
 from oracle_monitor.store.postgres.partitions import DAY_NS, drop_before, ensure_partitions
 from oracle_monitor.store.postgres.writer import (
     SpanBatchWriter,
@@ -271,6 +272,35 @@ class PostgresStore:
         """Agents' spans started at or after ``since_ns``, newest first, at most ``limit``."""
         with self._conn() as conn:
             return reader.recent_agent_spans(conn, since_ns, limit)
+
+    def write_alerts(self, alerts: Sequence[Alert]) -> None:
+        """Insert or update ``alerts`` by id, in one transaction."""
+        if alerts:
+            with self._conn() as conn:
+                timeline.write_alerts(conn, self.tenant, alerts)
+
+    def find_alerts(self, query: AlertQuery) -> list[Alert]:
+        """Alerts matching ``query``, newest ``last_at`` first."""
+        with self._conn() as conn:
+            return timeline.find_alerts(conn, query)
+
+    def thin_snapshots(self, start_ns: int, end_ns: int, step_ns: int) -> int:
+        """Keep only the last snapshot of each ``step_ns`` bucket of [start, end)."""
+        with self._conn() as conn:
+            return timeline.thin_snapshots(conn, start_ns, end_ns, step_ns)
+
+    def delete_snapshots_before(self, timestamp_ns: int) -> int:
+        """Delete the snapshots taken before ``timestamp_ns``."""
+        sql = "DELETE FROM system_snapshots WHERE timestamp_ns < %s"
+        with self._conn() as conn:
+            return timeline.delete(conn, sql, (timestamp_ns,))
+
+    def delete_alerts_before(self, timestamp_ns: int) -> int:
+        """Delete the alerts that last happened before ``timestamp_ns``."""
+        with self._conn() as conn:
+            return timeline.delete(
+                conn, "DELETE FROM alerts WHERE last_at_ns < %s", (timestamp_ns,)
+            )
 
     def latest_snapshot(self) -> tuple[int, dict[str, Any]] | None:
         """The newest snapshot, or ``None``."""
