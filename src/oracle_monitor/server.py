@@ -34,7 +34,7 @@ from oracle_monitor.aggregator.live import LiveHub
 from oracle_monitor.aggregator.retention import RetentionLoop, RetentionPolicy
 from oracle_monitor.aggregator.snapshot_loop import SnapshotLoop
 from oracle_monitor.api import create_app
-from oracle_monitor.api.infra import event_json
+from oracle_monitor.api.serialize import event_json
 from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.collectors.event_sink import StoreEventSink
 from oracle_monitor.collectors.llm.pricing import load_prices

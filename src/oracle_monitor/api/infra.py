@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from oracle_monitor.api.responses import OrjsonResponse
-from oracle_monitor.api.serialize import attributes_json, rfc3339
+from oracle_monitor.api.serialize import event_json
 from oracle_monitor.api.traces import unix_ns
 from oracle_monitor.collectors.base import Collector
-from oracle_monitor.model import InfraEvent
 from oracle_monitor.store.base import EventQuery, EventReader
+
+__all__ = ["event_json", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["infrastructure"])
 MAX_EVENTS = 1000
-
-
-def event_json(event: InfraEvent) -> dict[str, Any]:
-    """One infrastructure event as JSON."""
-    return {
-        "event_id": event.event_id,
-        "time": rfc3339(event.time_ns),
-        "time_unix_nano": event.time_ns,
-        "source": event.source,
-        "kind": event.kind,
-        "entity": event.entity,
-        "severity": str(event.severity),
-        "summary": event.summary,
-        "attributes": attributes_json(event.attributes),
-    }
 
 
 @router.get("/infra", response_class=OrjsonResponse)

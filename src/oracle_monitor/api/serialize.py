@@ -1,15 +1,15 @@
-"""Spans and trace summaries as the REST API's JSON."""
+"""Spans, trace summaries and infrastructure events as the REST API's JSON."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from oracle_monitor.model import Attributes, Span
+from oracle_monitor.model import Attributes, InfraEvent, Span
 from oracle_monitor.store.base import TraceSummary
 from oracle_monitor.store.codec import to_jsonable
 from oracle_monitor.timestamps import rfc3339
 
-__all__ = ["attributes_json", "rfc3339", "span_json", "summary_json"]
+__all__ = ["attributes_json", "event_json", "rfc3339", "span_json", "summary_json"]
 
 
 def attributes_json(attributes: Attributes) -> dict[str, Any]:
@@ -84,4 +84,20 @@ def summary_json(summary: TraceSummary) -> dict[str, Any]:
         "total_tokens": summary.total_tokens,
         "input_tokens": summary.input_tokens,
         "output_tokens": summary.output_tokens,
+    }
+
+
+def event_json(event: InfraEvent) -> dict[str, Any]:
+    """One infrastructure event as JSON (``/api/v1/events``, the live stream, a trace's
+    correlated events)."""
+    return {
+        "event_id": event.event_id,
+        "time": rfc3339(event.time_ns),
+        "time_unix_nano": event.time_ns,
+        "source": event.source,
+        "kind": event.kind,
+        "entity": event.entity,
+        "severity": str(event.severity),
+        "summary": event.summary,
+        "attributes": attributes_json(event.attributes),
     }
