@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -88,6 +88,24 @@ class Settings(BaseSettings):
         300.0, gt=0, description="An alert is active (in snapshots) this long after it last fired."
     )
 
+    # OTLP forwarding: every accepted span is also exported to these backends.
+    forward_otlp_endpoints: str = Field(
+        "",
+        description="Comma-separated OTLP targets every stored span is forwarded to: "
+        "grpc://host:4317, grpcs:// (TLS), http://host:4318[/v1/traces], https://.",
+    )
+    forward_otlp_headers: SecretStr | None = Field(
+        None,
+        description="Headers sent to the forward targets, as OTEL_EXPORTER_OTLP_HEADERS: "
+        "key=value pairs, comma-separated, values URL-encoded.",
+    )
+    forward_queue_max_spans: int = Field(
+        20_000, ge=1, description="Spans waiting per forward target (per worker) before drops."
+    )
+    forward_events: bool = Field(
+        True, description="Add correlated infrastructure events to forwarded spans."
+    )
+
     # Kubernetes collector: on with a kubeconfig, or in a pod (service account).
     kubeconfig: Path | None = Field(None, description="Kubeconfig of the cluster to watch.")
     k8s_namespaces: str = Field("", description="Comma-separated namespaces; empty: all.")
@@ -149,6 +167,14 @@ class Settings(BaseSettings):
         if self.kafka_sasl_password is not None:
             config["sasl.password"] = self.kafka_sasl_password.get_secret_value()
         return config
+
+    @field_validator("forward_otlp_endpoints")
+    @classmethod
+    def _check_forward_endpoints(cls, value: str) -> str:
+        from oracle_monitor.forward.endpoints import parse_endpoints
+
+        parse_endpoints(value)  # a ValueError names the bad entry
+        return value
 
     @model_validator(mode="after")
     def _default_store(self) -> Settings:

@@ -40,6 +40,7 @@ from oracle_monitor.collectors.event_sink import StoreEventSink
 from oracle_monitor.collectors.llm.pricing import load_prices
 from oracle_monitor.collectors.registry import create_collectors
 from oracle_monitor.config import Settings
+from oracle_monitor.forward import ForwardConfig
 from oracle_monitor.receiver.decode import DecodeLimits
 from oracle_monitor.receiver.grpc_server import TraceServicer, create_grpc_server
 from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_app
@@ -121,6 +122,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 batch_max_spans=settings.write_batch_max_spans,
                 log_level=settings.log_level,
                 pricing_file=str(settings.pricing_file) if settings.pricing_file else None,
+                forward=ForwardConfig.from_settings(settings),
             ),
             workers=settings.ingest_workers or os.cpu_count() or 1,
             max_queued_bytes=settings.queue_max_bytes,
@@ -188,6 +190,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 "snapshots": snapshots.stats(),
                 "live": {"clients": live_hub.subscribers},
                 "retention": retention.stats(),
+                "forward": {
+                    "endpoints": ingest.forward_counters.snapshot()
+                    if ingest.forward_counters
+                    else []
+                },
             }
 
         await _start_uvicorn(

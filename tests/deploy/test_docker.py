@@ -132,7 +132,7 @@ def test_compose_services(compose: dict[str, Any]) -> None:
     assert (
         env["ORACLE_STORE"].startswith("postgresql://") and "@postgres:5432/" in env["ORACLE_STORE"]
     )
-    assert env["ORACLE_FORWARD_OTLP_ENDPOINTS"] == "http://jaeger:4317"
+    assert env["ORACLE_FORWARD_OTLP_ENDPOINTS"] == "grpc://jaeger:4317"
     assert "redpanda:9092" in monitor["command"]
     assert monitor["depends_on"]["postgres"]["condition"] == "service_healthy"
 

@@ -4,7 +4,8 @@ Runs in a process of its own (see `oracle_monitor.receiver.workers`), reading re
 socket shared with the server process. It takes every request already waiting (up to
 ``batch_max_spans`` spans), decodes each, writes all their spans in one store transaction and
 only then answers each request, so an answer means the spans are durable. LLM calls that
-report tokens but no cost are priced here (`oracle_monitor.collectors.llm.pricing`). It exits
+report tokens but no cost are priced here (`oracle_monitor.collectors.llm.pricing`). Once
+answered, stored spans go to the worker's forwarder, if any (`oracle_monitor.forward`). It exits
 when the server closes the socket, after finishing the batch in hand.
 
 Frames on the socket (little-endian):
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Final
 
 from oracle_monitor.collectors.llm.pricing import PriceTable, load_prices, price_spans
+from oracle_monitor.forward import ForwardConfig, ForwardCounters, Forwarder
 from oracle_monitor.model import Span
 from oracle_monitor.receiver.decode import (
     DecodedBatch,
@@ -60,6 +62,7 @@ class WorkerConfig:
     batch_max_spans: int
     log_level: str = "INFO"
     pricing_file: str | None = None
+    forward: ForwardConfig | None = None
 
 
 def reply(request_id: int, outcome: int, accepted: int, rejected: int, message: str) -> bytes:
@@ -104,10 +107,19 @@ class _FrameReader:
         return frame
 
 
-def serve_requests(sock: socket.socket, config: WorkerConfig) -> None:
-    """Decode and store requests from ``sock`` until the server closes it."""
+def serve_requests(
+    sock: socket.socket, config: WorkerConfig, counters: ForwardCounters | None = None
+) -> None:
+    """Decode and store requests from ``sock`` until the server closes it.
+
+    With ``config.forward`` (and the server's shared ``counters``), stored spans are also
+    handed to a `Forwarder`, which never blocks this loop.
+    """
     prices = load_prices(Path(config.pricing_file) if config.pricing_file else None)
     store = open_store(config.store_url, migrate=False)  # the server has migrated it
+    forwarder = None
+    if config.forward is not None and counters is not None:
+        forwarder = Forwarder(config.forward, counters, store)
     reader = _FrameReader(sock)
     try:
         while True:
@@ -116,8 +128,12 @@ def serve_requests(sock: socket.socket, config: WorkerConfig) -> None:
             except EOFError:
                 return
             assert first is not None
-            _handle_batch(sock, store, prices, reader, first, config)
+            stored = _handle_batch(sock, store, prices, reader, first, config)
+            if forwarder is not None:
+                forwarder.submit(stored)
     finally:
+        if forwarder is not None:
+            forwarder.shutdown()
         store.close()
 
 
@@ -128,7 +144,8 @@ def _handle_batch(
     reader: _FrameReader,
     first: tuple[int, int, bytes],
     config: WorkerConfig,
-) -> None:
+) -> list[Span]:
+    """Decode, store and answer one batch of requests; return the spans stored."""
     replies: list[bytes] = []
     decoded: list[tuple[int, DecodedBatch]] = []
     spans: list[Span] = []
@@ -156,6 +173,7 @@ def _handle_batch(
         replies.extend(
             reply(rid, STORE_FAILED, 0, 0, f"store write failed: {error}") for rid, _ in decoded
         )
+        spans = []
     else:
         replies.extend(
             reply(rid, STORED, len(b.spans), b.rejected_spans, b.error_message)
@@ -165,9 +183,12 @@ def _handle_batch(
         sock.sendall(b"".join(replies))
     except OSError:
         logger.warning("the server went away before %d replies were sent", len(replies))
+    return spans
 
 
-def worker_main(sock: socket.socket, config: WorkerConfig) -> None:
+def worker_main(
+    sock: socket.socket, config: WorkerConfig, counters: ForwardCounters | None = None
+) -> None:
     """Entry point of a worker process."""
     # Ctrl-C reaches the whole process group; the server decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -176,4 +197,4 @@ def worker_main(sock: socket.socket, config: WorkerConfig) -> None:
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
     )
-    serve_requests(sock, config)
+    serve_requests(sock, config, counters)

@@ -20,6 +20,7 @@ import socket
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 
+from oracle_monitor.forward import ForwardCounters
 from oracle_monitor.receiver.decode import MalformedRequest
 from oracle_monitor.receiver.errors import PipelineFull, ServiceUnavailable
 from oracle_monitor.receiver.worker_process import (
@@ -82,6 +83,10 @@ class IngestWorkerPool:
         self._closing = False
         self._context = multiprocessing.get_context("spawn")  # never fork a gRPC process
         self.stats = IngestStats()
+        self.forward_counters: ForwardCounters | None = None
+        if config.forward is not None:  # shared by every worker, read for health
+            labels = [endpoint.label for endpoint in config.forward.endpoints]
+            self.forward_counters = ForwardCounters(self._context, labels)
 
     @property
     def queued_bytes(self) -> int:
@@ -95,7 +100,10 @@ class IngestWorkerPool:
     async def _spawn(self) -> _Worker:
         ours, theirs = socket.socketpair()
         process = self._context.Process(
-            target=worker_main, args=(theirs, self._config), name="oracle-ingest", daemon=True
+            target=worker_main,
+            args=(theirs, self._config, self.forward_counters),
+            name="oracle-ingest",
+            daemon=True,
         )
         await asyncio.to_thread(process.start)
         theirs.close()
