@@ -1,6 +1,6 @@
 """Kubernetes collector benchmark: a watch stream of 5,000 pods with bursts of 1,000 events/s.
 
-The fake API server (``tests/fakes/k8s_apiserver.py``) runs in a subprocess with 5,000 recorded
+The API server (``oracle_monitor/demo/apiserver.py``) runs in a subprocess with 5,000 recorded
 agent pods; the collector (real ``kubernetes`` client) lists them, then the server sends
 ``--bursts`` bursts of 1,000 pod changes each (readiness flips, one event each), one burst a
 second. Reported: the collector process's CPU time over wall time during the bursts (% of
@@ -23,9 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.fakes.k8s_apiserver import FakeApiServer, fixture
+from tests.fakes.k8s_fixtures import fixture
 
 from oracle_monitor.collectors.k8s import K8sCollector, K8sConfig
+from oracle_monitor.demo.apiserver import ApiServer
 from oracle_monitor.model import InfraEvent
 
 
@@ -49,7 +50,7 @@ BASE = fixture("pod_running")
 
 def serve(pods: int, bursts: int, rate: int) -> None:
     """Subprocess: run the fake with ``pods`` pods; on 'go', send the bursts."""
-    with FakeApiServer() as api:
+    with ApiServer() as api:
         for index in range(pods):
             api.apply("pods", make_pod(index, True, 0))
         print(api.port, flush=True)
@@ -82,7 +83,7 @@ async def run(pods: int, bursts: int, rate: int) -> int:
             count[0] += sum(1 for e in events if e.kind in ("pod_ready", "pod_not_ready"))
 
     with tempfile.TemporaryDirectory() as tmp:
-        fake = FakeApiServer()
+        fake = ApiServer()
         fake.port = port
         kubeconfig = fake.write_kubeconfig(Path(tmp) / "kubeconfig")
         collector = K8sCollector(K8sConfig(kubeconfig=kubeconfig), sink)

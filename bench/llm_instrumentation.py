@@ -1,7 +1,7 @@
 """Per-call cost of the LLM HTTP instrumentation, with the real OpenAI client.
 
 Makes chat-completion calls (JSON, and streamed with usage) from ``openai.OpenAI`` to the
-in-process fake upstream (``tests/fakes/llm_upstream.py``) in three modes: no instrumentation,
+in-process local provider (``oracle_monitor.demo.llm_provider``) in three modes: no instrumentation,
 OpenTelemetry's plain httpx2 instrumentation (hooks off), and `instrument_llm_http`. Modes run
 in alternating blocks so drift hits them alike. The fake upstream runs in a thread of this
 process, so each call is timed in CPU time of the calling thread (`time.thread_time`): what the
@@ -27,8 +27,7 @@ from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.fakes.llm_upstream import running_llm_upstream
-
+from oracle_monitor.demo.llm_provider import running_llm_provider
 from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
 
 MESSAGES: Any = [{"role": "user", "content": "Say hello"}]
@@ -46,7 +45,7 @@ def main() -> None:
         "httpx2 spans": (lambda: plain.instrument(tracer_provider=provider), plain.uninstrument),
         "llm_http": (lambda: instrument_llm_http(provider), uninstrument_llm_http),
     }
-    with running_llm_upstream() as upstream:
+    with running_llm_provider() as upstream:
         client = openai.OpenAI(api_key="sk-bench", base_url=upstream.openai_base_url)
 
         def json_call() -> None:

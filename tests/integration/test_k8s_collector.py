@@ -11,8 +11,9 @@ import pytest
 
 from oracle_monitor.collectors.k8s import K8sCollector, K8sConfig, create
 from oracle_monitor.config import Settings
+from oracle_monitor.demo.apiserver import ApiServer
 from oracle_monitor.model import InfraEvent
-from tests.fakes.k8s_apiserver import FakeApiServer, fixture
+from tests.fakes.k8s_fixtures import fixture
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +39,8 @@ async def until(check: Callable[[], bool], within: float = 8.0) -> None:
 
 
 @pytest.fixture
-def api() -> Iterator[FakeApiServer]:
-    with FakeApiServer() as server:
+def api() -> Iterator[ApiServer]:
+    with ApiServer() as server:
         server.apply("pods", fixture("pod_running"))
         server.apply("pods", fixture("pod_crashloop"))
         for event in fixture("events")["items"]:
@@ -49,9 +50,7 @@ def api() -> Iterator[FakeApiServer]:
 
 
 @pytest.fixture
-async def running(
-    api: FakeApiServer, tmp_path: Path
-) -> AsyncIterator[tuple[K8sCollector, Recorder]]:
+async def running(api: ApiServer, tmp_path: Path) -> AsyncIterator[tuple[K8sCollector, Recorder]]:
     kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
     cfg = K8sConfig(
         kubeconfig=kubeconfig,
@@ -99,7 +98,7 @@ async def test_initial_list_produces_state_and_events(
 
 
 async def test_watch_updates_in_order_and_rescheduling(
-    running: tuple[K8sCollector, Recorder], api: FakeApiServer
+    running: tuple[K8sCollector, Recorder], api: ApiServer
 ) -> None:
     collector, sink = running
     before = len(sink.events)
@@ -120,7 +119,7 @@ async def test_watch_updates_in_order_and_rescheduling(
 
 
 async def test_gone_relists_without_losing_or_duplicating(
-    running: tuple[K8sCollector, Recorder], api: FakeApiServer, tmp_path: Path
+    running: tuple[K8sCollector, Recorder], api: ApiServer, tmp_path: Path
 ) -> None:
     collector, sink = running
     api.set_reachable(False)  # the watch misses changes while away...
@@ -142,7 +141,7 @@ async def test_gone_relists_without_losing_or_duplicating(
 
 
 async def test_unreachable_then_recovered(
-    running: tuple[K8sCollector, Recorder], api: FakeApiServer
+    running: tuple[K8sCollector, Recorder], api: ApiServer
 ) -> None:
     collector, sink = running
     api.set_reachable(False)
@@ -157,7 +156,7 @@ async def test_unreachable_then_recovered(
 
 
 async def test_expired_token_then_rotated(
-    running: tuple[K8sCollector, Recorder], api: FakeApiServer, tmp_path: Path
+    running: tuple[K8sCollector, Recorder], api: ApiServer, tmp_path: Path
 ) -> None:
     collector, sink = running
     api.require_token("rotated-token")
@@ -170,7 +169,7 @@ async def test_expired_token_then_rotated(
     await until(lambda: "oom_killed" in sink.kinds())
 
 
-async def test_no_metrics_api_is_quiet(api: FakeApiServer, tmp_path: Path) -> None:
+async def test_no_metrics_api_is_quiet(api: ApiServer, tmp_path: Path) -> None:
     api.metrics = None
     cfg = K8sConfig(kubeconfig=api.write_kubeconfig(tmp_path / "k"), metrics_poll_seconds=0.1)
     collector = K8sCollector(cfg, Recorder())
@@ -183,7 +182,7 @@ async def test_no_metrics_api_is_quiet(api: FakeApiServer, tmp_path: Path) -> No
     await collector.shutdown()
 
 
-async def test_shutdown_is_quick_and_idempotent(api: FakeApiServer, tmp_path: Path) -> None:
+async def test_shutdown_is_quick_and_idempotent(api: ApiServer, tmp_path: Path) -> None:
     cfg = K8sConfig(kubeconfig=api.write_kubeconfig(tmp_path / "k"), watch_timeout_seconds=300)
     collector = K8sCollector(cfg, Recorder())
     started = time.monotonic()

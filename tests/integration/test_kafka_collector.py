@@ -15,8 +15,8 @@ from confluent_kafka.admin import AdminClient
 
 from oracle_monitor.collectors.kafka import KafkaCollectorConfig, KafkaWatcher, create
 from oracle_monitor.config import Settings
+from oracle_monitor.demo.broker import KafkaBroker
 from oracle_monitor.model import InfraEvent, Severity
-from tests.integration.kafka_broker import KafkaBroker
 
 pytestmark = pytest.mark.integration
 

@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from oracle_monitor.demo.broker import KafkaBroker
 from oracle_monitor.instrumentation import (
     TracedConsumer,
     TracedProducer,
@@ -31,7 +32,6 @@ from oracle_monitor.instrumentation import (
     shutdown,
 )
 from oracle_monitor.instrumentation.setup import _reset_for_tests
-from tests.integration.kafka_broker import KafkaBroker
 from tests.integration.oracle_server import OracleServer
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from oracle_monitor.demo.llm_payloads import sse_chunks
+from oracle_monitor.demo.llm_provider import LLMProvider, running_llm_provider
 from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
-from tests.fakes.llm_upstream import FakeLLMUpstream, running_llm_upstream, sse_chunks
 
 OPENAI_KEY = "sk-test-SECRET-openai-0123456789"
 ANTHROPIC_KEY = "sk-ant-test-SECRET-anthropic-0123456789"
@@ -25,13 +26,13 @@ CLAUDE = "claude-sonnet-4-20250514"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[FakeLLMUpstream]:
-    with running_llm_upstream() as upstream:
+def server() -> Iterator[LLMProvider]:
+    with running_llm_provider() as upstream:
         yield upstream
 
 
 @pytest.fixture
-def upstream(server: FakeLLMUpstream) -> FakeLLMUpstream:
+def upstream(server: LLMProvider) -> LLMProvider:
     server.requests.clear()
     server.fail_next(0)
     server.chunk_delay_s = 0.0
@@ -56,11 +57,11 @@ def exporter(provider: TracerProvider) -> Iterator[InMemorySpanExporter]:
         assert "SECRET" not in text
 
 
-def oai(upstream: FakeLLMUpstream) -> openai.OpenAI:
+def oai(upstream: LLMProvider) -> openai.OpenAI:
     return openai.OpenAI(api_key=OPENAI_KEY, base_url=upstream.openai_base_url, max_retries=2)
 
 
-def claude(upstream: FakeLLMUpstream, provider: TracerProvider | None) -> anthropic.Anthropic:
+def claude(upstream: LLMProvider, provider: TracerProvider | None) -> anthropic.Anthropic:
     telemetry: Any = {"tracer_provider": provider} if provider else False
     return anthropic.Anthropic(
         api_key=ANTHROPIC_KEY, base_url=upstream.base_url, max_retries=2, open_telemetry=telemetry
@@ -79,7 +80,7 @@ def attrs(span: ReadableSpan) -> dict[str, Any]:
     return dict(span.attributes or {})
 
 
-def test_openai_json_calls(upstream: FakeLLMUpstream, exporter: InMemorySpanExporter) -> None:
+def test_openai_json_calls(upstream: LLMProvider, exporter: InMemorySpanExporter) -> None:
     client = oai(upstream)
     client.chat.completions.create(model="o4-mini", messages=USER)
     client.responses.create(model="gpt-4.1", input="Tell me a story")
@@ -105,7 +106,7 @@ def test_openai_json_calls(upstream: FakeLLMUpstream, exporter: InMemorySpanExpo
     assert "gen_ai.input.messages" not in attrs(chat)  # content capture is off by default
 
 
-async def test_async_clients(upstream: FakeLLMUpstream, exporter: InMemorySpanExporter) -> None:
+async def test_async_clients(upstream: LLMProvider, exporter: InMemorySpanExporter) -> None:
     client = openai.AsyncOpenAI(api_key=OPENAI_KEY, base_url=upstream.openai_base_url)
     await client.chat.completions.create(model="o4-mini", messages=USER)
     aclaude = anthropic.AsyncAnthropic(
@@ -121,7 +122,7 @@ async def test_async_clients(upstream: FakeLLMUpstream, exporter: InMemorySpanEx
 
 
 def test_plain_httpx_and_non_llm_requests(
-    upstream: FakeLLMUpstream, exporter: InMemorySpanExporter
+    upstream: LLMProvider, exporter: InMemorySpanExporter
 ) -> None:
     with httpx.Client(base_url=upstream.base_url) as client:
         client.post("/v1/chat/completions", json={"model": "o4-mini", "messages": USER})
@@ -142,7 +143,7 @@ STREAMS = [
 
 @pytest.mark.parametrize(("vendor", "path", "extra"), STREAMS)
 def test_stream_passes_through_unbuffered(
-    upstream: FakeLLMUpstream,
+    upstream: LLMProvider,
     exporter: InMemorySpanExporter,
     vendor: str,
     path: str,
@@ -192,7 +193,7 @@ def test_stream_passes_through_unbuffered(
 
 
 async def test_async_stream_parsed_by_sdk(
-    upstream: FakeLLMUpstream, exporter: InMemorySpanExporter
+    upstream: LLMProvider, exporter: InMemorySpanExporter
 ) -> None:
     client = anthropic.AsyncAnthropic(
         api_key=ANTHROPIC_KEY, base_url=upstream.base_url, open_telemetry=False
@@ -207,7 +208,7 @@ async def test_async_stream_parsed_by_sdk(
 
 @pytest.mark.parametrize("vendor", ["openai", "anthropic"])
 def test_rate_limited_attempts(
-    upstream: FakeLLMUpstream, exporter: InMemorySpanExporter, vendor: str
+    upstream: LLMProvider, exporter: InMemorySpanExporter, vendor: str
 ) -> None:
     upstream.fail_next(2, retry_after="0.05")
     if vendor == "openai":
@@ -229,7 +230,7 @@ def test_rate_limited_attempts(
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_no_double_counting_with_anthropic_spans(
-    upstream: FakeLLMUpstream,
+    upstream: LLMProvider,
     provider: TracerProvider,
     exporter: InMemorySpanExporter,
     stream: bool,
@@ -254,7 +255,7 @@ def test_no_double_counting_with_anthropic_spans(
 
 
 def test_content_capture(
-    upstream: FakeLLMUpstream, exporter: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+    upstream: LLMProvider, exporter: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     leaky: Any = [{"role": "user", "content": f"debug: my key is {OPENAI_KEY}, Bearer abc.def"}]
     oai(upstream).chat.completions.create(model="o4-mini", messages=leaky)
@@ -274,7 +275,7 @@ def test_content_capture(
 
 
 def test_instrument_is_idempotent_and_uninstrument_stops(
-    upstream: FakeLLMUpstream, provider: TracerProvider, exporter: InMemorySpanExporter
+    upstream: LLMProvider, provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
     instrument_llm_http(provider)
     client = oai(upstream)

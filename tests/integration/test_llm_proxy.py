@@ -1,6 +1,6 @@
 """The LLM proxy, driven by the real `openai` and `anthropic` SDKs.
 
-The upstream is `tests.fakes.llm_upstream`, an in-process fake of the OpenAI and Anthropic
+The upstream is `oracle_monitor.demo.llm_provider`, the local provider of the OpenAI and Anthropic
 wire protocols (no hosted LLM can be reached here). Responses and streams must come back
 unchanged; each upstream attempt must leave one span with tokens and cost; credentials must
 appear nowhere but upstream.
@@ -30,7 +30,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from oracle_monitor.collectors.llm.pricing import load_prices
 from oracle_monitor.collectors.llm.proxy import LLMProxy
-from tests.fakes.llm_upstream import FakeLLMUpstream, running_llm_upstream, sse_chunks
+from oracle_monitor.demo.llm_payloads import sse_chunks
+from oracle_monitor.demo.llm_provider import LLMProvider, running_llm_provider
 from tests.integration.conftest import StartServer
 from tests.integration.oracle_server import free_port
 
@@ -41,7 +42,7 @@ ANTHROPIC_KEY = "sk-ant-api03-ProxyTestSecretKey0123456789"
 
 
 @contextmanager
-def running_proxy(upstream: FakeLLMUpstream) -> Iterator[tuple[str, InMemorySpanExporter]]:
+def running_proxy(upstream: LLMProvider) -> Iterator[tuple[str, InMemorySpanExporter]]:
     """The proxy in a background thread, its spans kept in memory."""
     spans = InMemorySpanExporter()
     provider = TracerProvider()
@@ -70,13 +71,13 @@ def running_proxy(upstream: FakeLLMUpstream) -> Iterator[tuple[str, InMemorySpan
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeLLMUpstream]:
-    with running_llm_upstream() as fake:
+def upstream() -> Iterator[LLMProvider]:
+    with running_llm_provider() as fake:
         yield fake
 
 
 @pytest.fixture
-def proxy(upstream: FakeLLMUpstream) -> Iterator[tuple[str, InMemorySpanExporter]]:
+def proxy(upstream: LLMProvider) -> Iterator[tuple[str, InMemorySpanExporter]]:
     with running_proxy(upstream) as running:
         yield running
 
@@ -107,7 +108,7 @@ def no_secret_in(spans: InMemorySpanExporter) -> None:
 
 
 def test_openai_chat_unchanged_and_traced(
-    upstream: FakeLLMUpstream, proxy: tuple[str, InMemorySpanExporter]
+    upstream: LLMProvider, proxy: tuple[str, InMemorySpanExporter]
 ) -> None:
     url, spans = proxy
     direct = openai.OpenAI(api_key=OPENAI_KEY, base_url=upstream.openai_base_url)
@@ -142,7 +143,7 @@ def test_openai_chat_unchanged_and_traced(
 
 
 def test_anthropic_messages_unchanged_and_traced(
-    upstream: FakeLLMUpstream, proxy: tuple[str, InMemorySpanExporter]
+    upstream: LLMProvider, proxy: tuple[str, InMemorySpanExporter]
 ) -> None:
     url, spans = proxy
     direct = anthropic.Anthropic(api_key=ANTHROPIC_KEY, base_url=upstream.base_url)
@@ -168,7 +169,7 @@ def test_anthropic_messages_unchanged_and_traced(
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_streams_pass_through_unchanged_and_undelayed(
-    upstream: FakeLLMUpstream, proxy: tuple[str, InMemorySpanExporter], provider: str
+    upstream: LLMProvider, proxy: tuple[str, InMemorySpanExporter], provider: str
 ) -> None:
     url, spans = proxy
     upstream.chunk_delay_s = 0.05
@@ -204,7 +205,7 @@ def test_streams_pass_through_unchanged_and_undelayed(
 
 
 def test_rate_limits_pass_through_and_each_attempt_is_a_span(
-    upstream: FakeLLMUpstream, proxy: tuple[str, InMemorySpanExporter]
+    upstream: LLMProvider, proxy: tuple[str, InMemorySpanExporter]
 ) -> None:
     url, spans = proxy
     upstream.fail_next(1, retry_after="0")
@@ -232,7 +233,7 @@ def test_rate_limits_pass_through_and_each_attempt_is_a_span(
 
 
 def test_proxy_spans_join_the_callers_trace(
-    upstream: FakeLLMUpstream, proxy: tuple[str, InMemorySpanExporter]
+    upstream: LLMProvider, proxy: tuple[str, InMemorySpanExporter]
 ) -> None:
     url, spans = proxy
     trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
@@ -250,7 +251,7 @@ def test_unreachable_upstream_is_502_and_a_failed_span() -> None:
     spans = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans))
-    dead = FakeLLMUpstream(base_url=f"http://127.0.0.1:{free_port()}")
+    dead = LLMProvider(base_url=f"http://127.0.0.1:{free_port()}")
     with running_proxy(dead) as (url, spans):
         response = httpx.post(f"{url}/v1/chat/completions", json={"model": "gpt-4o"})
         assert response.status_code == 502
@@ -260,7 +261,7 @@ def test_unreachable_upstream_is_502_and_a_failed_span() -> None:
 
 
 def test_proxy_command_sends_priced_spans_to_the_server_and_keeps_no_keys(
-    start_server: StartServer, upstream: FakeLLMUpstream, tmp_path: Path
+    start_server: StartServer, upstream: LLMProvider, tmp_path: Path
 ) -> None:
     server = start_server()
     port = free_port()

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from tests.fakes.k8s_apiserver import FakeApiServer, fixture
+from oracle_monitor.demo.apiserver import ApiServer
+from oracle_monitor.demo.broker import KafkaBroker
+from tests.fakes.k8s_fixtures import fixture
 from tests.integration.conftest import StartServer
-from tests.integration.kafka_broker import KafkaBroker
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +59,7 @@ def test_kafka_lag_reaches_the_api(start_server: StartServer, kafka_broker: Kafk
 
 
 def test_kubernetes_events_reach_the_api(start_server: StartServer, tmp_path: Path) -> None:
-    with FakeApiServer() as api:
+    with ApiServer() as api:
         api.apply("pods", fixture("pod_running"))
         kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
         server = start_server(kubeconfig=str(kubeconfig))

@@ -10,16 +10,7 @@ from typing import Any
 
 import pytest
 
-from oracle_monitor.genai import (
-    LLMCall,
-    StreamAccumulator,
-    classify,
-    finish_call,
-    parse_retry_after,
-    redact,
-    start_call,
-)
-from tests.fakes.llm_upstream import (
+from oracle_monitor.demo.llm_payloads import (
     ANTHROPIC_MESSAGE,
     ANTHROPIC_RATE_LIMIT,
     OPENAI_CHAT,
@@ -29,6 +20,15 @@ from tests.fakes.llm_upstream import (
     OPENAI_RESPONSE,
     STREAM_TEXT,
     sse_chunks,
+)
+from oracle_monitor.genai import (
+    LLMCall,
+    StreamAccumulator,
+    classify,
+    finish_call,
+    parse_retry_after,
+    redact,
+    start_call,
 )
 
 

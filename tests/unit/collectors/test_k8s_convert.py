@@ -18,7 +18,7 @@ from oracle_monitor.collectors.k8s.convert import (
     pod_usage,
 )
 from oracle_monitor.model import Severity
-from tests.fakes.k8s_apiserver import fixture
+from tests.fakes.k8s_fixtures import fixture
 
 
 def ns(text: str) -> int:

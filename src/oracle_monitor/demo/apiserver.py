@@ -1,13 +1,14 @@
-"""An in-process fake Kubernetes API server for the collector's tests and benchmark.
+"""A small Kubernetes API server: the demo's cluster and the collector's tests and benchmark.
 
-No API server (kind, k3s, envtest) can run here, so this is a faithful fake of the *wire
-protocol* the official client speaks: ``PodList``/``EventList`` lists with a
-``metadata.resourceVersion``; watches (``?watch=true&resourceVersion=N&allowWatchBookmarks=
-true&timeoutSeconds=S``) as chunked, newline-delimited ``{"type": ..., "object": ...}`` that
-send only changes after ``N``, end with a ``BOOKMARK`` and close after ``S`` seconds; an
-``ERROR`` event carrying a 410 ``Status`` when ``N`` was compacted away; 401 ``Status``
-without the required bearer token; ``metrics.k8s.io/v1beta1`` pod metrics (or 404); and
-``/version``, ``/api``, ``/apis``. Objects are the recorded ones in ``tests/fixtures/k8s``.
+It speaks the *wire protocol* the official client (and so the Kubernetes collector) speaks:
+``PodList``/``EventList`` lists with a ``metadata.resourceVersion``; watches
+(``?watch=true&resourceVersion=N&allowWatchBookmarks=true&timeoutSeconds=S``) as chunked,
+newline-delimited ``{"type": ..., "object": ...}`` that send only changes after ``N``, end
+with a ``BOOKMARK`` and close after ``S`` seconds; an ``ERROR`` event carrying a 410
+``Status`` when ``N`` was compacted away; 401 ``Status`` without the required bearer token;
+``metrics.k8s.io/v1beta1`` pod metrics (or 404); and ``/version``, ``/api``, ``/apis``. It
+stores what it is given (`apply`, `delete`): the demo's `oracle_monitor.demo.cluster` gives
+it the pods of its agent processes, the tests recorded objects.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k8s"
 _ROUTE = re.compile(
     r"^/(?:api/v1|apis/metrics\.k8s\.io/v1beta1)(?:/namespaces/(?P<ns>[^/]+))?/(?P<res>pods|events)$"
 )
@@ -39,20 +40,14 @@ VERSION = {
 }  # fmt: skip
 
 
-def fixture(name: str) -> dict[str, Any]:
-    """A recorded object from ``tests/fixtures/k8s/<name>.json`` (a fresh copy)."""
-    result: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return result
-
-
 def status(code: int, reason: str, message: str) -> dict[str, Any]:
     """A ``meta/v1 Status`` as the API server sends it with errors."""
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": message, "reason": reason, "code": code}  # fmt: skip
 
 
-class FakeApiServer:
-    """The fake API server (start with ``with FakeApiServer() as api:``); see the module doc."""
+class ApiServer:
+    """The API server (start with ``with ApiServer() as api:``); see the module docstring."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -64,7 +59,8 @@ class FakeApiServer:
         }
         self._compacted = 0
         self._token: str | None = None
-        self.metrics: list[dict[str, Any]] | None = None  # None: metrics API absent (404)
+        #: PodMetrics items, or a function giving them; None: metrics API absent (404).
+        self.metrics: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]] | None = None
         self.requests: list[str] = []
         self._server: ThreadingHTTPServer | None = None
         self._conns: set[socket.socket] = set()
@@ -72,7 +68,7 @@ class FakeApiServer:
 
     # Lifecycle and faults.
 
-    def __enter__(self) -> FakeApiServer:
+    def __enter__(self) -> ApiServer:
         self.set_reachable(True)
         return self
 
@@ -110,13 +106,13 @@ class FakeApiServer:
                     conn.shutdown(socket.SHUT_RDWR)
             self._cond.notify_all()
 
-    def write_kubeconfig(self, path: Path, token: str = "fake-token") -> Path:
+    def write_kubeconfig(self, path: Path, token: str = "fake-token", name: str = "fake") -> Path:
         """Write a kubeconfig (JSON is YAML) pointing at this server with ``token``."""
         doc = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "fake", "preferences": {},
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "users": [{"name": "fake", "user": {"token": token}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+            "apiVersion": "v1", "kind": "Config", "current-context": name, "preferences": {},
+            "clusters": [{"name": name, "cluster": {"server": self.url}}],
+            "users": [{"name": name, "user": {"token": token}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
         }  # fmt: skip
         path.write_text(json.dumps(doc))
         return path
@@ -227,7 +223,7 @@ def _chunk_writer(handler: BaseHTTPRequestHandler) -> Any:
     return send
 
 
-def _handler(api: FakeApiServer) -> type[BaseHTTPRequestHandler]:
+def _handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -289,7 +285,8 @@ def _handler(api: FakeApiServer) -> type[BaseHTTPRequestHandler]:
             if api.metrics is None:
                 self._json(404, status(404, "NotFound", "the server could not find the resource"))
                 return
-            items = [m for m in api.metrics if ns in (None, m["metadata"]["namespace"])]
+            found = api.metrics() if callable(api.metrics) else api.metrics
+            items = [m for m in found if ns in (None, m["metadata"]["namespace"])]
             self._json(200, {"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1",
                              "metadata": {}, "items": items})  # fmt: skip
 
