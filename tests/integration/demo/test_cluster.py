@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -115,13 +116,13 @@ async def test_the_official_client_parses_pods_and_metrics(
 ) -> None:
     demo, sink, _ = cluster
     await until(lambda: sink.of("pod_ready"))
-    api = config.new_client_from_config(str(tmp_path / "kubeconfig"))
-    pods = await asyncio.to_thread(client.CoreV1Api(api).list_namespaced_pod, "agents")
+    api: Any = config.new_client_from_config(str(tmp_path / "kubeconfig"))  # type: ignore[no-untyped-call,unused-ignore]
+    pods: Any = await asyncio.to_thread(client.CoreV1Api(api).list_namespaced_pod, "agents")
     hungry = next(p for p in pods.items if p.metadata.name.startswith("hungry-agent-"))
     assert hungry.spec.containers[0].resources.limits["memory"] == "80Mi"
     assert hungry.metadata.owner_references[0].kind == "ReplicaSet"
     assert {e.name for e in hungry.spec.containers[0].env} >= {"GROW"}
-    metrics = await asyncio.to_thread(
+    metrics: Any = await asyncio.to_thread(
         client.CustomObjectsApi(api).list_namespaced_custom_object,
         "metrics.k8s.io", "v1beta1", "agents", "pods",
     )  # fmt: skip
