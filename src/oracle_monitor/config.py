@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     alert_active_seconds: float = Field(
         300.0, gt=0, description="An alert is active (in snapshots) this long after it last fired."
     )
+    # Causal chains.
+    chain_timeout_seconds: float = Field(
+        30.0, gt=0, description="A tool or consumer wait this long is an agent_timeout."
+    )
+    chain_orphan_timeout_seconds: float = Field(
+        300.0, gt=0, description="A task silent this long after its pod went is orphaned."
+    )
 
     # OTLP forwarding: every accepted span is also exported to these backends.
     forward_otlp_endpoints: str = Field(

@@ -32,6 +32,7 @@ from oracle_monitor.aggregator.alert_engine import AlertEngine
 from oracle_monitor.aggregator.alerts import AlertBook
 from oracle_monitor.aggregator.live import LiveHub
 from oracle_monitor.aggregator.retention import RetentionLoop, RetentionPolicy
+from oracle_monitor.aggregator import ChainConfig
 from oracle_monitor.aggregator.snapshot_loop import SnapshotLoop
 from oracle_monitor.api import create_app
 from oracle_monitor.api.serialize import event_json
@@ -197,9 +198,14 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 },
             }
 
+        app = create_app(store, status, api_auth, collectors, live_hub)
+        app.state.chain_config = ChainConfig(
+            timeout_ns=int(settings.chain_timeout_seconds * 1e9),
+            orphan_timeout_ns=int(settings.chain_orphan_timeout_seconds * 1e9),
+        )
         await _start_uvicorn(
             stack,
-            create_app(store, status, api_auth, collectors, live_hub),
+            app,
             settings.host,
             settings.api_port,
             settings.shutdown_timeout_seconds,

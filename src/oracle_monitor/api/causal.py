@@ -28,12 +28,15 @@ MAX_EVENTS = 20_000
 _AT = "RFC 3339: the chain as known at this moment (default now)"
 
 
-def _chain(store: Store, spans: Sequence[Span], at: datetime | None) -> OrjsonResponse:
+def _chain(
+    request: Request, store: Store, spans: Sequence[Span], at: datetime | None
+) -> OrjsonResponse:
+    config: ChainConfig = getattr(request.app.state, "chain_config", CONFIG)
     now_ns = time.time_ns() if at is None else unix_ns(at)
     assert now_ns is not None
-    start = min(span.start_time_ns for span in spans) - CONFIG.causal_window_ns
+    start = min(span.start_time_ns for span in spans) - config.causal_window_ns
     events = store.find_events(EventQuery(start_ns=start, end_ns=now_ns, limit=MAX_EVENTS))
-    chain = build_causal_chain(spans, events, now_ns=now_ns, config=CONFIG)
+    chain = build_causal_chain(spans, events, now_ns=now_ns, config=config)
     return OrjsonResponse(chain.to_json())
 
 
@@ -50,7 +53,7 @@ def trace_chain(
     spans = store.get_trace(trace_id.lower())
     if not spans:
         raise HTTPException(404, f"trace {trace_id.lower()} not found")
-    return _chain(store, spans, at)
+    return _chain(request, store, spans, at)
 
 
 @router.get("/tasks/{task_id}/causal-chain", response_class=OrjsonResponse)
@@ -64,4 +67,4 @@ def task_chain(
     spans = store.get_task(task_id)
     if not spans:
         raise HTTPException(404, f"task {task_id!r} not found")
-    return _chain(store, spans, at)
+    return _chain(request, store, spans, at)
