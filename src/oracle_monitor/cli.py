@@ -100,3 +100,46 @@ def proxy(**flags: Any) -> None:
     from oracle_monitor.collectors.llm.proxy import run_proxy
 
     run_proxy(settings)
+
+
+@main.command()
+@click.option(
+    "--scenario",
+    type=click.Choice(["seed", "crash_loop", "quota", "dlq", "eviction", "slow_tool", "healthy"]),
+    default="seed",
+    show_default=True,
+    help="What goes wrong.",
+)
+@click.option("--duration", type=float, help="Stop after this many seconds (default: Ctrl-C).")
+@click.option("--no-browser", is_flag=True, help="Do not open the dashboard in a browser.")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="Keep the data here (default: a temp dir)."
+)
+@click.option(
+    "--api-port", type=int, default=8000, show_default=True, help="Dashboard/API port (0: free)."
+)
+def demo(
+    scenario: str, duration: float | None, no_browser: bool, data_dir: Path | None, api_port: int
+) -> None:
+    """Run a small multi-agent system on this machine, make it fail, and watch it here.
+
+    Starts a Kafka broker, a local LLM provider, a simulated Kubernetes cluster whose pods
+    are the agent processes, Oracle Monitor itself and the agents, all on 127.0.0.1; Ctrl-C
+    stops all of it.
+    """
+    from oracle_monitor.demo.ports import free_port, listening
+    from oracle_monitor.demo.runner import DemoOptions, run_demo
+    from oracle_monitor.demo.services import Ports
+
+    if api_port and listening(api_port):
+        click.echo(f"port {api_port} is taken; using a free one")
+        api_port = 0
+    _logging("WARNING")
+    options = DemoOptions(
+        scenario=scenario,
+        duration_s=duration,
+        open_browser=not no_browser,
+        data_dir=data_dir,
+        ports=Ports(api=api_port or free_port()),
+    )
+    run_demo(options)

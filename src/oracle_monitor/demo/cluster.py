@@ -94,6 +94,11 @@ class Cluster:
 
     def stop(self, timeout_s: float = 8.0) -> None:
         """Terminate every pod's process (SIGTERM, then SIGKILL) and stop the API server."""
+        self.stop_pods(timeout_s)
+        self.api.set_reachable(False)
+
+    def stop_pods(self, timeout_s: float = 8.0) -> None:
+        """Stop the kubelet loop and terminate every pod's process (SIGTERM, then SIGKILL)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
@@ -110,7 +115,6 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 item.process.kill()
                 item.process.wait(5)
-        self.api.set_reachable(False)
 
     def add(self, deployment: Deployment) -> Deployment:
         """Add a deployment (before or after `start`)."""
@@ -163,6 +167,17 @@ class Cluster:
             self._container_stopped(pod, "Error", 137, now, restart=False)
             self.history.append((now, pod.name, "evicted"))
             self._replace(pod, now)
+
+    def roll_out(self, deployment: str) -> None:
+        """Replace every pod of ``deployment`` with a new one (after its spec changed)."""
+        with self._lock:
+            now = time.time()
+            for pod in self.live_pods(deployment):
+                self._kill(pod, signal.SIGTERM)
+                pod.deleted_s = now
+                self._publish(pod)
+                self._delete_at[pod.name] = now + self.delete_after_s
+                self._create_pod(pod.deployment)
 
     # The kubelet and controller loop.
 
