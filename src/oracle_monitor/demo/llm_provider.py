@@ -72,10 +72,12 @@ class RecordedRequest:
 
 @dataclass
 class RateLimit:
-    """At most ``requests`` calls per provider in any ``window_s`` seconds (sliding window)."""
+    """Per provider, in any ``window_s`` seconds (a sliding window): at most ``requests``
+    calls and, when set, ``tokens`` tokens (prompt and answer: OpenAI's TPM)."""
 
     requests: int
     window_s: float = 60.0
+    tokens: int | None = None
 
 
 @dataclass
@@ -97,7 +99,7 @@ class LLMProvider:
     tokens_used: int = 0
     #: ``calls``, ``ok``, ``rate_limited``, ``quota_exhausted``, ``bad_request``.
     counts: Counter[str] = field(default_factory=Counter)
-    _recent: dict[str, deque[float]] = field(default_factory=dict)
+    _recent: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
     _prefixes: set[int] = field(default_factory=set)
 
     @property
@@ -154,19 +156,23 @@ class LLMProvider:
         error = bodies.ANTHROPIC_RATE_LIMIT if anthropic else bodies.OPENAI_RATE_LIMIT
         return JSONResponse(error, self.failure_status, headers=headers)
 
-    def _admit(self, provider: str) -> tuple[bool, dict[str, str]]:
-        """Count a call against the window; (allowed, rate-limit headers)."""
+    def _admit(self, provider: str, tokens: int) -> tuple[bool, dict[str, str]]:
+        """Count a call of ``tokens`` against the window; (allowed, rate-limit headers)."""
         limit = self.rate_limit
         if limit is None:
             return True, {}
         now = time.monotonic()
         recent = self._recent.setdefault(provider, deque())
-        while recent and recent[0] <= now - limit.window_s:
+        while recent and recent[0][0] <= now - limit.window_s:
             recent.popleft()
-        allowed = len(recent) < limit.requests
+        used = sum(n for _, n in recent)
+        allowed = len(recent) < limit.requests and (
+            limit.tokens is None or used + tokens <= limit.tokens
+        )
         if allowed:
-            recent.append(now)
-        reset_s = max(0.001, recent[0] + limit.window_s - now) if recent else limit.window_s
+            recent.append((now, tokens))
+            used += tokens
+        reset_s = max(0.001, recent[0][0] + limit.window_s - now) if recent else limit.window_s
         remaining = max(0, limit.requests - len(recent))
         if provider == "anthropic":
             reset_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + reset_s))
@@ -181,6 +187,10 @@ class LLMProvider:
                 "x-ratelimit-remaining-requests": str(remaining),
                 "x-ratelimit-reset-requests": f"{reset_s:.3f}s",
             }
+            if limit.tokens is not None:
+                headers["x-ratelimit-limit-tokens"] = str(limit.tokens)
+                headers["x-ratelimit-remaining-tokens"] = str(max(0, limit.tokens - used))
+                headers["x-ratelimit-reset-tokens"] = f"{reset_s:.3f}s"
         if not allowed:
             headers["retry-after"] = str(max(1, round(reset_s)))
         return allowed, headers
@@ -188,7 +198,9 @@ class LLMProvider:
     async def _realistic(self, path: str, body: dict[str, Any], anthropic: bool) -> Response:
         provider = "anthropic" if anthropic else "openai"
         request_id = uuid.uuid4().hex[:24]
-        allowed, headers = self._admit(provider)
+        prompt = prompt_text(body)
+        inp = tokens_in(prompt)
+        allowed, headers = self._admit(provider, inp)
         headers["x-request-id" if not anthropic else "request-id"] = f"req_{request_id}"
         if not allowed:
             self.counts["rate_limited"] += 1
@@ -203,10 +215,9 @@ class LLMProvider:
         if path.endswith("/embeddings"):
             self.counts["ok"] += 1
             return JSONResponse(bodies.embeddings(body), headers=headers)
-        prompt = prompt_text(body)
         text = answer_for(prompt, int(body.get("max_tokens") or body.get("max_output_tokens") or 0))
         parts = split_tokens(text)
-        inp, out = tokens_in(prompt), len(parts)
+        out = len(parts)
         cached = self._cached(prompt, inp)
         self.tokens_used += inp + out
         self.counts["ok"] += 1
