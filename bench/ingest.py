@@ -1,13 +1,14 @@
 """End-to-end ingest benchmark: OTLP/gRPC in, spans stored and queryable through the API.
 
 Sends realistic agent traces (10 spans each, GenAI attributes, ~200-character reasoning) in
-requests of 512 spans to a real ``oracle-monitor serve`` on the embedded SQLite store, and
+requests of 512 spans to a real ``oracle-monitor serve`` on the embedded SQLite store (or on
+PostgreSQL with ``--store postgresql://…``: a fresh schema is created there and dropped), and
 reports spans per second from the first send until the last span is readable through the REST
 API, checks that every span was stored (zero loss), and reads the server's peak RSS. Then it
 runs the receiver alone (decode and discard) to show the decode ceiling.
 
 Requests are serialised before the clock starts, so the figures measure the server, not the
-client's encoder. Usage: ``python bench/ingest.py [--traces N] [--concurrency N]``.
+client's encoder. Usage: ``python bench/ingest.py [--traces N] [--concurrency N] [--store URL]``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -107,15 +110,40 @@ def wait_health(api: str, process: subprocess.Popen[bytes]) -> None:
     raise TimeoutError("server did not start")
 
 
-def bench_end_to_end(bodies: list[bytes], spans: int, last_trace: str, concurrency: int) -> None:
+@contextmanager
+def fresh_store(url: str | None, data_dir: str) -> Iterator[str]:
+    """The store URL to bench on: the SQLite file in ``data_dir``, or a new schema in the
+    PostgreSQL database of ``url`` (dropped afterwards)."""
+    if url is None:
+        yield f"sqlite:///{data_dir}/oracle.db"
+        return
+    import psycopg
+
+    schema = f"oracle_bench_{uuid.uuid4().hex[:10]}"
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}schema={schema}"
+    finally:
+        conninfo = url.split("?")[0].replace("postgres://", "postgresql://", 1)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+
+
+def bench_end_to_end(
+    bodies: list[bytes], spans: int, last_trace: str, concurrency: int, store_url: str | None
+) -> None:
     total = sum(len(body) for body in bodies)
-    with tempfile.TemporaryDirectory(prefix="oracle-bench-") as data_dir:
+    backend = "SQLite" if store_url is None else "PostgreSQL"
+    with (
+        tempfile.TemporaryDirectory(prefix="oracle-bench-") as data_dir,
+        fresh_store(store_url, data_dir) as url,
+    ):
         grpc_port, http_port, api_port = free_port(), free_port(), free_port()
         api = f"http://127.0.0.1:{api_port}"
         server = subprocess.Popen(
             [sys.executable, "-m", "oracle_monitor", "serve", "--data-dir", data_dir,
              "--otlp-grpc-port", str(grpc_port), "--otlp-http-port", str(http_port),
-             "--api-port", str(api_port)],
+             "--api-port", str(api_port), "--store", url],
             env={**os.environ, "ORACLE_LOG_LEVEL": "WARNING"},
         )  # fmt: skip
         try:
@@ -129,12 +157,13 @@ def bench_end_to_end(bodies: list[bytes], spans: int, last_trace: str, concurren
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(60)
-        store = open_store(f"sqlite:///{data_dir}/oracle.db")
+        store = open_store(url)
         stored = store.count_spans()
         store.close()
     elapsed = readable - started
     print(
-        f"end to end (SQLite): {spans:,} spans in {elapsed:.2f} s = {spans / elapsed:,.0f} spans/s"
+        f"end to end ({backend}): {spans:,} spans in {elapsed:.2f} s"
+        f" = {spans / elapsed:,.0f} spans/s"
     )
     print(f"  acknowledged after {acknowledged - started:.2f} s; {total / 1e6:.1f} MB on the wire")
     print(f"  stored {stored:,} of {spans:,} sent (loss {spans - stored})")
@@ -186,6 +215,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--traces", type=int, default=30_000, help="agent traces to send")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    parser.add_argument("--store", help="postgresql://… database to bench on instead of SQLite")
+    parser.add_argument("--skip-receiver-alone", action="store_true", help="end to end only")
     parser.add_argument("--discard-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.discard_server:
@@ -198,8 +229,9 @@ def main() -> None:
     )
     last = messages[-1].resource_spans[-1].scope_spans[-1].spans[-1].trace_id.hex()
     print(f"{spans:,} spans in {len(bodies)} requests, {args.concurrency} in flight")
-    bench_end_to_end(bodies, spans, last, args.concurrency)
-    bench_receiver_alone(bodies, spans, args.concurrency)
+    bench_end_to_end(bodies, spans, last, args.concurrency, args.store)
+    if not args.skip_receiver_alone:
+        bench_receiver_alone(bodies, spans, args.concurrency)
 
 
 if __name__ == "__main__":

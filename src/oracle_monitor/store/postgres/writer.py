@@ -16,7 +16,7 @@ from typing import Any, Final
 import orjson
 import psycopg
 
-from oracle_monitor.model import Attributes, InfraEvent, Span
+from oracle_monitor.model import InfraEvent, Span
 from oracle_monitor.store import codec
 from oracle_monitor.store.postgres.partitions import DAY_NS
 from oracle_monitor.store.summaries import TraceAggregate, aggregate_spans, merge_aggregates
@@ -118,40 +118,38 @@ class SpanBatchWriter:
     def resource_ids(self, conn: psycopg.Connection[Any], spans: Sequence[Span]) -> dict[int, int]:
         """``id(span.resource)`` -> resources.id for the batch; new resources are committed
         at once in their own transaction (they are shared and never deleted)."""
-        by_object: dict[int, int] = {}
-        missing: dict[str, Attributes] = {}
+        texts: dict[int, str] = {}  # id(resource dict) -> its sorted JSON
         for span in spans:
-            if id(span.resource) in by_object:
-                continue
-            text = codec.encode_attributes(span.resource, sort_keys=True)
-            known = self._resource_ids.get(text)
-            if known is None:
-                missing[text] = span.resource
-                by_object[id(span.resource)] = -1
-            else:
-                by_object[id(span.resource)] = known
+            if id(span.resource) not in texts:
+                texts[id(span.resource)] = codec.encode_attributes(span.resource, sort_keys=True)
+        known = self._resource_ids
+        found = {text: known[text] for text in set(texts.values()) if text in known}
+        missing = set(texts.values()) - found.keys()
         if missing:
             with conn.transaction():
                 for text in missing:
-                    fingerprint = hashlib.blake2b(text.encode(), digest_size=16).digest()
-                    raw = jsonb_or_text(text)[1]
-                    row = conn.execute(
-                        "WITH new AS (INSERT INTO resources (fingerprint, attributes,"
-                        " attributes_text) VALUES (%s, %s::jsonb, %s)"
-                        " ON CONFLICT DO NOTHING RETURNING id)"
-                        " SELECT id FROM new UNION ALL"
-                        " SELECT id FROM resources WHERE fingerprint = %s",
-                        (fingerprint, None if raw is not None else text, raw, fingerprint),
-                    ).fetchone()
-                    assert row is not None
-                    if len(self._resource_ids) > 10000:
-                        self._resource_ids.clear()
-                    self._resource_ids[text] = row[0]
-            for span in spans:
-                if by_object[id(span.resource)] == -1:
-                    text = codec.encode_attributes(span.resource, sort_keys=True)
-                    by_object[id(span.resource)] = self._resource_ids[text]
-        return by_object
+                    found[text] = self._insert_resource(conn, text)
+            if len(known) > 10000:
+                known.clear()
+            known.update((text, found[text]) for text in missing)
+        return {key: found[text] for key, text in texts.items()}
+
+    @staticmethod
+    def _insert_resource(conn: psycopg.Connection[Any], text: str) -> int:
+        fingerprint = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        raw = jsonb_or_text(text)[1]
+        row = conn.execute(
+            "INSERT INTO resources (fingerprint, attributes, attributes_text)"
+            " VALUES (%s, %s::jsonb, %s) ON CONFLICT DO NOTHING RETURNING id",
+            (fingerprint, None if raw is not None else text, raw),
+        ).fetchone()
+        if row is None:  # stored before, maybe by a writer that just committed: a new
+            # statement sees it (ON CONFLICT waited for that commit)
+            row = conn.execute(
+                "SELECT id FROM resources WHERE fingerprint = %s", (fingerprint,)
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
 
     def span_rows(self, spans: Sequence[Span], resources: dict[int, int]) -> list[tuple[Any, ...]]:
         """The COPY rows of ``spans``; raises TypeError for an unsupported attribute value."""
