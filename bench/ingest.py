@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -86,6 +87,28 @@ async def send_all(target: str, bodies: Sequence[bytes], concurrency: int) -> in
     return refusals
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its children so far."""
+    processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    return float(sum(p.cpu_times().user + p.cpu_times().system for p in processes))
+
+
+def postgres_cpu_seconds(url: str) -> float:
+    """CPU time of the PostgreSQL backends serving the bench's server (same machine only)."""
+    import psycopg
+
+    conninfo = url.split("?")[0].replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'oracle-bench'"
+        ).fetchall()
+    total = 0.0
+    for (pid,) in rows:
+        with contextlib.suppress(psutil.Error):  # another machine, or gone
+            total += sum(psutil.Process(pid).cpu_times()[:2])
+    return total
+
+
 def wait_readable(api: str, trace_id: str, spans: int, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     with httpx.Client(base_url=api) as client:
@@ -111,9 +134,9 @@ def wait_health(api: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def fresh_store(url: str | None, data_dir: str) -> Iterator[str]:
+def fresh_store(url: str | None, data_dir: str, *, keep: bool = False) -> Iterator[str]:
     """The store URL to bench on: the SQLite file in ``data_dir``, or a new schema in the
-    PostgreSQL database of ``url`` (dropped afterwards)."""
+    PostgreSQL database of ``url`` (dropped afterwards unless ``keep``)."""
     if url is None:
         yield f"sqlite:///{data_dir}/oracle.db"
         return
@@ -122,11 +145,14 @@ def fresh_store(url: str | None, data_dir: str) -> Iterator[str]:
     schema = f"oracle_bench_{uuid.uuid4().hex[:10]}"
     separator = "&" if "?" in url else "?"
     try:
-        yield f"{url}{separator}schema={schema}"
+        yield f"{url}{separator}schema={schema}&application_name=oracle-bench"
     finally:
-        conninfo = url.split("?")[0].replace("postgres://", "postgresql://", 1)
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+        if keep:
+            print(f"kept {url}{separator}schema={schema}")
+        else:
+            conninfo = url.split("?")[0].replace("postgres://", "postgresql://", 1)
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
 
 
 def bench_end_to_end(
@@ -148,12 +174,15 @@ def bench_end_to_end(
         )  # fmt: skip
         try:
             wait_health(api, server)
+            idle_cpu = cpu_seconds(server.pid)  # start-up (imports, schema)
             started = time.perf_counter()
             refusals = asyncio.run(send_all(f"127.0.0.1:{grpc_port}", bodies, concurrency))
             acknowledged = time.perf_counter()
             wait_readable(api, last_trace, SPANS_PER_TRACE)
             readable = time.perf_counter()
             rss = peak_rss_mb(server.pid)
+            cpu = cpu_seconds(server.pid) - idle_cpu
+            pg_cpu = postgres_cpu_seconds(url) if store_url else 0.0
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(60)
@@ -169,6 +198,10 @@ def bench_end_to_end(
     print(f"  stored {stored:,} of {spans:,} sent (loss {spans - stored})")
     print(f"  refusals retried: {refusals}")
     print(f"  server peak RSS {rss:.0f} MB (server process and ingest workers together)")
+    print(
+        f"  CPU: server and workers {cpu:.1f} s"
+        + (f", PostgreSQL backends {pg_cpu:.1f} s" if store_url else "")
+    )
 
 
 async def _discard_server(port: int) -> None:

@@ -3,7 +3,12 @@
 Fills an embedded SQLite store with realistic agent traces (decoded from OTLP like the receiver
 does, written in batches of 5,000 through the store's writer), starts ``oracle-monitor serve``
 on it, and times ``GET /api/v1/traces/{id}`` for random stored traces over one keep-alive HTTP
-connection, plus ``GET /api/v1/traces`` searches. Usage: ``python bench/query.py [--spans N]``.
+connection, plus ``GET /api/v1/traces`` searches (the newest, filtered, and the last 24 hours).
+Usage: ``python bench/query.py [--spans N] [--days D] [--store postgresql://…]``: the traces'
+start times are spread over the last ``D`` days (default: 1 ms apart, ending now); with
+``--store`` the store is a fresh schema in that PostgreSQL database, filled by
+``--fill-workers`` processes and dropped at the end; ``--keep`` keeps it, and a URL that names
+a ``schema=`` already filled is benched as it is (to measure again without filling again).
 """
 
 from __future__ import annotations
@@ -17,42 +22,75 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from ingest import free_port, wait_health
+from ingest import free_port, fresh_store, wait_health
 from oracle_monitor.receiver.decode import DecodeLimits, decode_protobuf
-from oracle_monitor.store import open_store
+from oracle_monitor.store import TraceQuery, open_store
 from workload import SPANS_PER_TRACE, requests
 
 BATCH_SPANS = 5_000
 
 
-def fill(db_path: Path, spans: int) -> list[str]:
-    """Write ``spans`` spans; return every trace id."""
-    store = open_store(f"sqlite:///{db_path}")
+def fill_part(url: str, traces: int, first: int, start_ns: int, step_ns: int) -> list[str]:
+    """Write traces ``first`` to ``first + traces``; return their ids."""
+    store = open_store(url, migrate=False)
     trace_ids: list[str] = []
     pending = []
-    written = 0
-    started = time.perf_counter()
-    for message in requests(spans // SPANS_PER_TRACE):
+    messages = requests(traces, start_ns=start_ns, step_ns=step_ns, first=first)
+    for message in messages:
         batch = decode_protobuf(message.SerializeToString(), DecodeLimits()).spans
         pending.extend(batch)
         trace_ids.extend(span.trace_id for span in batch if not span.parent_span_id)
         if len(pending) >= BATCH_SPANS:
             store.write_spans(pending)
-            written += len(pending)
             pending = []
     if pending:
         store.write_spans(pending)
-        written += len(pending)
-    elapsed = time.perf_counter() - started
-    print(
-        f"filled {written:,} spans in {elapsed:.1f} s (decode + write: {written / elapsed:,.0f}/s)"
-    )
-    assert store.count_spans() == written
     store.close()
+    return trace_ids
+
+
+def stored_trace_ids(url: str, count: int) -> list[str]:
+    """Random trace ids of an already filled store (and how many spans it holds)."""
+    store = open_store(url, migrate=False)
+    try:
+        print(f"reusing {url}: {store.count_spans():,} spans stored")
+        since = time.time_ns() - 30 * 86_400 * 10**9
+        found = store.find_traces(TraceQuery(start_ns=since, limit=100_000))
+    finally:
+        store.close()
+    return random.sample([s.trace_id for s in found], min(count, len(found)))
+
+
+def fill(url: str, spans: int, days: float | None, workers: int) -> list[str]:
+    """Write ``spans`` spans with ``workers`` processes; return every trace id."""
+    open_store(url).close()  # the schema, once
+    traces = spans // SPANS_PER_TRACE
+    step_ns = int(days * 86_400e9 / traces) if days else 1_000_000
+    start_ns = time.time_ns() - traces * step_ns
+    share = -(-traces // workers)
+    parts = [(n * share, min(share, traces - n * share)) for n in range(workers)]
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        futures = [
+            pool.submit(fill_part, url, count, first, start_ns, step_ns)
+            for first, count in parts
+            if count > 0
+        ]
+        trace_ids = [trace_id for future in futures for trace_id in future.result()]
+    elapsed = time.perf_counter() - started
+    store = open_store(url)
+    written = store.count_spans()
+    store.close()
+    print(
+        f"filled {written:,} spans in {elapsed:.1f} s with {workers} process(es)"
+        f" (decode + write: {written / elapsed:,.0f}/s)"
+    )
+    assert written == traces * SPANS_PER_TRACE
     return trace_ids
 
 
@@ -76,14 +114,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spans", type=int, default=1_000_000, help="spans to store first")
     parser.add_argument("--lookups", type=int, default=2_000, help="trace-by-id requests")
+    parser.add_argument("--days", type=float, help="spread the traces over this many days")
+    parser.add_argument("--store", help="postgresql://… database to bench on instead of SQLite")
+    parser.add_argument("--fill-workers", type=int, default=1, help="processes that fill")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="oracle-bench-") as data_dir:
-        trace_ids = fill(Path(data_dir) / "oracle.db", args.spans)
+    reuse = args.store is not None and "schema=" in args.store
+    with (
+        tempfile.TemporaryDirectory(prefix="oracle-bench-") as data_dir,
+        fresh_store(None if reuse else args.store, data_dir, keep=args.keep) as url,
+    ):
+        if reuse:
+            url = args.store
+            trace_ids = stored_trace_ids(url, args.lookups)
+        else:
+            trace_ids = fill(url, args.spans, args.days, args.fill_workers)
         api_port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "oracle_monitor", "serve", "--data-dir", data_dir,
              "--otlp-grpc-port", str(free_port()), "--otlp-http-port", str(free_port()),
-             "--api-port", str(api_port)],
+             "--api-port", str(api_port), "--store", url],
             env={**os.environ, "ORACLE_LOG_LEVEL": "WARNING"},
         )  # fmt: skip
         try:
@@ -100,6 +150,13 @@ def main() -> None:
                     timed(client, "/api/v1/traces", 200, service="writer-agent", status="ok"),
                 )
                 report("search by agent", timed(client, "/api/v1/traces", 200, agent="analysis"))
+                now = datetime.now(UTC)
+                day = {"start": (now - timedelta(hours=24)).isoformat(), "end": now.isoformat()}
+                report("search, last 24 hours", timed(client, "/api/v1/traces", 200, **day))
+                report(
+                    "search, last 24 hours, agent + error",
+                    timed(client, "/api/v1/traces", 200, agent="writer", status="error", **day),
+                )
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(60)

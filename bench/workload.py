@@ -115,12 +115,24 @@ def agent_trace(number: int, start_ns: int) -> tuple[str, list[Span]]:
     return agent, spans
 
 
-def requests(traces: int, spans_per_request: int = 512) -> Iterator[ExportTraceServiceRequest]:
-    """OTLP requests carrying ``traces`` agent traces, ``spans_per_request`` spans each."""
-    start_ns = time.time_ns() - traces * 1_000_000
+def requests(
+    traces: int,
+    spans_per_request: int = 512,
+    *,
+    start_ns: int | None = None,
+    step_ns: int = 1_000_000,
+    first: int = 0,
+) -> Iterator[ExportTraceServiceRequest]:
+    """OTLP requests carrying ``traces`` agent traces, ``spans_per_request`` spans each.
+
+    Trace ``n`` (numbered from ``first``) starts at ``start_ns + n * step_ns``; by default
+    the last one starts about now, 1 ms after the one before.
+    """
+    if start_ns is None:
+        start_ns = time.time_ns() - (first + traces) * step_ns
     pending: list[tuple[str, Span]] = []
-    for number in range(traces):
-        agent, spans = agent_trace(number, start_ns + number * 1_000_000)
+    for number in range(first, first + traces):
+        agent, spans = agent_trace(number, start_ns + number * step_ns)
         pending.extend((agent, span) for span in spans)
         while len(pending) >= spans_per_request:
             yield _request(pending[:spans_per_request])
