@@ -28,11 +28,11 @@ from urllib.parse import urlsplit, urlunsplit
 import uvicorn
 from starlette.types import ASGIApp
 
+from oracle_monitor.aggregator import ChainConfig
 from oracle_monitor.aggregator.alert_engine import AlertEngine
 from oracle_monitor.aggregator.alerts import AlertBook
 from oracle_monitor.aggregator.live import LiveHub
 from oracle_monitor.aggregator.retention import RetentionLoop, RetentionPolicy
-from oracle_monitor.aggregator import ChainConfig
 from oracle_monitor.aggregator.snapshot_loop import SnapshotLoop
 from oracle_monitor.api import create_app
 from oracle_monitor.api.serialize import event_json
