@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run serve test lint bench clean
+.PHONY: install run serve test lint bench clean ui ui-test
 
 install: $(VENV)/.installed
 
@@ -18,15 +18,33 @@ $(VENV)/.installed: pyproject.toml
 
 run: serve
 
-serve: install
+serve: install ui
 	$(BIN)/oracle-monitor serve
+
+# The dashboard (frontend/, Node 20+) built into the package; rebuilt only when its sources
+# are newer than the build.
+UI_BUILD := src/oracle_monitor/api/static/index.html
+UI_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html \
+	frontend/package.json frontend/package-lock.json frontend/vite.config.ts
+ui: $(UI_BUILD)
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+$(UI_BUILD): frontend/node_modules/.installed $(UI_SOURCES)
+	cd frontend && npx vite build
+	touch $@
+
+ui-test: frontend/node_modules/.installed
+	cd frontend && npx tsc --noEmit -p . && npx vitest run
 
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint ui ui-test
 	$(BIN)/pytest
 
 bench: install

@@ -13,6 +13,7 @@ from oracle_monitor.aggregator.live import LiveHub
 from oracle_monitor.api import alerts, causal, costs, infra, jaeger, live, snapshots, traces
 from oracle_monitor.api.auth_middleware import BearerTokenMiddleware
 from oracle_monitor.api.responses import OrjsonResponse
+from oracle_monitor.api.ui import mount_ui
 from oracle_monitor.auth import BearerAuth
 from oracle_monitor.collectors.base import Collector
 from oracle_monitor.store.base import Store
@@ -74,4 +75,5 @@ def create_app(
     app.include_router(jaeger.router)
     app.include_router(alerts.router)
     app.include_router(live.router)
+    mount_ui(app)  # the dashboard at /, and its routes' deep links
     return app

@@ -1,0 +1,174 @@
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { memo, useMemo, useRef, useState } from "react";
+import type { InfraEventJson } from "@/api/types";
+import { formatDuration } from "@/lib/format";
+import { severityTone, TONE_HEX } from "@/lib/severity";
+import { criticalPath, serviceColour, ticks, visibleRows, type SpanNode, type SpanTree } from "@/lib/waterfall";
+
+const ROW = 28;
+const NAME_WIDTH = "34%";
+
+const Row = memo(function Row({
+  node,
+  start,
+  duration,
+  collapsed,
+  critical,
+  selected,
+  onToggle,
+  onSelect,
+}: {
+  node: SpanNode;
+  start: number;
+  duration: number;
+  collapsed: boolean;
+  critical: boolean;
+  selected: boolean;
+  onToggle: (id: string) => void;
+  onSelect: (id: string) => void;
+}) {
+  const left = duration ? ((node.startMs - start) / duration) * 100 : 0;
+  const width = duration ? Math.max(0.15, ((node.endMs - node.startMs) / duration) * 100) : 100;
+  const colour = serviceColour(node.span.service_name);
+  return (
+    <div
+      className={`flex h-full cursor-pointer items-center border-b border-white/[0.03] text-xs ${selected ? "bg-sky-400/10" : "hover:bg-white/[0.04]"}`}
+      onClick={() => onSelect(node.span.span_id)}
+      data-testid="span-row"
+      data-span-id={node.span.span_id}
+      data-error={node.error || undefined}
+      data-critical={critical || undefined}
+    >
+      <div className="flex min-w-0 items-center gap-1 pr-2" style={{ width: NAME_WIDTH, paddingLeft: 6 + Math.min(node.depth, 30) * 14 }}>
+        {node.children.length ? (
+          <button
+            type="button"
+            className="w-4 shrink-0 text-slate-400 hover:text-slate-100"
+            aria-label={collapsed ? "expand" : "collapse"}
+            onClick={(e) => {
+              e.stopPropagation();
+              onToggle(node.span.span_id);
+            }}
+          >
+            {collapsed ? "▸" : "▾"}
+          </button>
+        ) : (
+          <span className="w-4 shrink-0" />
+        )}
+        <span className="h-2.5 w-1 shrink-0 rounded-sm" style={{ background: colour }} />
+        {node.error ? <span className="shrink-0 text-rose-400" title="error">●</span> : null}
+        <span className={`truncate ${node.error ? "text-rose-200" : "text-slate-200"}`} title={node.span.name}>
+          {node.span.name}
+        </span>
+        <span className="ml-1 truncate text-[10px] text-slate-500">{node.span.service_name}</span>
+      </div>
+      <div className="relative h-full flex-1">
+        <div
+          className={`absolute top-1/2 h-3 -translate-y-1/2 rounded-sm ${critical ? "ring-1 ring-amber-300/80" : ""}`}
+          style={{ left: `${left}%`, width: `${width}%`, background: node.error ? "#f43f5e" : colour, opacity: critical ? 0.95 : 0.6 }}
+        />
+        <span
+          className="absolute top-1/2 -translate-y-1/2 whitespace-nowrap pl-1 text-[10px] text-slate-400"
+          style={left + width > 82 ? { right: `${100 - left + 0.5}%` } : { left: `${left + width}%` }}
+        >
+          {formatDuration(node.endMs - node.startMs)}
+        </span>
+      </div>
+    </div>
+  );
+});
+
+/** The span tree with time bars; collapsible, virtualised, events drawn at their instants. */
+export function Waterfall({
+  tree,
+  events,
+  selected,
+  onSelect,
+}: {
+  tree: SpanTree;
+  events: InfraEventJson[];
+  selected: string | null;
+  onSelect: (id: string) => void;
+}) {
+  const [collapsed, setCollapsed] = useState<Set<string>>(() => new Set());
+  const rows = useMemo(() => visibleRows(tree, collapsed), [tree, collapsed]);
+  const critical = useMemo(() => criticalPath(tree), [tree]);
+  const start = Math.min(tree.startMs, ...events.map((e) => e.time_unix_nano / 1e6));
+  const end = Math.max(tree.endMs, ...events.map((e) => e.time_unix_nano / 1e6));
+  const duration = end - start;
+  const scroller = useRef<HTMLDivElement>(null);
+  const virtual = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW,
+    overscan: 12,
+  });
+  const toggle = (id: string) =>
+    setCollapsed((old) => {
+      const next = new Set(old);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+  const pos = (t: number) => `${duration ? ((t - start) / duration) * 100 : 0}%`;
+  return (
+    <div className="glass flex min-h-0 flex-1 flex-col overflow-hidden" data-testid="waterfall" data-rows={rows.length}>
+      <div className="flex h-8 shrink-0 items-end border-b border-white/10 text-[10px] text-slate-500">
+        <div className="px-2 pb-1" style={{ width: NAME_WIDTH }}>
+          {rows.length} of {tree.byId.size} spans · critical path outlined
+        </div>
+        <div className="relative h-full flex-1">
+          {ticks(duration).map((t) => (
+            <span key={t} className="absolute bottom-1 -translate-x-1/2" style={{ left: pos(start + t) }}>
+              {formatDuration(t)}
+            </span>
+          ))}
+          {events.map((e) => (
+            <span
+              key={e.event_id}
+              className="absolute top-0.5 -translate-x-1/2 rounded px-1 text-[10px] font-semibold text-slate-950"
+              style={{ left: pos(e.time_unix_nano / 1e6), background: TONE_HEX[severityTone(e.severity)] }}
+              title={`${e.kind} · ${e.entity} · ${e.summary}`}
+              data-testid="event-mark"
+              data-kind={e.kind}
+            >
+              {e.kind === "oom_killed" ? "OOM" : e.kind === "lag_spike" ? "lag" : e.kind === "rate_limit_burst" ? "429" : e.kind.replaceAll("_", " ")}
+            </span>
+          ))}
+        </div>
+      </div>
+      <div className="relative min-h-0 flex-1">
+        <div className="pointer-events-none absolute inset-y-0 right-0 z-10" style={{ left: NAME_WIDTH }}>
+          {events.map((e) => (
+            <div
+              key={e.event_id}
+              className="absolute inset-y-0 w-px"
+              style={{ left: pos(e.time_unix_nano / 1e6), background: TONE_HEX[severityTone(e.severity)], opacity: 0.7 }}
+            />
+          ))}
+        </div>
+        <div ref={scroller} className="scroll-thin absolute inset-0 overflow-y-auto" data-testid="waterfall-scroll">
+          <div style={{ height: virtual.getTotalSize(), position: "relative" }}>
+            {virtual.getVirtualItems().map((item) => {
+              const node = rows[item.index];
+              return (
+                <div key={node.span.span_id} style={{ position: "absolute", top: 0, left: 0, right: 0, height: ROW, transform: `translateY(${item.start}px)` }}>
+                  <Row
+                    node={node}
+                    start={start}
+                    duration={duration}
+                    collapsed={collapsed.has(node.span.span_id)}
+                    critical={critical.has(node.span.span_id)}
+                    selected={selected === node.span.span_id}
+                    onToggle={toggle}
+                    onSelect={onSelect}
+                  />
+                </div>
+              );
+            })}
+          </div>
+        </div>
+      </div>
+    </div>
+  );
+}

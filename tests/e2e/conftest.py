@@ -1,0 +1,75 @@
+"""Browser tests: the built dashboard in headless Chromium (Debian's ``chromium``, driven by
+Python Playwright with ``executable_path``; Playwright's own browsers are never downloaded)
+against a running ``oracle-monitor serve`` fed with `tests.e2e.scenario`.
+
+Without Chromium: as root it is installed with apt-get; otherwise the tests skip with the
+reason (and fail in CI, see tests/conftest.py). Without a dashboard build they skip too
+(``make test`` builds it first).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oracle_monitor.api.ui import STATIC_DIR
+from tests.e2e.scenario import Seeded, seed
+from tests.integration.oracle_server import OracleServer
+
+# Not test-results/: pytest-playwright empties that folder at the start of every run.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "e2e"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium, installed with apt-get when missing and we are root."""
+    found = os.environ.get("ORACLE_E2E_CHROMIUM") or shutil.which("chromium")
+    if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False, env=env)
+        found = shutil.which("chromium")
+    return found
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, Any]:
+    """pytest-playwright's launch arguments: our Chromium, headless, quiet."""
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no chromium: install it (apt-get install -y chromium) to run the UI tests")
+    if not (STATIC_DIR / "index.html").is_file():
+        pytest.skip("the dashboard is not built: run `make ui`")
+    return {"executable_path": path, "args": CHROMIUM_ARGS, "headless": True}
+
+
+@pytest.fixture(scope="module")
+def seeded_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[OracleServer, Seeded]]:
+    """One server per module, fed with the scenario (its own loop snapshots once an hour, so
+    the stored history is the scenario's)."""
+    data_dir = tmp_path_factory.mktemp("e2e") / "data"
+    server = OracleServer(data_dir=data_dir, env={"ORACLE_SNAPSHOT_INTERVAL_SECONDS": "3600"})
+    server.start()
+    try:
+        yield server, seed(server)
+    finally:
+        try:
+            server.stop()
+        except subprocess.TimeoutExpired:
+            server.stop(9)
+
+
+def screenshot_path(name: str) -> Path:
+    """Where a view's screenshot goes (``build/e2e/<name>.png``)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / f"{name}.png"
