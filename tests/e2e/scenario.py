@@ -180,7 +180,7 @@ def _usage(key: str | None, cost: float, tokens: int, limited: int = 0) -> dict[
 def _alert(kind: str, severity: str, at_ns: int, entity: str, summary: str,
            trace_id: str | None) -> dict[str, Any]:  # fmt: skip
     return {
-        "id": hashlib.blake2b(f"{kind}|{entity}".encode(), digest_size=8).hexdigest(),
+        "id": hashlib.blake2b(f"{kind}|{entity}".encode(), digest_size=16).hexdigest(),
         "kind": kind, "severity": severity,
         "first_at": rfc3339(at_ns), "last_at": rfc3339(at_ns), "count": 1, "entity": entity,
         "summary": summary, "trace_id": trace_id, "task_id": None,
