@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run serve test lint bench clean ui ui-test
+.PHONY: install run serve test lint bench docs clean ui ui-test
 
 install: $(VENV)/.installed
 
@@ -40,8 +40,8 @@ ui-test: frontend/node_modules/.installed
 	cd frontend && npx tsc --noEmit -p . && npx vitest run
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench docs
+	$(BIN)/ruff format --check src tests bench docs
 	$(BIN)/mypy
 
 test: lint ui ui-test
@@ -54,6 +54,9 @@ bench: install
 	$(BIN)/python bench/llm_instrumentation.py
 	$(BIN)/python bench/collectors.py
 	$(BIN)/python bench/aggregator.py
+
+docs: install
+	$(BIN)/python docs/generate.py
 
 clean:
 	rm -rf $(VENV) oracle-data .mypy_cache .pytest_cache .ruff_cache
