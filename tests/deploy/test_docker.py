@@ -161,3 +161,25 @@ def test_grafana_reads_the_jaeger_compatible_api(compose: dict[str, Any]) -> Non
     assert sources["oracle-monitor"]["type"] == "jaeger"
     assert sources["oracle-monitor"]["url"] == "http://oracle-monitor:8000/jaeger"
     assert sources["jaeger"]["url"] == "http://jaeger:16686"
+
+
+def test_copied_sources_exist_and_the_ui_lands_in_the_package(
+    dockerfile: DockerfileParser,
+) -> None:
+    ui_workdir = ""  # the first stage's working directory: where the frontend is built
+    for instruction in dockerfile.structure:
+        kind, value = instruction["instruction"], instruction["value"]
+        if kind == "WORKDIR":
+            ui_workdir = ui_workdir or value
+        elif kind == "COPY" and not value.startswith("--from="):
+            for source in value.split()[:-1]:
+                assert (REPO / source).exists(), f"COPY {source}: not in the repository"
+    # vite writes the build to its outDir, relative to the frontend folder
+    vite = (REPO / "frontend" / "vite.config.ts").read_text()
+    match = re.search(r'outDir:\s*"([^"]+)"', vite)
+    assert match is not None
+    built = Path(ui_workdir, match.group(1)).resolve().as_posix()
+    copies = [i["value"] for i in dockerfile.structure if i["instruction"] == "COPY"]
+    (ui_copy,) = [c for c in copies if c.startswith("--from=ui ")]
+    assert ui_copy.split()[1].rstrip("/") == built
+    assert ui_copy.split()[2].rstrip("/") == "src/oracle_monitor/api/static"
