@@ -1,0 +1,46 @@
+"""The README's ``MyCustomAgent`` works as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oracle_monitor.agents import BaseAgent, Result, Task
+from oracle_monitor.agents.__main__ import agent_class
+from tests.unit.agents.conftest import MakeAgent, Spans
+
+README = Path(__file__).parents[3] / "README.md"
+
+
+def readme_agent() -> type[BaseAgent]:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    (source,) = [block for block in blocks if "class MyCustomAgent(BaseAgent)" in block]
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "README.md", "exec"), namespace)
+    cls: type[BaseAgent] = namespace["MyCustomAgent"]
+    return cls
+
+
+def test_my_custom_agent_from_the_readme(make_agent: MakeAgent, spans: Spans) -> None:
+    cls = readme_agent()
+    assert cls.kind == "custom"
+    agent = make_agent(cls)
+    outcome = agent.handle(Task(task_id="t-c", kind="custom", input={"topic": "hydrogen"}))
+    assert outcome.status == "completed" and isinstance(outcome.message, Result)
+    output = outcome.message.output
+    assert output["topic"] == "hydrogen"
+    assert output["sources"] == ["hydrogen", "hydrogen"]
+    assert output["summary"] == "Hello! How can I assist you today?"
+    names = {s.name for s in spans.all()}
+    assert {"invoke_agent custom", "execute_tool search"} <= names
+
+
+def test_the_entry_point_finds_agents_by_kind_or_import_path() -> None:
+    assert agent_class("research").kind == "research"
+    assert agent_class("oracle_monitor.agents.writer:WriterAgent").kind == "writer"
+    for bad in ("nonsense", "oracle_monitor.agents.corpus:Corpus"):
+        with pytest.raises(ValueError, match=re.escape(bad)):
+            agent_class(bad)
