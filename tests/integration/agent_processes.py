@@ -19,7 +19,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from tests.integration.kafka_broker import KafkaBroker
+from oracle_monitor.demo.broker import KafkaBroker
 from tests.integration.oracle_server import OracleServer
 
 TOPICS = [

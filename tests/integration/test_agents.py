@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.llm_upstream import FakeLLMUpstream, running_llm_upstream
+from oracle_monitor.demo.broker import KafkaBroker, tansu_binary
+from oracle_monitor.demo.llm_provider import LLMProvider, running_llm_provider
 from tests.integration.agent_processes import (
     TOPICS,
     AgentLauncher,
@@ -29,7 +30,6 @@ from tests.integration.agent_processes import (
     send_task,
     wait_for_spans,
 )
-from tests.integration.kafka_broker import KafkaBroker, tansu_binary
 from tests.integration.oracle_server import OracleServer
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.integration
 class Stack:
     broker: KafkaBroker
     server: OracleServer
-    upstream: FakeLLMUpstream
+    upstream: LLMProvider
     launcher: AgentLauncher
     outputs: Outputs
     control: Path
@@ -66,7 +66,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         server.start()
         control = directory / "control.json"
         control.write_text("{}")
-        with running_llm_upstream() as upstream:
+        with running_llm_provider() as upstream:
             env = agent_env(broker, server.otlp_http_url, upstream.base_url)
             env["ORACLE_AGENT_CONTROL_FILE"] = str(control)
             launcher = AgentLauncher(directory, env)

@@ -14,9 +14,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from oracle_monitor.agents import AgentSettings, BaseAgent, Control, LocalToolClient
 from oracle_monitor.agents.corpus import Corpus
 from oracle_monitor.agents.tools import corpus_tools
+from oracle_monitor.demo.llm_provider import LLMProvider, running_llm_provider
 from oracle_monitor.instrumentation import configure, force_flush
 from oracle_monitor.instrumentation.setup import _reset_for_tests
-from tests.fakes.llm_upstream import FakeLLMUpstream, running_llm_upstream
 
 MakeAgent = Callable[..., BaseAgent]
 
@@ -41,13 +41,13 @@ class Spans:
 
 
 @pytest.fixture(scope="module")
-def llm_server() -> Iterator[FakeLLMUpstream]:
-    with running_llm_upstream() as upstream:
+def llm_server() -> Iterator[LLMProvider]:
+    with running_llm_provider() as upstream:
         yield upstream
 
 
 @pytest.fixture
-def upstream(llm_server: FakeLLMUpstream) -> FakeLLMUpstream:
+def upstream(llm_server: LLMProvider) -> LLMProvider:
     llm_server.requests.clear()
     llm_server.fail_next(0)
     return llm_server
@@ -68,7 +68,7 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spans]:
 
 
 @pytest.fixture
-def make_agent(upstream: FakeLLMUpstream, spans: Spans, tmp_path: Path) -> Callable[..., BaseAgent]:
+def make_agent(upstream: LLMProvider, spans: Spans, tmp_path: Path) -> Callable[..., BaseAgent]:
     """An agent of a class with corpus tools in process (``tools`` adds or replaces some)."""
 
     def make(

@@ -24,7 +24,7 @@ from oracle_monitor.agents import (
 from oracle_monitor.agents.analysis import AnalysisAgent
 from oracle_monitor.agents.corpus import Corpus
 from oracle_monitor.agents.tools import corpus_tools
-from tests.fakes.llm_upstream import FakeLLMUpstream
+from oracle_monitor.demo.llm_provider import LLMProvider
 from tests.unit.agents.conftest import MakeAgent, Spans, attrs
 
 QUESTION = "How do batteries help solar and wind?"
@@ -35,7 +35,7 @@ def research_task(**extra: Any) -> Task:
 
 
 def test_research_hands_its_findings_to_the_writer(
-    make_agent: MakeAgent, spans: Spans, upstream: FakeLLMUpstream
+    make_agent: MakeAgent, spans: Spans, upstream: LLMProvider
 ) -> None:
     outcome = make_agent(ResearchAgent).handle(research_task(next=["writer"]))
     assert outcome.status == "handed_on" and outcome.topic == "tasks.writer"
@@ -98,7 +98,7 @@ def flaky_search(failures: int) -> Any:
 
 
 def test_a_timed_out_tool_call_is_retried_with_the_grown_context(
-    make_agent: MakeAgent, spans: Spans, upstream: FakeLLMUpstream
+    make_agent: MakeAgent, spans: Spans, upstream: LLMProvider
 ) -> None:
     agent = make_agent(
         ResearchAgent,
@@ -152,7 +152,7 @@ def test_exhausted_retries_fail_the_task_to_the_dead_letter_queue(
 
 
 def test_a_rate_limited_retry_counts_as_a_failed_attempt(
-    make_agent: MakeAgent, spans: Spans, upstream: FakeLLMUpstream
+    make_agent: MakeAgent, spans: Spans, upstream: LLMProvider
 ) -> None:
     def search(**_: Any) -> Any:  # times out, and the provider starts refusing
         upstream.fail_next(2, retry_after=None, retry_after_ms="10")
