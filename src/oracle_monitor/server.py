@@ -187,7 +187,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         def status() -> dict[str, Any]:
             return {
-                "receiver": {**asdict(ingest.stats), "queued_bytes": ingest.queued_bytes},
+                "receiver": {
+                    **asdict(ingest.stats),
+                    "queued_bytes": ingest.queued_bytes,
+                    "queued_requests": ingest.queued_requests,
+                    "max_queued_bytes": settings.queue_max_bytes,
+                    "write_latency_seconds": ingest.write_latency.as_json(),
+                },
                 "snapshots": snapshots.stats(),
                 "live": {"clients": live_hub.subscribers},
                 "retention": retention.stats(),

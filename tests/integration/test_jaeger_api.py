@@ -289,6 +289,7 @@ def test_search_like_grafana(fed: tuple[OracleServer, dict[str, str]]) -> None:
     assert found(service="research-agent", operation="chat gpt-4o", minDuration="1h") == []
     assert found(service="research-agent", maxDuration="1ns") == []
     assert found(service="research-agent", end=ids["before_us"]) == []
+    assert found(tags='{"gen_ai.agent.name":"research"}') == trace_id  # any service
     by_id = ok(server, "/traces", traceID=[ids["trace"], "f" * 32])
     assert [t["traceID"] for t in by_id["data"]] == trace_id
     assert by_id["errors"] == [{"msg": "trace not found", "traceID": "f" * 32}]

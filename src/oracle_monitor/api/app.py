@@ -10,7 +10,17 @@ from fastapi.exceptions import RequestValidationError
 
 from oracle_monitor import __version__
 from oracle_monitor.aggregator.live import LiveHub
-from oracle_monitor.api import alerts, causal, costs, infra, jaeger, live, snapshots, traces
+from oracle_monitor.api import (
+    alerts,
+    causal,
+    costs,
+    infra,
+    jaeger,
+    live,
+    metrics,
+    snapshots,
+    traces,
+)
 from oracle_monitor.api.auth_middleware import BearerTokenMiddleware
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.api.ui import mount_ui
@@ -75,5 +85,7 @@ def create_app(
     app.include_router(jaeger.router)
     app.include_router(alerts.router)
     app.include_router(live.router)
+    app.state.metrics = metrics.registry(reader, status, app.state.collectors)
+    app.include_router(metrics.router)
     mount_ui(app)  # the dashboard at /, and its routes' deep links
     return app

@@ -6,11 +6,12 @@ that envelope with ``data: null`` and ``errors: [{code, msg}]`` (400 for a bad p
 404 ``trace not found``). Traces are in Jaeger's JSON model (`jaeger_model`), with the
 infrastructure events that correlate with each span added as its logs.
 
-Search (``/traces``) needs ``service`` (or ``traceID``\\ s); ``start``/``end`` (unix µs)
-default to the last two days, ``limit`` to 100; all of ``operation``, ``tags``,
-``minDuration`` and ``maxDuration`` must hold on one span. ``/dependencies`` counts the
-calls between services in the traces that started within ``lookback`` ms (default 24 h)
-before ``endTs`` (unix ms, default now).
+Search (``/traces``) needs ``service``, ``tags`` or ``traceID`` parameters (Jaeger insists on
+``service``; tags alone let a dashboard link find an agent's traces in every service).
+``start``/``end`` (unix µs) default to the last two days, ``limit`` to 100; all of
+``operation``, ``tags``, ``minDuration`` and ``maxDuration`` must hold on one span.
+``/dependencies`` counts the calls between services in the traces that started within
+``lookback`` ms (default 24 h) before ``endTs`` (unix ms, default now).
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def operations(request: Request) -> OrjsonResponse:
 def _search_query(request: Request, now_us: int) -> TraceQuery:
     params = request.query_params
     service = _one(request, "service")
-    if not service:
+    tags = parse_tags(params.getlist("tag"), params.getlist("tags"))
+    if not service and not tags:  # Jaeger always wants a service; tags alone suffice here
         raise ParamError("parameter 'service' is required")
     end_us = parse_int("end", params["end"]) if params.get("end") else now_us
     start_us = (
@@ -149,9 +151,9 @@ def _search_query(request: Request, now_us: int) -> TraceQuery:
     if low and high and high < low:
         raise ParamError("'maxDuration' should be greater than 'minDuration'")
     return TraceQuery(
-        service=service,
+        service=service or None,
         operation=_one(request, "operation") or None,
-        tags=parse_tags(params.getlist("tag"), params.getlist("tags")),
+        tags=tags,
         min_duration_ns=low or None,
         max_duration_ns=high or None,
         start_ns=start_us * 1000,

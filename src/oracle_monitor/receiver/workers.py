@@ -17,12 +17,14 @@ import itertools
 import logging
 import multiprocessing
 import socket
+import time
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 
 from oracle_monitor.forward import ForwardCounters
 from oracle_monitor.receiver.decode import MalformedRequest
 from oracle_monitor.receiver.errors import PipelineFull, ServiceUnavailable
+from oracle_monitor.receiver.latency import LatencyHistogram
 from oracle_monitor.receiver.worker_process import (
     JSON,
     MALFORMED,
@@ -87,11 +89,17 @@ class IngestWorkerPool:
         if config.forward is not None:  # shared by every worker, read for health
             labels = [endpoint.label for endpoint in config.forward.endpoints]
             self.forward_counters = ForwardCounters(self._context, labels)
+        self.write_latency = LatencyHistogram()  # handed to a worker -> durable
 
     @property
     def queued_bytes(self) -> int:
         """Request bytes handed to workers and not yet answered."""
         return sum(worker.queued_bytes for worker in self._workers)
+
+    @property
+    def queued_requests(self) -> int:
+        """Requests handed to workers and not yet answered."""
+        return sum(len(worker.pending) for worker in self._workers)
 
     async def start(self) -> None:
         """Start the worker processes."""
@@ -136,10 +144,12 @@ class IngestWorkerPool:
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         worker.pending[request_id] = (future, len(body))
         worker.queued_bytes += len(body)
+        started = time.perf_counter()
         worker.writer.write(REQUEST.pack(request_id, ENCODINGS[encoding], len(body)))
         worker.writer.write(body)
         await worker.writer.drain()
         result = await future
+        self.write_latency.observe(time.perf_counter() - started)
         self.stats.accepted_spans += result.accepted_spans
         self.stats.rejected_spans += result.rejected_spans
         return result
