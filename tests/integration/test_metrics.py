@@ -20,7 +20,7 @@ from prometheus_client.samples import Sample
 from oracle_monitor.api import create_app
 from oracle_monitor.api.prometheus import MAX_GROUPS
 from oracle_monitor.collectors.base import CollectorHealth
-from oracle_monitor.model import InfraEvent, Severity, Span, SpanKind
+from oracle_monitor.model import Attributes, InfraEvent, Severity, Span, SpanKind
 from oracle_monitor.receiver.latency import LatencyHistogram
 from oracle_monitor.store import Store, open_store
 from tests.integration.oracle_server import OracleServer
@@ -98,7 +98,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
             llm_span(3, "writer", "gpt-4o-mini", rate_limited=True),
         ]
     )
-    owner = {"k8s.namespace.name": "agents", "k8s.owner.name": "research"}
+    owner: Attributes = {"k8s.namespace.name": "agents", "k8s.owner.name": "research"}
     critical = Severity.CRITICAL
     store.write_events(
         [
