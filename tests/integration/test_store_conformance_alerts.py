@@ -1,11 +1,13 @@
-"""Alerts and snapshot retention: the same behaviour on every store backend (see
+"""Alerts, snapshot retention and agents' activity: the same behaviour on every store backend (see
 `tests.integration.test_store_conformance`, whose fixtures run each test once per backend)."""
 
 from __future__ import annotations
 
-from oracle_monitor.model import Alert
+from oracle_monitor.aggregator.agents import activity_of
+from oracle_monitor.model import Alert, StatusCode
 from oracle_monitor.store import AlertQuery, Store
-from tests.integration.test_store_conformance import store, store_url
+from tests.integration.test_store_conformance import T0 as SPANS_T0
+from tests.integration.test_store_conformance import make_span, store, store_url
 
 __all__ = ["store", "store_url"]
 S = 1_000_000_000
@@ -57,3 +59,30 @@ def test_snapshots_thinned_and_deleted(store: Store) -> None:
     assert [(ts - T0) // S for ts, _ in store.snapshot_series(0, 2**62, 1)] == [
         140, 160, 180, 200, 220,
     ]  # fmt: skip
+
+
+def test_agent_activity_is_the_lean_form_of_recent_agent_spans(store: Store) -> None:
+    store.write_spans(
+        [
+            make_span(1, 1, agent_name="research", start=0, task_id="t-1",
+                      attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.id": 7},
+                      status_code=StatusCode.ERROR),
+            make_span(1, 2, 1, agent_name="research", start=50, pod_name="p-1",
+                      input_tokens=10, output_tokens=3, cost_usd=0.25,
+                      attributes={"oracle.agent.reasoning": "look it up",
+                                  "oracle.agent.tools_planned": ["search", "sum"]}),
+            make_span(2, 3, agent_name="writer", start=100,
+                      attributes={"oracle.agent.tools_planned": "not a list"}),
+            make_span(2, 4, 3, start=150),  # no agent name
+        ]
+    )  # fmt: skip
+    activity = store.recent_agent_activity(SPANS_T0)
+    assert activity == [activity_of(span) for span in store.recent_agent_spans(SPANS_T0)]
+    assert [(a.agent_name, a.agent_id, a.operation, a.is_error) for a in activity] == [
+        ("writer", None, None, False), ("research", None, None, False),
+        ("research", "7", "invoke_agent", True),
+    ]  # fmt: skip
+    assert activity[1].tools_planned == ("search", "sum") and activity[2].tools_planned is None
+    assert activity[1].reasoning == "look it up" and activity[1].cost_usd == 0.25
+    assert store.recent_agent_activity(SPANS_T0, limit=1) == activity[:1]
+    assert store.recent_agent_activity(SPANS_T0 + 101) == []

@@ -11,71 +11,99 @@ child spans (LLM calls, tools) before its own span arrives. Per agent, over the 
   span (by end time) carrying ``oracle.task.id``, ``oracle.agent.reasoning`` (with
   ``oracle.agent.tools_planned``), ``gen_ai.agent.id``, a pod name.
 * ``tokens``, ``cost_usd``, ``errors``: sums over the spans (ERROR-status spans for errors).
+
+The views are built from `AgentActivity` rows (what the store reads cheaply every 2 s);
+`agent_views` takes whole spans too.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any, Final
 
 from oracle_monitor.model import Span
+from oracle_monitor.store.base import AgentActivity
 
 ACTIVE_NS: Final = 30_000_000_000  # a span that ended this recently makes its agent running
 TASK_OPERATION: Final = "invoke_agent"
+_BY_END: Final = itemgetter(3, 1)  # AgentActivity: end_time_ns, span_id
 
 
-def _latest(spans: list[Span], attribute: str) -> Span | None:
-    """The span of ``spans`` (sorted by end time) that last carries ``attribute``."""
-    return next((s for s in reversed(spans) if s.attributes.get(attribute) is not None), None)
+def activity_of(span: Span) -> AgentActivity:
+    """The `AgentActivity` row of a span that names its agent."""
+    attrs = span.attributes
+    operation, agent_id = attrs.get("gen_ai.operation.name"), attrs.get("gen_ai.agent.id")
+    reasoning, planned = (
+        attrs.get("oracle.agent.reasoning"),
+        attrs.get("oracle.agent.tools_planned"),
+    )
+    return AgentActivity(
+        agent_name=span.agent_name or "", span_id=span.span_id,
+        start_time_ns=span.start_time_ns, end_time_ns=span.end_time_ns, is_error=span.is_error,
+        task_id=span.task_id, pod_name=span.pod_name, input_tokens=span.input_tokens,
+        output_tokens=span.output_tokens, cost_usd=span.cost_usd,
+        operation=str(operation) if operation is not None else None,
+        agent_id=str(agent_id) if agent_id is not None else None,
+        reasoning=str(reasoning) if reasoning is not None else None,
+        tools_planned=tuple(str(t) for t in planned) if isinstance(planned, list) else None,
+    )  # fmt: skip
 
 
-def _agent_view(name: str, spans: list[Span], now_ns: int, active_ns: int) -> dict[str, Any]:
-    spans.sort(key=lambda s: (s.end_time_ns, s.span_id))
-    tasks = [s for s in spans if s.attributes.get("gen_ai.operation.name") == TASK_OPERATION]
-    last_task = tasks[-1] if tasks else None
+def _agent_view(
+    name: str, rows: list[AgentActivity], now_ns: int, active_ns: int
+) -> dict[str, Any]:
+    rows.sort(key=_BY_END)
+    last = rows[-1]
+    last_task = next((r for r in reversed(rows) if r.operation == TASK_OPERATION), None)
     if (
         last_task is not None
         and last_task.is_error
-        and not any(s.start_time_ns > last_task.end_time_ns for s in spans)
+        and not any(r.start_time_ns > last_task.end_time_ns for r in rows)
     ):
         status = "error"
-    elif spans[-1].end_time_ns >= now_ns - active_ns:
+    elif last.end_time_ns >= now_ns - active_ns:
         status = "running"
     else:
         status = "idle"
-    reasoning = _latest(spans, "oracle.agent.reasoning")
-    planned = reasoning.attributes.get("oracle.agent.tools_planned") if reasoning else None
-    with_id = _latest(spans, "gen_ai.agent.id")
-    task = next((s.task_id for s in reversed(spans) if s.task_id), None)
-    pod = next((s.pod_name for s in reversed(spans) if s.pod_name), None)
+    reasoning = next((r for r in reversed(rows) if r.reasoning is not None), None)
+    input_tokens = output_tokens = errors = 0
+    cost = 0.0
+    for r in rows:
+        input_tokens += max(r.input_tokens or 0, 0)
+        output_tokens += max(r.output_tokens or 0, 0)
+        cost += max(r.cost_usd or 0.0, 0.0)
+        errors += r.is_error
     return {
         "name": name,
-        "id": str(with_id.attributes["gen_ai.agent.id"]) if with_id else None,
+        "id": next((r.agent_id for r in reversed(rows) if r.agent_id is not None), None),
         "status": status,
-        "current_task": task,
-        "last_reasoning": str(reasoning.attributes["oracle.agent.reasoning"])
-        if reasoning
-        else None,
-        "tools_planned": [str(t) for t in planned] if isinstance(planned, list) else [],
-        "tokens": {
-            "input": sum(max(s.input_tokens or 0, 0) for s in spans),
-            "output": sum(max(s.output_tokens or 0, 0) for s in spans),
-        },
-        "cost_usd": sum(max(s.cost_usd or 0.0, 0.0) for s in spans),
-        "errors": sum(1 for s in spans if s.is_error),
-        "pod": pod,
-        "last_seen_ns": max(spans[-1].end_time_ns, 0),
+        "current_task": next((r.task_id for r in reversed(rows) if r.task_id), None),
+        "last_reasoning": reasoning.reasoning if reasoning else None,
+        "tools_planned": list(reasoning.tools_planned or ()) if reasoning else [],
+        "tokens": {"input": input_tokens, "output": output_tokens},
+        "cost_usd": cost,
+        "errors": errors,
+        "pod": next((r.pod_name for r in reversed(rows) if r.pod_name), None),
+        "last_seen_ns": max(last.end_time_ns, 0),
     }
+
+
+def views_of_activity(
+    rows: Iterable[AgentActivity], now_ns: int, active_ns: int = ACTIVE_NS
+) -> list[dict[str, Any]]:
+    """One JSON-ready view per agent named in ``rows`` (rows without an agent name are
+    ignored), sorted by agent name; see the module docstring for how each field is derived."""
+    by_agent: dict[str, list[AgentActivity]] = defaultdict(list)
+    for row in rows:
+        if row.agent_name:
+            by_agent[row.agent_name].append(row)
+    return [_agent_view(name, by_agent[name], now_ns, active_ns) for name in sorted(by_agent)]
 
 
 def agent_views(
     spans: Iterable[Span], now_ns: int, active_ns: int = ACTIVE_NS
 ) -> list[dict[str, Any]]:
-    """One JSON-ready view per agent named in ``spans`` (spans without an agent name are
-    ignored), sorted by agent name; see the module docstring for how each field is derived."""
-    by_agent: dict[str, list[Span]] = defaultdict(list)
-    for span in spans:
-        if span.agent_name:
-            by_agent[span.agent_name].append(span)
-    return [_agent_view(name, by_agent[name], now_ns, active_ns) for name in sorted(by_agent)]
+    """`views_of_activity` of whole spans."""
+    return views_of_activity((activity_of(s) for s in spans if s.agent_name), now_ns, active_ns)

@@ -4,7 +4,7 @@
 into ``oracle_state.schema.json`` (shipped in this package, copied at ``schema/`` at the top of
 the repository). A collector that is not running still gets its section, with health
 ``stopped`` and empty lists and maps. `validate_snapshot` checks a snapshot against the schema
-with a validator compiled once.
+with validators compiled once.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import Any, Final
 
-import orjson
-from jsonschema import Draft202012Validator, ValidationError
+import jsonschema_rs
+from jsonschema import Draft202012Validator
 
 from oracle_monitor.collectors.base import Collector
 from oracle_monitor.timestamps import rfc3339
@@ -38,84 +38,33 @@ def load_schema() -> dict[str, Any]:
 
 @functools.cache
 def validator() -> Draft202012Validator:
-    """The compiled validator of the snapshot schema (built on first use, then shared)."""
+    """The compiled validator of the snapshot schema, for error messages (built on first use,
+    then shared)."""
     schema = load_schema()
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
 
 
 @functools.cache
-def _item_validator(definition: str) -> Draft202012Validator:
-    """A validator of one ``$defs`` entry of the snapshot schema."""
-    schema = load_schema()
-    defs = schema["$defs"]
-    return Draft202012Validator({**defs[definition], "$defs": defs})  # its refs: "#/$defs/…"
-
-
-#: The collections whose items are validated one by one, with the results cached: section,
-#: key, ``$defs`` entry of an item. Most pods, groups, topics and agents are the same from one
-#: snapshot to the next, and validating them is most of the time of a full validation.
-_ITEMS: Final = (
-    ("kubernetes", "pods", "pod"),
-    ("kafka", "groups", "consumer_group"),
-    ("kafka", "topics", "topic"),
-    (None, "agents", "agent"),
-)
-_Errors = tuple[tuple[tuple[str | int, ...], str], ...]
-
-
-@functools.lru_cache(maxsize=8192)
-def _item_errors(definition: str, encoded: bytes) -> _Errors:
-    """The errors of one item (given as its JSON) against ``$defs/<definition>``."""
-    item = orjson.loads(encoded)
-    return tuple(
-        (tuple(e.absolute_path), e.message) for e in _item_validator(definition).iter_errors(item)
-    )
-
-
-def clear_validation_cache() -> None:
-    """Forget the items already validated (for benchmarks and tests)."""
-    _item_errors.cache_clear()
-
-
-def _errors(snapshot: Any) -> list[tuple[tuple[str | int, ...], str]]:
-    """Errors as (path, message): the snapshot without its big collections, then each item
-    of those (cached by content). Falls back to one full validation for odd shapes."""
-    try:
-        outer = dict(snapshot)
-        parts: list[tuple[tuple[str | int, ...], str, bytes]] = []
-        for section, key, definition in _ITEMS:
-            holder = outer if section is None else dict(outer[section])
-            items = holder[key]
-            if isinstance(items, list):
-                pairs: Iterable[tuple[str | int, Any]] = enumerate(items)
-                holder[key] = []
-            elif isinstance(items, dict) and definition != "pod" and definition != "agent":
-                pairs = items.items()
-                holder[key] = {}
-            else:
-                raise TypeError(key)
-            prefix: tuple[str | int, ...] = (key,) if section is None else (section, key)
-            parts.extend(((*prefix, i), definition, orjson.dumps(item)) for i, item in pairs)
-            if section is not None:
-                outer[section] = holder
-    except (TypeError, KeyError, ValueError, orjson.JSONEncodeError):
-        return [(tuple(e.absolute_path), e.message) for e in validator().iter_errors(snapshot)]
-    found = [(tuple(e.absolute_path), e.message) for e in validator().iter_errors(outer)]
-    for prefix, definition, encoded in parts:
-        found.extend(
-            ((*prefix, *path), message) for path, message in _item_errors(definition, encoded)
-        )
-    return found
+def _fast_validator() -> jsonschema_rs.Draft202012Validator:
+    """The same schema compiled by ``jsonschema-rs``: a snapshot of 500 pods checks in well
+    under a millisecond, where the pure-Python validator takes hundreds."""
+    return jsonschema_rs.Draft202012Validator(load_schema())
 
 
 def validate_snapshot(snapshot: Any) -> list[str]:
     """What is wrong with ``snapshot``, one message per error (``$.json.path: message``),
-    in path order; [] if it is valid."""
-    found = sorted(_errors(snapshot), key=lambda error: [str(p) for p in error[0]])
-    return [
-        f"{ValidationError(message, path=path).json_path}: {message}" for path, message in found
-    ]
+    in path order; [] if it is valid. Valid snapshots (the usual case) are checked by the
+    fast validator only; an invalid one is explained by ``jsonschema``."""
+    try:
+        if _fast_validator().is_valid(snapshot):
+            return []
+    except (ValueError, TypeError):  # a value JSON has no type for (bytes): not valid
+        pass
+    found = sorted(
+        validator().iter_errors(snapshot), key=lambda error: [str(p) for p in error.absolute_path]
+    )
+    return [f"{error.json_path}: {error.message}" for error in found]
 
 
 def _health(collector: Collector | None) -> dict[str, Any]:

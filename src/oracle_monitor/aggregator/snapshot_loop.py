@@ -18,30 +18,31 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from oracle_monitor.aggregator.agents import agent_views
+from oracle_monitor.aggregator.agents import views_of_activity
 from oracle_monitor.aggregator.alert_engine import AlertEngine
 from oracle_monitor.aggregator.snapshot import build_snapshot, validate_snapshot
 from oracle_monitor.collectors.base import Collector
-from oracle_monitor.store.base import AgentSpanReader, SnapshotWriter
+from oracle_monitor.store.base import AgentActivityReader, SnapshotWriter
 
 logger = logging.getLogger(__name__)
 
 AGENT_WINDOW_NS = 300_000_000_000  # agents' views cover their spans of the last 5 minutes
 
 
-class SnapshotStore(AgentSpanReader, SnapshotWriter, Protocol):
+class SnapshotStore(AgentActivityReader, SnapshotWriter, Protocol):
     """What the loop needs of a store."""
 
 
 def take_snapshot(
-    store: AgentSpanReader,
+    store: AgentActivityReader,
     collectors: Sequence[Collector],
     now_ns: int,
     alerts: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """A snapshot at ``now_ns``: the agents' views from the store, the collectors' states,
     the active ``alerts``."""
-    agents = agent_views(store.recent_agent_spans(now_ns - AGENT_WINDOW_NS), now_ns)
+    activity = store.recent_agent_activity(now_ns - AGENT_WINDOW_NS)
+    agents = views_of_activity(activity, now_ns)
     return build_snapshot(now_ns, collectors, agents, alerts)
 
 

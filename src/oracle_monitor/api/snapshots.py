@@ -13,7 +13,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from oracle_monitor.aggregator.agents import agent_views
+from oracle_monitor.aggregator.agents import views_of_activity
 from oracle_monitor.aggregator.snapshot_loop import AGENT_WINDOW_NS
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.api.traces import unix_ns
@@ -116,5 +116,5 @@ def agents(request: Request) -> OrjsonResponse:
         return OrjsonResponse(
             {"source": "snapshot", "timestamp_unix_nano": found[0], "agents": found[1]["agents"]}
         )
-    views = agent_views(reader.recent_agent_spans(now - AGENT_WINDOW_NS), now)
+    views = views_of_activity(reader.recent_agent_activity(now - AGENT_WINDOW_NS), now)
     return OrjsonResponse({"source": "spans", "timestamp_unix_nano": now, "agents": views})

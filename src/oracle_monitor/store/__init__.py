@@ -15,6 +15,8 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from oracle_monitor.store.base import (
+    AgentActivity,
+    AgentActivityReader,
     AgentSpanReader,
     AlertQuery,
     AlertReader,
@@ -38,6 +40,8 @@ from oracle_monitor.store.base import (
 )
 
 __all__ = [
+    "AgentActivity",
+    "AgentActivityReader",
     "AgentSpanReader",
     "AlertQuery",
     "AlertReader",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from oracle_monitor.model import Alert, InfraEvent, Span, SpanKind
 
@@ -250,6 +250,38 @@ class EventReader(Protocol):
         ...
 
 
+class AgentActivity(NamedTuple):
+    """What an agent's view needs of one of its spans (`AgentActivityReader`): its times,
+    status, task, pod, tokens and cost, and four attributes (``gen_ai.operation.name``,
+    ``gen_ai.agent.id``, ``oracle.agent.reasoning`` as text, ``oracle.agent.tools_planned``
+    when it is an array), each ``None`` when the span does not have it. A named tuple: the
+    snapshot loop makes thousands every 2 s."""
+
+    agent_name: str
+    span_id: str
+    start_time_ns: int
+    end_time_ns: int
+    is_error: bool
+    task_id: str | None = None
+    pod_name: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    operation: str | None = None
+    agent_id: str | None = None
+    reasoning: str | None = None
+    tools_planned: tuple[str, ...] | None = None
+
+
+class AgentActivityReader(Protocol):
+    """Reads agents' recent spans, lean, for the snapshot loop (every 2 s)."""
+
+    def recent_agent_activity(self, since_ns: int, limit: int = 10000) -> list[AgentActivity]:
+        """`recent_agent_spans` as `AgentActivity` rows: the same spans in the same order
+        (newest start first, then span id descending), without decoding whole spans."""
+        ...
+
+
 class AgentSpanReader(Protocol):
     """Reads the recent spans of agents, for the per-agent view of a snapshot."""
 
@@ -345,6 +377,7 @@ class Store(
     EventWriter,
     EventReader,
     AgentSpanReader,
+    AgentActivityReader,
     SnapshotWriter,
     SnapshotReader,
     AlertWriter,

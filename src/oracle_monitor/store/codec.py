@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import orjson
 
 from oracle_monitor.model import Attributes, AttributeValue, SpanEvent, SpanLink
+from oracle_monitor.store.base import AgentActivity
 
 __all__ = [
+    "activity_row",
     "decode_attributes",
     "decode_events",
     "decode_links",
@@ -206,3 +208,17 @@ def decode_links(text: str | None) -> list[SpanLink]:
         )
         for trace_id, span_id, state, attrs, flags, dropped in rows
     ]
+
+
+def activity_row(row: Sequence[Any]) -> AgentActivity:
+    """An `AgentActivity` of a row of the stores' agent-activity queries: agent, span id (hex),
+    start, end, is error, task, pod, input and output tokens, cost, operation, agent id and
+    reasoning (text), tools planned (JSON text of an array)."""
+    planned = row[13]
+    if planned is not None:
+        items = orjson.loads(planned)
+        planned = tuple(str(t) for t in items) if isinstance(items, list) else None
+    return AgentActivity(
+        row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], row[8], row[9],
+        row[10], row[11], row[12], planned,
+    )  # fmt: skip

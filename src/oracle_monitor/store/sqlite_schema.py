@@ -246,3 +246,20 @@ THIN_SNAPSHOTS: Final = """
         SELECT max(timestamp_ns) FROM system_snapshots
         WHERE timestamp_ns >= ? AND timestamp_ns < ? GROUP BY timestamp_ns / ?)
 """
+
+#: `AgentActivity` rows: agents' spans since a time, newest first, four attributes pulled out
+#: by SQLite's JSON functions (``spans_agent_start`` index).
+_ATTR: Final = "CAST(json_extract(attributes, '$.\"{}\"') AS TEXT)"
+SELECT_AGENT_ACTIVITY: Final = (
+    "SELECT agent_name, lower(hex(span_id)), start_time_ns, end_time_ns, status_code = 2, task_id,"
+    " pod_name,"
+    " input_tokens, output_tokens, cost_usd, "
+    + ", ".join(
+        _ATTR.format(key)
+        for key in ("gen_ai.operation.name", "gen_ai.agent.id", "oracle.agent.reasoning")
+    )
+    + ", CASE WHEN json_type(attributes, '$.\"oracle.agent.tools_planned\"') = 'array'"
+    " THEN json_extract(attributes, '$.\"oracle.agent.tools_planned\"') END"
+    " FROM spans WHERE agent_name IS NOT NULL AND start_time_ns >= ?"
+    " ORDER BY start_time_ns DESC, span_id DESC LIMIT ?"
+)

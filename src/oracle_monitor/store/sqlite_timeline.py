@@ -16,7 +16,8 @@ import orjson
 
 from oracle_monitor.model import Alert
 from oracle_monitor.store import sqlite_schema as schema
-from oracle_monitor.store.base import AlertQuery
+from oracle_monitor.store.base import AgentActivity, AlertQuery
+from oracle_monitor.store.codec import activity_row
 
 _MIN: int = -(2**63)
 _MAX: int = 2**63 - 1
@@ -76,6 +77,13 @@ class TimelineMixin:
         params = (start_ns, end_ns, step_ns)
         rows = self._reader().execute(schema.SNAPSHOT_SERIES, params).fetchall()
         return [(row[0], orjson.loads(row[1])) for row in rows]
+
+    def recent_agent_activity(self, since_ns: int, limit: int = 10000) -> list[AgentActivity]:
+        """Agents' spans started at or after ``since_ns`` as lean rows, newest first."""
+        if limit <= 0:
+            return []
+        rows = self._reader().execute(schema.SELECT_AGENT_ACTIVITY, (since_ns, limit)).fetchall()
+        return [activity_row(row) for row in rows]
 
     def write_alerts(self, alerts: Sequence[Alert]) -> None:
         """Insert or update ``alerts`` by id, in one transaction."""

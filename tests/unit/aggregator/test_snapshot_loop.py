@@ -7,7 +7,7 @@ from typing import Any
 
 from oracle_monitor.aggregator.snapshot import validate_snapshot
 from oracle_monitor.aggregator.snapshot_loop import SnapshotLoop
-from oracle_monitor.model import Span
+from oracle_monitor.store.base import AgentActivity
 from tests.unit.aggregator.snapshot_sample import FakeCollector, collectors
 
 
@@ -18,7 +18,7 @@ class MemoryStore:
         self.snapshots: dict[int, dict[str, Any]] = {}
         self.fail_writes = fail_writes
 
-    def recent_agent_spans(self, since_ns: int, limit: int = 10000) -> list[Span]:
+    def recent_agent_activity(self, since_ns: int, limit: int = 10000) -> list[AgentActivity]:
         return []
 
     def write_snapshot(self, timestamp_ns: int, snapshot: dict[str, Any]) -> None:

@@ -39,6 +39,7 @@ from psycopg_pool import ConnectionPool
 
 from oracle_monitor.model import Alert, InfraEvent, Span, SpanKind
 from oracle_monitor.store.base import (
+    AgentActivity,
     AlertQuery,
     CostGroup,
     CostGrouping,
@@ -267,6 +268,11 @@ class PostgresStore:
         """Events matching ``query``, newest first, at most ``query.limit``."""
         with self._conn() as conn:
             return reader.find_events(conn, query)
+
+    def recent_agent_activity(self, since_ns: int, limit: int = 10000) -> list[AgentActivity]:
+        """Agents' spans started at or after ``since_ns`` as lean rows, newest first."""
+        with self._conn() as conn:
+            return timeline.recent_agent_activity(conn, since_ns, limit)
 
     def recent_agent_spans(self, since_ns: int, limit: int = 10000) -> list[Span]:
         """Agents' spans started at or after ``since_ns``, newest first, at most ``limit``."""

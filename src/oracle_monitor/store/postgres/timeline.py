@@ -8,7 +8,8 @@ from typing import Any, Final
 import psycopg
 
 from oracle_monitor.model import Alert
-from oracle_monitor.store.base import AlertQuery
+from oracle_monitor.store.base import AgentActivity, AlertQuery
+from oracle_monitor.store.codec import activity_row
 
 Conn = psycopg.Connection[Any]
 COLUMNS: Final = (
@@ -80,3 +81,23 @@ def thin_snapshots(conn: Conn, start_ns: int, end_ns: int, step_ns: int) -> int:
     if step_ns <= 0:
         raise ValueError("step_ns must be positive")
     return delete(conn, _THIN, {"start": start_ns, "end": end_ns, "step": step_ns})
+
+
+_AGENT_ACTIVITY: Final = """
+    SELECT agent_name, encode(span_id, 'hex'), start_time_ns, end_time_ns, status_code = 2,
+        task_id, pod_name, input_tokens, output_tokens, cost_usd,
+        attributes->>'gen_ai.operation.name', attributes->>'gen_ai.agent.id',
+        attributes->>'oracle.agent.reasoning',
+        CASE WHEN jsonb_typeof(attributes->'oracle.agent.tools_planned') = 'array'
+             THEN (attributes->'oracle.agent.tools_planned')::text END
+    FROM spans WHERE agent_name IS NOT NULL AND start_time_ns >= %s
+    ORDER BY start_time_ns DESC, span_id DESC LIMIT %s
+"""
+
+
+def recent_agent_activity(conn: Conn, since_ns: int, limit: int) -> list[AgentActivity]:
+    """Agents' spans since ``since_ns`` as lean rows, newest first (attributes kept as text
+    because they hold a NUL character are not read: those rows have no attributes)."""
+    if limit <= 0:
+        return []
+    return [activity_row(row) for row in conn.execute(_AGENT_ACTIVITY, (since_ns, limit))]
