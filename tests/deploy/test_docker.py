@@ -125,7 +125,9 @@ def test_compose_matches_the_compose_specification(compose: dict[str, Any]) -> N
 
 def test_compose_services(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"oracle-monitor", "redpanda", "postgres", "grafana", "jaeger"}
+    assert set(services) == {
+        "oracle-monitor", "redpanda", "postgres", "grafana", "jaeger", "prometheus"
+    }  # fmt: skip
     monitor = services["oracle-monitor"]
     assert monitor["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
     env = monitor["environment"]
