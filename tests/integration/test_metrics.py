@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from oracle_monitor.api import create_app
+from oracle_monitor.api import create_app, prometheus
 from oracle_monitor.api.prometheus import MAX_GROUPS
 from oracle_monitor.collectors.base import CollectorHealth
 from oracle_monitor.model import Attributes, InfraEvent, Severity, Span, SpanKind
@@ -257,3 +257,21 @@ def test_a_running_server_exports_what_it_stored(
     assert tokens[(("kind", "input"), ("model", "gpt-4o-2024-08-06"))] == 1200
     # The LLM span of that trace names no agent itself (its parent does): "unknown".
     assert values(families["oracle_llm_agent_requests"]) == {(("agent", "unknown"),): 1}
+
+
+def test_store_aggregates_are_cached_between_scrapes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(store, lambda: {"receiver": {}})
+    client = TestClient(app)
+
+    def research_requests() -> float:
+        families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+        return values(families["oracle_llm_agent_requests"])[(("agent", "research"),)]
+
+    assert research_requests() == 2
+    store.write_spans([llm_span(9, "research", "gpt-4o", input_tokens=1)])
+    assert research_requests() == 2  # within the TTL: the cached figures
+    monkeypatch.setattr(prometheus, "STORE_TTL_S", 0.0)
+    monkeypatch.setattr(prometheus, "STORE_BUDGET", 0.0)
+    assert research_requests() == 3
