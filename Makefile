@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/python bench/llm_instrumentation.py
 	$(BIN)/python bench/collectors.py
 	$(BIN)/python bench/aggregator.py
+	$(BIN)/python bench/forward.py
 
 docs: install
 	$(BIN)/python docs/generate.py
