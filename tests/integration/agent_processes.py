@@ -1,7 +1,8 @@
 """Agent processes (``python -m oracle_monitor.agents <kind>``) for integration tests.
 
 Each is started as the demo's cluster starts a pod: environment only, OTLP to a running
-``oracle-monitor serve``, Kafka on a tansu broker, LLM calls to the fake upstream.
+``oracle-monitor serve``, Kafka on a tansu broker, LLM calls through a real ``oracle-monitor
+proxy`` to the local provider.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +22,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 
 from oracle_monitor.demo.broker import KafkaBroker
-from tests.integration.oracle_server import OracleServer
+from tests.integration.oracle_server import OracleServer, free_port
 
 TOPICS = [
     "tasks.research", "tasks.writer", "tasks.analysis", "tool-requests", "tool-responses",
@@ -84,18 +86,69 @@ class AgentLauncher:
                 agent.stop(signal.SIGKILL)
 
 
-def agent_env(broker: KafkaBroker, otlp_http_url: str, llm_base_url: str) -> dict[str, str]:
-    """The environment a pod of the demo gets (short group timeouts for tansu)."""
+def otel_env(otlp_http_url: str) -> dict[str, str]:
+    """OTLP/HTTP to a running server, spans exported soon after they end."""
     return {
-        "ORACLE_AGENT_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
-        "ORACLE_AGENT_OPENAI_BASE_URL": llm_base_url + "/v1",
-        "ORACLE_AGENT_ANTHROPIC_BASE_URL": llm_base_url,
-        "ORACLE_AGENT_SESSION_TIMEOUT_MS": "2000",
-        "OPENAI_API_KEY": "sk-test-not-a-key",
-        "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_http_url,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_BSP_SCHEDULE_DELAY": "200",
+    }
+
+
+@dataclass
+class LLMProxy:
+    """A running ``oracle-monitor proxy`` in front of an upstream."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    @classmethod
+    def start(cls, directory: Path, upstream: str, otlp_http_url: str) -> LLMProxy:
+        port = free_port()
+        log_path = directory / "proxy.log"
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "oracle_monitor", "proxy", "--port", str(port),
+                 "--openai-upstream", upstream, "--anthropic-upstream", upstream],
+                env={**os.environ, **otel_env(otlp_http_url)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        proxy = cls(process, f"http://127.0.0.1:{port}", log_path)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"proxy exited:\n{log_path.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return proxy
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"proxy not listening:\n{log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+def agent_env(broker: KafkaBroker, otlp_http_url: str, llm_base_url: str) -> dict[str, str]:
+    """The environment a pod of the demo gets (short group timeouts for tansu): the LLM at
+    ``llm_base_url`` is the proxy, which records the calls (so the agents do not)."""
+    return {
+        **otel_env(otlp_http_url),
+        "ORACLE_AGENT_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
+        "ORACLE_AGENT_OPENAI_BASE_URL": llm_base_url + "/v1",
+        "ORACLE_AGENT_ANTHROPIC_BASE_URL": llm_base_url,
+        "ORACLE_AGENT_INSTRUMENT_LLM": "false",
+        "ORACLE_AGENT_SESSION_TIMEOUT_MS": "2000",
+        "OPENAI_API_KEY": "sk-test-not-a-key",
+        "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
         "K8S_NAMESPACE": "agents",
         "K8S_NODE_NAME": "node-a",
     }

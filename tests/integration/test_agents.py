@@ -1,8 +1,10 @@
 """The agents as the demo runs them: processes on a real broker, traced to a real server.
 
-Real here: the tansu broker, ``oracle-monitor serve`` (OTLP/HTTP in, REST out), the agent and
+Real here: the tansu broker, ``oracle-monitor serve`` (OTLP/HTTP in, REST out), the LLM proxy
+(``oracle-monitor proxy``, which records the LLM calls, as in the demo), the agent and
 tool-worker processes (``python -m oracle_monitor.agents``) with the official openai SDK. The
-LLM provider is the in-process fake of its wire protocol (no hosted LLM can be reached).
+LLM provider is the demo's in-process one speaking the wire protocol (no hosted LLM can be
+reached from here).
 The stack is started once for the module; each test uses its own task ids.
 """
 
@@ -24,6 +26,7 @@ from tests.integration.agent_processes import (
     TOPICS,
     AgentLauncher,
     AgentProcess,
+    LLMProxy,
     Outputs,
     agent_env,
     iter_spans,
@@ -60,6 +63,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     broker.start()
     server = OracleServer(data_dir=directory / "data", env={"ORACLE_INGEST_WORKERS": "1"})
     launcher: AgentLauncher | None = None
+    proxy: LLMProxy | None = None
     try:
         for topic in TOPICS:
             broker.create_topic(topic, partitions=2)
@@ -67,7 +71,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         control = directory / "control.json"
         control.write_text("{}")
         with running_llm_provider() as upstream:
-            env = agent_env(broker, server.otlp_http_url, upstream.base_url)
+            proxy = LLMProxy.start(directory, upstream.base_url, server.otlp_http_url)
+            env = agent_env(broker, server.otlp_http_url, proxy.url)
             env["ORACLE_AGENT_CONTROL_FILE"] = str(control)
             launcher = AgentLauncher(directory, env)
             agents = {
@@ -85,6 +90,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         if launcher is not None:
             launcher.stop_all()
+        if proxy is not None:
+            proxy.stop()
         if server.alive():
             server.stop()
         broker.stop()
@@ -115,9 +122,6 @@ def test_a_task_goes_research_tools_writer_results_in_one_trace(stack: Stack) ->
         "battery-storage", "solar-power", "wind-power",
     }  # fmt: skip
     assert output["draft"].startswith("# How do batteries help solar and wind")
-    # research: plan + summary; writer: the editor's pass. The SDK sent the agent's name.
-    agents = [r.headers.get("x-oracle-agent") for r in stack.upstream.requests]
-    assert agents.count("research") >= 2 and agents.count("writer") >= 1
 
     trace = wait_for_spans(
         stack.server, delivered.trace_id, "invoke_agent research", "invoke_agent writer"
@@ -131,9 +135,14 @@ def test_a_task_goes_research_tools_writer_results_in_one_trace(stack: Stack) ->
     assert {s["attributes"].get("oracle.task.id") for s in iter_spans(trace, "invoke_agent")} == {
         "task-pipeline-1"
     }
+    # The LLM calls, recorded by the proxy in the agents' trace, under the agents' spans:
+    # research plans and summarises, the writer edits. Agents record none themselves.
     chats = [s for s in trace["spans"] if s["attributes"].get("gen_ai.operation.name") == "chat"]
-    assert len(chats) >= 3
+    assert {s["service_name"] for s in chats} == {"oracle-llm-proxy"}  # its own name
+    assert sorted(s["agent_name"] for s in chats) == ["research", "research", "writer"]
     assert all(s["tokens"]["input"] > 0 and s["tokens"]["output"] > 0 for s in chats)
+    by_id = {s["span_id"]: s for s in trace["spans"]}
+    assert all(by_id[s["parent_span_id"]]["name"].startswith("invoke_agent") for s in chats)
     research = next(iter_spans(trace, "invoke_agent research"))
     assert research["resource"]["attributes"]["k8s.pod.name"] == "research-0"
     assert research["attributes"]["gen_ai.agent.id"] == "research-0"
@@ -200,8 +209,16 @@ def test_a_slow_tool_worker_makes_the_agent_time_out_and_retry(stack: Stack) -> 
     )  # fmt: skip
     assert wait["kind"] == "CONSUMER" and wait["status"]["code"] == "ERROR"
     assert wait["attributes"]["messaging.destination.partition.id"] in {"0", "1"}
+    assert wait["attributes"]["gen_ai.agent.name"] == "research"
     limited = [s for s in trace["spans"] if s["rate_limited"]]
     assert len(limited) == 3  # the retry's call and the SDK's two retries of it
+    assert {s["parent_span_id"] for s in limited} == {retry["span_id"]}
+    assert [s["attributes"].get("oracle.llm.retry_attempt", 0) for s in limited] == [0, 1, 2]
+    # The tool worker's late answer to the first attempt continues no span of the task.
+    wait_for_spans(stack.server, delivered.trace_id, "send tool-responses")
+    time.sleep(1.0)
+    late = stack.server.api(f"/api/v1/traces/{delivered.trace_id}").json()
+    assert not list(iter_spans(late, "process tool-responses"))
 
     chain = stack.server.api("/api/v1/tasks/task-slow-1/causal-chain").json()["chain"]
     kinds = [link["kind"] for link in chain]

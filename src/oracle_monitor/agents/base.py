@@ -37,6 +37,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from confluent_kafka import KafkaException
 from opentelemetry.trace import Span, Status, StatusCode
 
 from oracle_monitor.agents.errors import AgentStopping, ToolCallFailed, ToolTimeoutError
@@ -159,7 +160,7 @@ class BaseAgent:
                 if not (isinstance(error, ToolTimeoutError) or is_llm_error(error)):
                     raise  # a tool's own error, a bug: retrying would not help
                 last = error
-                context.grow(f"attempt {attempt} failed: {type(error).__name__}: {error}", 0)
+                context.note(f"attempt {attempt} failed: {type(error).__name__}: {error}")
                 if attempt == max_retries:
                     break
                 delay = backoff_delay(
@@ -181,6 +182,7 @@ class BaseAgent:
     ) -> None:
         """A retry re-sends the accumulated context to the LLM to decide how to go on."""
         megabytes = self.control.number("retry_memory_mb", self.settings.retry_memory_mb)
+        kilobytes = self.control.number("retry_prompt_kb", self.settings.retry_prompt_kb)
         context.grow(f"retrying {tool} after {type(last).__name__}", megabytes)
         span.set_attribute("oracle.retry.context_bytes", context.held_bytes)
         span.set_attribute("oracle.process.memory.rss_bytes", rss_bytes())
@@ -190,7 +192,7 @@ class BaseAgent:
         )
         self.ask_llm(
             "An earlier attempt failed. Given what was tried so far, restate the request:\n"
-            + context.prompt()
+            + context.prompt(context_chars=int(kilobytes * 1024 * context.retries))
         )
 
     # -- one task -------------------------------------------------------------------------
@@ -271,6 +273,13 @@ class BaseAgent:
         return self.handle(task)
 
     # -- the process ----------------------------------------------------------------------
+    @staticmethod
+    def _commit(tasks: Any, message: Any) -> None:
+        try:
+            tasks.commit(message, asynchronous=False)
+        except KafkaException as error:  # e.g. a rebalance took the partition away
+            log.warning("could not commit %s: %s", task_topic(message.topic()), error)
+
     def stop(self) -> None:
         """Ask `run` to return: the task in progress is put back on its topic."""
         self._stop.set()
@@ -287,15 +296,10 @@ class BaseAgent:
             self._tools = KafkaToolClient(
                 settings, self.kind, client_id, self._producer, self.control, self._stop
             )
-        tasks = consumer(
-            settings,
-            agents_group(self.kind),
-            client_id,
-            auto_commit=not settings.commit_after_processing,
-        )
+        tasks = consumer(settings, agents_group(self.kind), client_id, auto_commit=False)
         tasks_topic = task_topic(self.kind)
         tasks.subscribe([tasks_topic])
-        log.info("%s agent %s takes tasks from %s", self.kind, self.agent_id, task_topic(self.kind))
+        log.info("%s agent %s takes tasks from %s", self.kind, self.agent_id, tasks_topic)
         try:
             while not self._stop.is_set():
                 message = tasks.poll(0.5)
@@ -305,12 +309,14 @@ class BaseAgent:
                 if message.error() is not None:
                     log.debug("%s: %s", task_topic(self.kind), message.error())
                     continue
+                if not settings.commit_after_processing:  # at most once: taken is done
+                    self._commit(tasks, message)
                 with process_message(message) as span:
                     outcome = self._handle_message(message.value())
                     if outcome.status == "failed":  # the message's processing failed too
                         span.set_status(Status(StatusCode.ERROR, f"dead-lettered to {DLQ_TOPIC}"))
                 if settings.commit_after_processing:
-                    tasks.commit(message, asynchronous=False)
+                    self._commit(tasks, message)
         finally:
             self._stop.set()
             tasks.close()

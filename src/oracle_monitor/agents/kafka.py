@@ -19,7 +19,7 @@ from oracle_monitor.agents.messages import (
 from oracle_monitor.agents.settings import AgentSettings
 from oracle_monitor.instrumentation import TracedConsumer, TracedProducer
 
-__all__ = ["all_topics", "consumer", "ensure_topics", "producer"]
+__all__ = ["all_topics", "consumer", "ensure_topics", "plain_consumer", "producer"]
 
 log = logging.getLogger(__name__)
 AGENT_KINDS = ("research", "writer", "analysis")
@@ -47,6 +47,15 @@ def consumer(
     settings: AgentSettings, group_id: str, client_id: str, *, auto_commit: bool = True
 ) -> TracedConsumer:
     """A consumer of ``group_id`` that continues the producers' traces."""
+    return TracedConsumer(
+        plain_consumer(settings, group_id, client_id, auto_commit=auto_commit), group_id
+    )
+
+
+def plain_consumer(
+    settings: AgentSettings, group_id: str, client_id: str, *, auto_commit: bool = True
+) -> Consumer:
+    """A consumer of ``group_id`` (its caller decides which messages continue a trace)."""
     session = settings.session_timeout_ms
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap,
@@ -59,7 +68,7 @@ def consumer(
         "enable.auto.commit": auto_commit,
         "auto.commit.interval.ms": 1000,
     }
-    return TracedConsumer(Consumer(config), group_id)
+    return Consumer(config)
 
 
 def ensure_topics(settings: AgentSettings, topics: list[str], timeout_s: float = 10.0) -> None:

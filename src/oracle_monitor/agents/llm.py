@@ -1,9 +1,11 @@
 """LLM calls of an agent, through the official `openai` or `anthropic` SDK.
 
-The base URL is the LLM proxy's (or a provider's). Each call is traced by
-`oracle_monitor.instrumentation` (HTTP client spans with the GenAI attributes, every SDK retry
-its own span, 429s marked); the ``x-oracle-agent`` header names the agent to the proxy. The
-SDK's own retries (``ORACLE_AGENT_LLM_MAX_RETRIES``) happen inside `LLMClient.complete`.
+The base URL is the LLM proxy's (or a provider's). Every request carries the agent's trace
+context and an ``x-oracle-agent`` header naming the agent, so the proxy's span of it (the LLM
+span of record behind a proxy) joins the agent's trace. Without a proxy, the agent's own
+instrumentation (``ORACLE_AGENT_INSTRUMENT_LLM``, on by default) makes the GenAI spans; behind
+the proxy turn it off, or each call is recorded, and its tokens counted, twice. The SDK's own
+retries (``ORACLE_AGENT_LLM_MAX_RETRIES``) happen inside `LLMClient.complete`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import openai
+from opentelemetry import propagate
 
 from oracle_monitor.agents.settings import AgentSettings
 
@@ -62,14 +65,23 @@ class LLMClient:
             )
 
     def complete(self, prompt: str, *, system: str = "") -> Completion:
-        """Ask the model; raises one of `LLM_ERRORS` once the SDK's retries are spent."""
+        """Ask the model; raises (`is_llm_error`) once the SDK's retries are spent.
+
+        The request carries the current trace context (``traceparent``, ``baggage``), so an
+        LLM proxy's span of it joins the agent's trace under the current span.
+        """
+        context: dict[str, str] = {}
+        propagate.inject(context)
         if self._openai is not None:
             messages: list[openai.types.chat.ChatCompletionMessageParam] = []
             if system:
                 messages.append({"role": "system", "content": system})
             messages.append({"role": "user", "content": prompt})
             chat = self._openai.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=self._max_tokens
+                model=self.model,
+                messages=messages,
+                max_tokens=self._max_tokens,
+                extra_headers=context,
             )
             usage = chat.usage
             return Completion(
@@ -84,6 +96,7 @@ class LLMClient:
             max_tokens=self._max_tokens,
             messages=[{"role": "user", "content": prompt}],
             system=system or sys.modules["anthropic"].omit,
+            extra_headers=context,
         )
         text = "".join(block.text for block in message.content if block.type == "text")
         return Completion(

@@ -42,11 +42,13 @@ class RetryContext:
 
     def __init__(self, seed: str) -> None:
         self.notes: list[str] = [seed]
+        self.retries = 0
         self._blocks: list[bytearray] = []
 
     def grow(self, note: str, megabytes: float) -> None:
         """Record ``note`` and hold ``megabytes`` more of context."""
         self.notes.append(note)
+        self.retries += 1
         size = int(megabytes * MiB)
         if size <= 0:
             return
@@ -55,15 +57,21 @@ class RetryContext:
         del block[size:]
         self._blocks.append(block)
 
+    def note(self, text: str) -> None:
+        """Record what happened (an attempt's failure) without holding more context."""
+        self.notes.append(text)
+
     @property
     def held_bytes(self) -> int:
         """Bytes of context held beyond the notes."""
         return sum(len(block) for block in self._blocks)
 
-    def prompt(self, limit: int = 2000) -> str:
-        """The notes, most recent last, cut to the last ``limit`` characters."""
-        text = "\n".join(self.notes)
-        return text[-limit:]
+    def prompt(self, limit: int = 2000, context_chars: int = 0) -> str:
+        """What is re-sent: ``context_chars`` of carried context, then the notes (most recent
+        last) cut to their last ``limit`` characters."""
+        notes = "\n".join(self.notes)
+        carried = (notes * (context_chars // max(1, len(notes)) + 1))[:context_chars]
+        return (carried + "\n" if carried else "") + notes[-limit:]
 
 
 def rss_bytes() -> int:

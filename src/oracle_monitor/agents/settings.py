@@ -9,8 +9,9 @@ the downward-API variables ``K8S_POD_NAME`` and friends, and the SDKs' own ``OPE
 The control file (``ORACLE_AGENT_CONTROL_FILE``) changes a running agent's behaviour: a JSON
 object re-read at most once a second, whose keys override the settings of the same name
 (``tool_delay_seconds``, ``tool_timeout_seconds``, ``max_retries``, ``retry_memory_mb``,
-``response_delay_seconds``). A key inside an object named after the agent's kind applies to
-that kind only: ``{"retry_memory_mb": 40, "research": {"response_delay_seconds": 6}}``.
+``retry_prompt_kb``, ``response_delay_seconds``). A key inside an object named after the
+agent's kind applies to that kind only:
+``{"retry_memory_mb": 40, "research": {"response_delay_seconds": 6}}``.
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ class AgentSettings(BaseSettings):
         ge=0,
         description="Context bytes each retry adds (and holds until the call ends).",
     )
+    retry_prompt_kb: float = Field(
+        default=0.0,
+        ge=0,
+        description="Context each retry adds to the prompt it re-sends (KiB; cumulative).",
+    )
     tool_delay_seconds: float = Field(
         default=0.0,
         ge=0,
@@ -90,8 +96,8 @@ class AgentSettings(BaseSettings):
     control_file: Path | None = Field(default=None, description="JSON file of run-time overrides.")
     commit_after_processing: bool = Field(
         default=False,
-        description="Commit a task's offset only once it is done (at-least-once). Default: "
-        "Kafka's auto-commit, so a task whose process dies mid-way is lost (orphaned).",
+        description="Commit a task's offset once it is done (at least once). Default: when it "
+        "is taken (at most once), so a task whose process dies mid-way is lost (orphaned).",
     )
     session_timeout_ms: int = Field(
         default=6000, ge=1000, description="Consumer group session timeout (tansu joins in half)."

@@ -5,8 +5,10 @@ with the same request id on ``tool-responses``. A listener thread consumes ``too
 in the group ``<kind>-agents-tool-responses`` and hands each response to the call waiting for
 it; a request names as its reply partition one the listener owns, so with several replicas in
 the group each gets its own answers. Responses nobody waits for any more (the call timed out)
-are dropped and said so on their CONSUMER span (``oracle.tool.response=late``); responses to
-agents of another kind (whose groups read the same topic) are skipped (``other_group``).
+are dropped, and so are responses to agents of another kind (whose groups read the same
+topic): only a delivered response continues the task's trace (a CONSUMER span ``process
+tool-responses``); the others get no span, or they would look like work on a task that may
+have died with its process (a new pod re-reading the old one's backlog).
 
 The wait is a CONSUMER span ``receive tool-responses`` with the messaging attributes of the
 reply partition and group, so lag on that partition is correlated with it; when no response
@@ -30,7 +32,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from oracle_monitor.agents.errors import AgentStopping, ToolError, ToolTimeoutError
-from oracle_monitor.agents.kafka import consumer
+from oracle_monitor.agents.kafka import plain_consumer
 from oracle_monitor.agents.messages import (
     TOOL_REQUESTS_TOPIC,
     TOOL_RESPONSES_TOPIC,
@@ -41,7 +43,12 @@ from oracle_monitor.agents.messages import (
     tool_responses_group,
 )
 from oracle_monitor.agents.settings import AgentSettings, Control
-from oracle_monitor.instrumentation import TracedProducer, current_task_id
+from oracle_monitor.instrumentation import (
+    TracedProducer,
+    current_agent_name,
+    current_task_id,
+    process_message,
+)
 
 __all__ = ["KafkaToolClient", "LocalToolClient", "ToolClient"]
 
@@ -106,12 +113,13 @@ class KafkaToolClient:
         self.group = tool_responses_group(kind)
         self._producer = producer
         self._control = control
+        self._delay_s = settings.response_delay_seconds
         self._stop = stop
         self._waiting: dict[str, _Waiter] = {}
         self._lock = threading.Lock()
         self._assigned: list[int] = []
         self._has_partition = threading.Event()
-        self._consumer = consumer(settings, self.group, client_id)
+        self._consumer = plain_consumer(settings, self.group, client_id)
         self._consumer.subscribe(
             [TOOL_RESPONSES_TOPIC], on_assign=self._on_assign, on_revoke=self._on_revoke
         )
@@ -164,6 +172,9 @@ class KafkaToolClient:
         task_id = current_task_id()
         if task_id:
             attributes["oracle.task.id"] = task_id
+        agent = current_agent_name()
+        if agent:
+            attributes["gen_ai.agent.name"] = agent
         tracer = trace.get_tracer(TRACER)
         with tracer.start_as_current_span(
             f"receive {TOOL_RESPONSES_TOPIC}",
@@ -220,37 +231,31 @@ class KafkaToolClient:
                 continue
             if message is None:
                 continue
-            try:
-                if message.error() is not None:
-                    log.debug("%s: %s", TOOL_RESPONSES_TOPIC, message.error())
-                    continue
-                delay = self._control.number("response_delay_seconds", 0.0)
-                if delay and self._stop.wait(delay):
-                    break
-                self._dispatch(message.value())
-            finally:
-                self._consumer.finish()
+            if message.error() is not None:
+                log.debug("%s: %s", TOOL_RESPONSES_TOPIC, message.error())
+                continue
+            delay = self._control.number("response_delay_seconds", self._delay_s)
+            if delay and self._stop.wait(delay):  # a slow consumer: its backlog grows
+                break
+            self._dispatch(message)
 
-    def _dispatch(self, value: bytes | None) -> None:
-        span = trace.get_current_span()
+    def _dispatch(self, message: Any) -> None:
         try:
-            response = decode(ToolResponse, value)
+            response = decode(ToolResponse, message.value())
         except InvalidMessage as error:
             log.warning("dropped a bad tool response: %s", error)
-            span.set_attribute("oracle.tool.response", "invalid")
             return
         if response.reply_group and response.reply_group != self.group:
-            span.set_attribute("oracle.tool.response", "other_group")
-            return
+            return  # an answer to an agent of another kind
         with self._lock:
             waiter = self._waiting.get(response.request_id)
         if waiter is None:
-            span.set_attribute("oracle.tool.response", "late")
             log.info("late response to %s request %s dropped", response.tool, response.request_id)
             return
-        span.set_attribute("oracle.tool.response", "delivered")
-        waiter.response = response
-        waiter.done.set()
+        with process_message(message, self.group) as span:
+            span.set_attribute("oracle.tool.response", "delivered")
+            waiter.response = response
+            waiter.done.set()
 
     def close(self) -> None:
         """Stop the listener (the caller sets ``stop`` first) and leave the group."""

@@ -102,7 +102,7 @@ def test_a_timed_out_tool_call_is_retried_with_the_grown_context(
 ) -> None:
     agent = make_agent(
         ResearchAgent,
-        control={"research": {"retry_memory_mb": 2}},
+        control={"research": {"retry_memory_mb": 2, "retry_prompt_kb": 4}},
         tools={"search": flaky_search(1)},
     )
     outcome = agent.handle(Task(task_id="t-r", kind="research", input={"question": "wind"}))
@@ -122,6 +122,12 @@ def test_a_timed_out_tool_call_is_retried_with_the_grown_context(
     assert len(upstream.requests) == 3
     re_ask = upstream.requests[1].json["messages"][-1]["content"]
     assert "attempt 0 failed: ToolTimeoutError: no search response in 0.1s" in re_ask
+    assert len(re_ask) > 4096  # the context carried into the re-sent prompt
+    # each LLM request carries the trace (for the proxy's span) and the agent's name
+    headers = upstream.requests[1].headers
+    assert headers["traceparent"].split("-")[1] == f"{retry.context.trace_id:032x}"
+    assert headers["x-oracle-agent"] == "research"
+    assert "oracle.task.id=t-r" in headers["baggage"]
     (re_ask_span,) = [
         s for s in spans.all() if s.parent and s.parent.span_id == retry.context.span_id
     ]

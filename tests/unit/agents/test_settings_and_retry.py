@@ -89,5 +89,11 @@ def test_the_retry_context_holds_real_memory() -> None:
         context.grow(f"attempt {attempt} timed out", 16)
     assert context.held_bytes == 48 << 20
     assert rss_bytes() - before >= 40 << 20  # resident, not just reserved
+    assert context.retries == 3
     assert context.prompt(40).endswith("attempt 2 timed out")
     assert len(context.prompt(40)) == 40
+    # what is re-sent grows by the context carried (retry_prompt_kb per retry)
+    grown = context.prompt(40, context_chars=4096)
+    assert len(grown) == 4096 + 1 + 40 and grown.startswith("research calls search")
+    context.note("attempt 3 timed out")  # a note holds no more memory
+    assert context.held_bytes == 48 << 20 and context.retries == 3
