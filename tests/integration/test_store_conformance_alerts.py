@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from oracle_monitor.aggregator.agents import activity_of
 from oracle_monitor.model import Alert, StatusCode
 from oracle_monitor.store import AlertQuery, Store
@@ -86,3 +88,13 @@ def test_agent_activity_is_the_lean_form_of_recent_agent_spans(store: Store) -> 
     assert activity[1].reasoning == "look it up" and activity[1].cost_usd == 0.25
     assert store.recent_agent_activity(SPANS_T0, limit=1) == activity[:1]
     assert store.recent_agent_activity(SPANS_T0 + 101) == []
+
+
+def test_series_as_text_is_the_series_undecoded(store: Store) -> None:
+    for n in range(0, 240, 20):
+        store.write_snapshot(T0 + n * S, {"n": n, "nested": {"list": [1, 2.5, None, "x"]}})
+    as_text = store.snapshot_series_text(T0, T0 + 240 * S, 60 * S)
+    assert [(ts, orjson.loads(text)) for ts, text in as_text] == store.snapshot_series(
+        T0, T0 + 240 * S, 60 * S
+    )
+    assert [(ts - T0) // S for ts, _ in as_text] == [20, 80, 140, 200, 220]

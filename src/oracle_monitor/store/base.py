@@ -322,6 +322,13 @@ class SnapshotReader(Protocol):
         step_ns``), so a sliding range keeps the same points. ``step_ns`` must be positive."""
         ...
 
+    def snapshot_series_text(
+        self, start_ns: int, end_ns: int, step_ns: int
+    ) -> list[tuple[int, str]]:
+        """`snapshot_series` with each snapshot as its JSON text, not decoded (the API
+        passes it on as it is)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class AlertQuery:

@@ -72,11 +72,19 @@ class TimelineMixin:
         self, start_ns: int, end_ns: int, step_ns: int
     ) -> list[tuple[int, dict[str, Any]]]:
         """The last snapshot of each ``step_ns`` bucket of [start, end], oldest first."""
+        return [
+            (ts, orjson.loads(text))
+            for ts, text in self.snapshot_series_text(start_ns, end_ns, step_ns)
+        ]
+
+    def snapshot_series_text(
+        self, start_ns: int, end_ns: int, step_ns: int
+    ) -> list[tuple[int, str]]:
+        """`snapshot_series`, each snapshot as its stored JSON text."""
         if step_ns <= 0:
             raise ValueError("step_ns must be positive")
         params = (start_ns, end_ns, step_ns)
-        rows = self._reader().execute(schema.SNAPSHOT_SERIES, params).fetchall()
-        return [(row[0], orjson.loads(row[1])) for row in rows]
+        return [(row[0], row[1]) for row in self._reader().execute(schema.SNAPSHOT_SERIES, params)]
 
     def recent_agent_activity(self, since_ns: int, limit: int = 10000) -> list[AgentActivity]:
         """Agents' spans started at or after ``since_ns`` as lean rows, newest first."""

@@ -327,6 +327,15 @@ class PostgresStore:
         with self._conn() as conn:
             return reader.snapshot_series(conn, start_ns, end_ns, step_ns)
 
+    def snapshot_series_text(
+        self, start_ns: int, end_ns: int, step_ns: int
+    ) -> list[tuple[int, str]]:
+        """`snapshot_series`, each snapshot as JSON text."""
+        if step_ns <= 0:
+            raise ValueError("step_ns must be positive")
+        with self._conn() as conn:
+            return reader.snapshot_series_text(conn, start_ns, end_ns, step_ns)
+
     def close(self) -> None:
         """Stop the retention thread and close every connection; idempotent."""
         if self._closed.is_set():

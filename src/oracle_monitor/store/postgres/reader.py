@@ -252,5 +252,13 @@ def snapshot_series(
     conn: Conn, start_ns: int, end_ns: int, step_ns: int
 ) -> list[tuple[int, dict[str, Any]]]:
     """The last snapshot of each ``step_ns`` bucket of [start, end], oldest first."""
+    rows = snapshot_series_text(conn, start_ns, end_ns, step_ns)
+    return [(ts, orjson.loads(text)) for ts, text in rows]
+
+
+def snapshot_series_text(
+    conn: Conn, start_ns: int, end_ns: int, step_ns: int
+) -> list[tuple[int, str]]:
+    """`snapshot_series`, each snapshot as JSON text."""
     rows = conn.execute(_SNAPSHOT_SERIES, (start_ns, end_ns, step_ns)).fetchall()
-    return [(row[0], orjson.loads(row[1])) for row in rows]
+    return [(row[0], row[1]) for row in rows]
