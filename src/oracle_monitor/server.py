@@ -156,7 +156,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         book = AlertBook(
             round(settings.alert_dedupe_seconds * 1e9), round(settings.alert_active_seconds * 1e9)
         )
-        alerts = AlertEngine(store, book=book, publish=live_hub.publish_alert)
+        chain_config = ChainConfig(
+            timeout_ns=int(settings.chain_timeout_seconds * 1e9),
+            orphan_timeout_ns=int(settings.chain_orphan_timeout_seconds * 1e9),
+        )
+        alerts = AlertEngine(store, book=book, config=chain_config, publish=live_hub.publish_alert)
         await asyncio.to_thread(alerts.restore, time.time_ns())
 
         # Collectors: their events are stored in batches by the sink, which stops after them.
@@ -205,10 +209,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             }
 
         app = create_app(store, status, api_auth, collectors, live_hub)
-        app.state.chain_config = ChainConfig(
-            timeout_ns=int(settings.chain_timeout_seconds * 1e9),
-            orphan_timeout_ns=int(settings.chain_orphan_timeout_seconds * 1e9),
-        )
+        app.state.chain_config = chain_config
         await _start_uvicorn(
             stack,
             app,
