@@ -1,4 +1,5 @@
-# make run   installs into .venv (first time) and starts Oracle Monitor on 127.0.0.1
+# make run   installs into .venv (first time), builds the UI if needed, runs the demo
+# make serve installs into .venv (first time) and starts Oracle Monitor on 127.0.0.1
 # make test  installs into .venv (first time), then ruff, mypy and the whole test suite
 # make bench installs into .venv (first time) and runs the benchmarks under bench/
 PYTHON ?= python3
@@ -16,7 +17,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-run: serve
+# The dashboard's build step, when this Makefile has one.
+UI := $(if $(shell grep -qs '^ui:' Makefile && echo yes),ui,)
+
+run: install $(UI)
+	$(BIN)/oracle-monitor demo
 
 serve: install ui
 	$(BIN)/oracle-monitor serve

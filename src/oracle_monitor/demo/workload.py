@@ -73,7 +73,9 @@ class Workload:
 
     def __init__(self, bootstrap: str, interval_s: float = 3.0) -> None:
         self.interval_s = interval_s
-        self._producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS})
+        self._producer = Producer(
+            {"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS, "log_level": 2}
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-workload", daemon=True)
         self._count = itertools.count(1)
@@ -89,6 +91,7 @@ class Workload:
         if self._thread.is_alive():
             self._thread.join(5)
         self._producer.flush(5)
+        del self._producer  # librdkafka's threads go now, before the broker does
 
     def send(self, kind: str, task_input: dict[str, Any], **extra: Any) -> str:
         """Produce one task now; returns its id."""

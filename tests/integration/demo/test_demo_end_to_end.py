@@ -1,0 +1,163 @@
+"""`oracle-monitor demo`, headless, end to end: the seed cascade happens and is explained.
+
+The demo runs as a user runs it (a subprocess of ``python -m oracle_monitor demo``): a real
+tansu broker, the local LLM provider, the simulated Kubernetes cluster whose pods are the
+agent processes, ``serve`` with every collector, the LLM proxy and the agents. Everything is
+asserted through serve's API while the demo runs; then Ctrl-C, and nothing it started may be
+left running or listening.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from oracle_monitor.demo.ports import free_port, listening
+from oracle_monitor.demo.scenarios import SCENARIOS
+
+pytestmark = pytest.mark.integration
+WITHIN_S = 120.0  # the chain is complete well within this (the demo aims at 90 s)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    if importlib.util.find_spec("oracle_monitor.agents") is None:
+        message = "the agents package (oracle_monitor.agents) is not installed"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    port = free_port()
+    out = tmp_path / "demo.out"
+    with out.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "oracle_monitor", "demo", "--no-browser", "--duration", "240",
+             "--api-port", str(port), "--data-dir", str(tmp_path / "data")],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        yield process, f"http://127.0.0.1:{port}", out
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def poll(check: Callable[[], Any], within_s: float, what: str, log: Path) -> Any:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        with_value = check()
+        if with_value:
+            return with_value
+        time.sleep(1.0)
+    raise AssertionError(f"{what} not seen in {within_s:.0f}s:\n{log.read_text()[-4000:]}")
+
+
+def get(api: str, path: str, **params: Any) -> Any:
+    try:
+        response = httpx.get(f"{api}{path}", params=params, timeout=10)
+    except httpx.TransportError:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+def tree_of(process: subprocess.Popen[bytes]) -> tuple[set[int], set[int]]:
+    """Pids of the demo and all its descendants, and the TCP ports they listen on."""
+    root = psutil.Process(process.pid)
+    procs = [root, *root.children(recursive=True)]
+    ports: set[int] = set()
+    for proc in procs:
+        try:
+            for conn in proc.net_connections(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN:
+                    assert conn.laddr.ip == "127.0.0.1", f"{proc.name()} listens on {conn.laddr}"
+                    ports.add(conn.laddr.port)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return {p.pid for p in procs}, ports
+
+
+def orphan_alert(api: str) -> dict[str, Any] | None:
+    body = get(api, "/api/v1/alerts")
+    alerts = body["alerts"] if body else []
+    return next((a for a in alerts if a["kind"] == "task_orphaned"), None)
+
+
+def test_the_seed_cascade_end_to_end(demo: tuple[subprocess.Popen[bytes], str, Path]) -> None:
+    process, api, log = demo
+    started = time.monotonic()
+    poll(lambda: get(api, "/api/v1/health"), 60, "serve's health", log)
+    alert = poll(lambda: orphan_alert(api), WITHIN_S, "a task_orphaned alert", log)
+    task_id = alert["task_id"]
+    expected = SCENARIOS["seed"].expected_chain
+
+    def chain() -> Any:
+        body = get(api, f"/api/v1/tasks/{task_id}/causal-chain")
+        kinds = [link["kind"] for link in body["chain"]] if body else []
+        return body if _in_order(expected, kinds) else None
+
+    found = poll(chain, 30, f"the seed chain for {task_id}", log)
+    took = time.monotonic() - started
+    links = found["chain"]
+    assert found["root_cause"]["kind"] == "kafka_lag_spike", found["summary"]
+    assert found["root_cause"]["entity"].startswith("partition/tool-responses/")
+    positions = _positions(expected, [link["kind"] for link in links])
+    for earlier, later in itertools.pairwise(positions):
+        assert links[later]["at"] >= links[earlier]["at"]
+    for index in positions[1:]:
+        assert links[index]["caused_by"] is not None, links[index]  # every step is explained
+    oom = links[positions[expected.index("oom_killed")]]
+    moved = links[positions[expected.index("pod_rescheduled")]]
+    assert oom["entity"].startswith("pod/agents/research-agent-")
+    assert moved["entity"] != oom["entity"] and moved["rule"] == "replaced_pod"
+
+    alerts = get(api, "/api/v1/alerts")["alerts"]
+    ooms = [a for a in alerts if a["kind"] == "oom_killed"]
+    assert ooms and ooms[0]["severity"] == "critical" and ooms[0]["entity"] == oom["entity"]
+    lag = get(api, "/api/v1/events", kind="lag_spike")["events"]
+    assert any("tool-responses" in event["entity"] for event in lag)
+    costs = {g["key"]: g for g in get(api, "/api/v1/costs", group_by="agent")["groups"]}
+    for agent in ("research", "writer", "analysis"):
+        assert costs[agent]["requests"] > 0 and costs[agent]["cost_usd"] > 0, costs
+    assert costs["research"]["rate_limited"] > 0
+
+    pids, ports = tree_of(process)
+    assert len(pids) >= 8 and ports  # broker, serve (+ workers), proxy, four agents
+    process.send_signal(signal.SIGINT)  # Ctrl-C
+    assert process.wait(60) == 0, log.read_text()[-3000:]
+    time.sleep(0.5)
+    alive = [pid for pid in pids if psutil.pid_exists(pid)
+             and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
+    assert not alive, [psutil.Process(pid).cmdline() for pid in alive]
+    assert not [port for port in ports if listening(port)]
+    print(f"seed chain complete after {took:.0f}s")
+
+
+def _positions(expected: tuple[str, ...], kinds: list[str]) -> list[int]:
+    """Index in ``kinds`` of each of ``expected``, in order (first match after the last)."""
+    found: list[int] = []
+    start = 0
+    for kind in expected:
+        index = kinds.index(kind, start)
+        found.append(index)
+        start = index + 1
+    return found
+
+
+def _in_order(expected: tuple[str, ...], kinds: list[str]) -> bool:
+    try:
+        _positions(expected, kinds)
+    except ValueError:
+        return False
+    return True
