@@ -17,10 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# The dashboard's build step, when this Makefile has one.
-UI := $(if $(shell grep -qs '^ui:' Makefile && echo yes),ui,)
-
-run: install $(UI)
+run: install ui
 	$(BIN)/oracle-monitor demo
 
 serve: install ui

@@ -111,7 +111,7 @@ FAST_SERVE = {
     "ingest_workers": "1",
 }
 FAST_AGENTS = {
-    "tool_timeout_seconds": "4",
+    "tool_timeout_seconds": "3",
     "max_retries": "5",
     "backoff_seconds": "0.5",
     "backoff_max_seconds": "3",
@@ -121,25 +121,28 @@ FAST_AGENTS = {
 
 
 def _seed(ctx: Context) -> None:
-    if not ctx.wait(8):
+    if not ctx.wait(10):
         return
     ctx.say("the research agents' tool-responses consumer slows down (6 s a message)")
     ctx.control.set(research={"response_delay_seconds": 6})
-    spike = ctx.wait_for("lag_spike", 40)
+    spike = ctx.wait_for("lag_spike", 40, entity="partition/tool-responses/*")
     if spike is None:
         ctx.say("no lag spike seen yet; carrying on")
     else:
         ctx.say(f"lag spike: {spike.get('summary', spike.get('entity', ''))}")
-    ctx.say("retries now keep their growing context in memory (48 MiB each)")
-    ctx.control.set(research={"retry_memory_mb": 48})
+    ctx.say("retries keep their growing context in memory (64 MiB each)")
+    ctx.control.set(research={"retry_memory_mb": 64})
+    normal = ctx.provider.rate_limit
+    ctx.say("the shared API key's rate limit is 2 requests per 10 s now: retries meet 429s")
+    ctx.provider.rate_limit = RateLimit(2, 10.0)
     oom = ctx.wait_for("oom_killed", 60)
+    ctx.provider.rate_limit = normal
+    ctx.control.set(research={"response_delay_seconds": 0, "retry_memory_mb": 0})
     if oom is None:
         ctx.say("no OOM kill within a minute")
         return
     ctx.say(f"OOM kill: {oom.get('entity', '')}; the cluster starts a replacement pod")
-    ctx.notes["oom"] = oom
-    ctx.control.set(research={"response_delay_seconds": 0, "retry_memory_mb": 0})
-    ctx.say("the consumer recovers; background work carries on")
+    ctx.say("the consumer and the rate limit recover; background work carries on")
 
 
 def _crash_loop(ctx: Context) -> None:
@@ -186,7 +189,7 @@ def _eviction(ctx: Context) -> None:
 def _slow_tool(ctx: Context) -> None:
     if not ctx.wait(8):
         return
-    ctx.say("the tool worker slows down (6 s a call, agents wait 4 s)")
+    ctx.say("the tool worker slows down (6 s a call, agents wait 3 s)")
     ctx.control.set(tool_delay_seconds=6)
     ctx.wait(40)
     ctx.control.set(tool_delay_seconds=0)
@@ -204,7 +207,6 @@ SCENARIOS: dict[str, Scenario] = {
             "lag on tool-responses → timeout → retry → 429 → OOM kill → new pod → orphaned task",
             _seed,
             memory_limit_mib={"research": 320},
-            rate_limit=RateLimit(8, 10.0),
             expected_chain=(
                 "kafka_lag_spike",
                 "agent_timeout",
