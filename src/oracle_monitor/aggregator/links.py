@@ -22,9 +22,12 @@ Span links (time: when the problem showed — a span's end, a retry's start):
   or more.
 * ``task_failed`` — the task's root span has ERROR status.
 * ``task_orphaned`` — the task's root span never arrived, a pod it ran on went away
-  (``oom_killed``, ``pod_evicted``, ``pod_deleted``, ``pod_rescheduled`` of it), no span of the
-  task started after that, and ``orphan_timeout_ns`` has passed by ``now_ns``; its time is the
-  last departure plus ``orphan_timeout_ns`` (when it became an orphan).
+  (``oom_killed``, ``pod_evicted``, ``pod_deleted``, ``pod_rescheduled`` of it), the task's
+  agents did no more work after that (no span of theirs — one naming an agent of the task's
+  earlier spans, or any span when none names an agent — started later: a tool worker's late
+  answer or another listener skipping the task's message is no resumption), and
+  ``orphan_timeout_ns`` has passed by ``now_ns``; its time is the last departure plus
+  ``orphan_timeout_ns`` (when it became an orphan).
 
 Event links (correlated events only): ``lag_spike`` → ``kafka_lag_spike``;
 ``consumer_status_changed`` to STALL/STOP/ERR → ``consumer_stalled``; ``dlq_growth``;
@@ -308,6 +311,14 @@ def _event_links(grouper: _Grouper, correlation: Correlation) -> None:
             link.span_ids.append(named)
 
 
+def _resumed(spans: list[Span], since_ns: int) -> bool:
+    """Whether the task's own agents did work after ``since_ns`` (see ``task_orphaned``)."""
+    agents = {s.agent_name for s in spans if s.agent_name and s.start_time_ns <= since_ns}
+    return any(
+        s.start_time_ns > since_ns and (not agents or s.agent_name in agents) for s in spans
+    )
+
+
 def _orphan_link(correlation: Correlation, now_ns: int, config: ChainConfig) -> Link | None:
     index = correlation.index
     if not index.is_open:
@@ -323,7 +334,7 @@ def _orphan_link(correlation: Correlation, now_ns: int, config: ChainConfig) -> 
         return None
     last_gone = max(e.time_ns for e in gone)
     first_gone = min(e.time_ns for e in gone)
-    resumed = any(s.start_time_ns > first_gone for s in index.spans.values())
+    resumed = _resumed(list(index.spans.values()), first_gone)
     deadline = last_gone + config.orphan_timeout_ns
     if resumed or deadline > now_ns:
         return None

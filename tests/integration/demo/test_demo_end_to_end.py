@@ -9,7 +9,9 @@ left running or listening.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import ipaddress
 import itertools
 import os
 import signal
@@ -49,9 +51,23 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     try:
         yield process, f"http://127.0.0.1:{port}", out
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """After a failure: Ctrl-C, then SIGKILL for whatever of the demo's tree is left."""
+    if process.poll() is not None:
+        return
+    tree = psutil.Process(process.pid).children(recursive=True)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+    for child in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
 
 
 def poll(check: Callable[[], Any], within_s: float, what: str, log: Path) -> Any:
@@ -81,11 +97,17 @@ def tree_of(process: subprocess.Popen[bytes]) -> tuple[set[int], set[int]]:
         try:
             for conn in proc.net_connections(kind="tcp"):
                 if conn.status == psutil.CONN_LISTEN:
-                    assert conn.laddr.ip == "127.0.0.1", f"{proc.name()} listens on {conn.laddr}"
+                    assert _loopback(conn.laddr.ip), f"{proc.cmdline()} listens on {conn.laddr}"
                     ports.add(conn.laddr.port)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return {p.pid for p in procs}, ports
+
+
+def _loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or bool(mapped and mapped.is_loopback)
 
 
 def orphan_alert(api: str) -> dict[str, Any] | None:
