@@ -314,9 +314,7 @@ def _event_links(grouper: _Grouper, correlation: Correlation) -> None:
 def _resumed(spans: list[Span], since_ns: int) -> bool:
     """Whether the task's own agents did work after ``since_ns`` (see ``task_orphaned``)."""
     agents = {s.agent_name for s in spans if s.agent_name and s.start_time_ns <= since_ns}
-    return any(
-        s.start_time_ns > since_ns and (not agents or s.agent_name in agents) for s in spans
-    )
+    return any(s.start_time_ns > since_ns and (not agents or s.agent_name in agents) for s in spans)
 
 
 def _orphan_link(correlation: Correlation, now_ns: int, config: ChainConfig) -> Link | None:
