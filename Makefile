@@ -56,6 +56,8 @@ bench: install
 	$(BIN)/python bench/llm_instrumentation.py
 	$(BIN)/python bench/collectors.py
 	$(BIN)/python bench/aggregator.py
+	$(BIN)/python bench/live.py
+	$(BIN)/python bench/causal_chain.py
 	$(BIN)/python bench/forward.py
 
 docs: install

@@ -92,5 +92,5 @@ async def live(websocket: WebSocket) -> None:
                 asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError
             ):
                 await task
-        with contextlib.suppress(RuntimeError, OSError):
-            await websocket.close()
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await websocket.close()  # already closed when the client left first
