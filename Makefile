@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/causal_chain.py
 	$(BIN)/python bench/forward.py
+	$(BIN)/python bench/jaeger.py
 
 docs: install
 	$(BIN)/python docs/generate.py

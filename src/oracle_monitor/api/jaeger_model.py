@@ -20,6 +20,8 @@ Jaeger itself maps OTLP onto that model:
 * a process is one (service name, resource attributes) pair, keyed ``p1``, ``p2``… in order
   of first use; its tags are the resource attributes but ``service.name``.
 * ``flags`` are the W3C trace flags (1 = sampled) and, as in Jaeger, left out when zero.
+* a span's ``warnings`` (``null`` when none) say that its parent has not arrived or that the
+  SDK dropped attributes, events or links.
 """
 
 from __future__ import annotations
@@ -137,6 +139,22 @@ def _references(span: Span) -> list[dict[str, str]]:
     return refs
 
 
+def _warnings(span: Span, present: set[str]) -> list[str] | None:
+    """What Jaeger UI should flag on the span: a missing parent, items the SDK dropped."""
+    found = []
+    if span.parent_span_id and span.parent_span_id not in present:
+        found.append(f"parent span {span.parent_span_id} is not in this trace (not received)")
+    for count, what in (
+        (span.dropped_attributes_count, "attributes"),
+        (span.dropped_events_count, "events"),
+        (span.dropped_links_count, "links"),
+    ):
+        if count:
+            noun = what if count != 1 else what[:-1]
+            found.append(f"the exporter dropped {count} {noun} of this span")
+    return found or None
+
+
 def trace_json(
     spans: Sequence[Span],
     matches: Mapping[str, Sequence[Match]] | None = None,
@@ -148,6 +166,7 @@ def trace_json(
     processes: dict[str, dict[str, Any]] = {}
     process_ids: dict[bytes, str] = {}
     out: list[dict[str, Any]] = []
+    present = {span.span_id for span in spans}
     for span in spans:
         resource = {k: v for k, v in span.resource.items() if k != "service.name"}
         fingerprint = orjson.dumps([span.service_name, to_jsonable(resource)])
@@ -166,7 +185,7 @@ def trace_json(
             "tags": _span_tags(span),
             "logs": _logs(span, matches.get(span.span_id, ()), events),
             "processID": process_id,
-            "warnings": None,
+            "warnings": _warnings(span, present),
         }
         out.append(item)
     trace_id = spans[0].trace_id if spans else ""

@@ -177,3 +177,17 @@ def test_integers_past_javascripts_range_are_strings() -> None:
 
 def test_no_spans_no_trace_id() -> None:
     assert trace_json([]) == {"traceID": "", "spans": [], "processes": {}, "warnings": None}
+
+
+def test_warnings_for_a_missing_parent_and_dropped_items() -> None:
+    spans, _, _ = agent_trace()
+    orphan = spans[2]
+    orphan.parent_span_id = "ffffffffffffffff"
+    orphan.dropped_attributes_count, orphan.dropped_links_count = 3, 1
+    by_id = {span["spanID"]: span for span in trace_json(spans)["spans"]}
+    assert by_id[TOOL]["warnings"] == [
+        "parent span ffffffffffffffff is not in this trace (not received)",
+        "the exporter dropped 3 attributes of this span",
+        "the exporter dropped 1 link of this span",
+    ]
+    assert by_id[ROOT]["warnings"] is None and by_id[LLM]["warnings"] is None
