@@ -94,6 +94,13 @@ def test_api_and_otlp_tokens_are_separate(start_server: StartServer) -> None:
     assert get("otlp-only-token").status_code == 401
     assert get("otlp-only-token").json() == {"detail": "authentication required"}
     assert get("api-only-token").status_code == 200
+    for path in ("/jaeger/api/services", "/metrics", "/api/v1/alerts"):  # every API door
+        assert httpx.get(f"{server.api_url}{path}").status_code == 401, path
+        opened = httpx.get(
+            f"{server.api_url}{path}", headers={"Authorization": "Bearer api-only-token"}
+        )
+        assert opened.status_code == 200, path
+    assert httpx.get(f"{server.api_url}/api/v1/health").status_code == 200
     assert "api-only-token" not in server.log()
     assert "otlp-only-token" not in server.log()
     assert "required for OTLP, required for the API" in server.log()

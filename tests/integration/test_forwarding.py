@@ -59,13 +59,15 @@ def _comparable(span: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_spans_reach_a_second_server_over_grpc_and_http(start_server: StartServer) -> None:
-    grpc_target = start_server(ingest_workers="1")
-    http_target = start_server(ingest_workers="1")
+    # The targets require a token on their receivers; the forwarder sends it.
+    grpc_target = start_server(ingest_workers="1", otlp_token="target-token")
+    http_target = start_server(ingest_workers="1", otlp_token="target-token")
     forwarder = start_server(
         ingest_workers="1",
         forward_otlp_endpoints=(
             f"grpc://{grpc_target.grpc_target},{http_target.otlp_http_url}/v1/traces"
         ),
+        forward_otlp_headers="authorization=Bearer%20target-token",
     )
     # An OOM kill of the agent's pod, known (stored) before its spans arrive.
     span_time = time.time_ns()
@@ -137,3 +139,24 @@ def test_a_hung_target_neither_slows_nor_blocks_ingestion(
     assert entry["dropped_spans"] >= len(spans) - 300 - 512  # queue + the batch in flight
     assert entry["dropped_spans"] + entry["queued_spans"] + entry["failed_spans"] == len(spans)
     assert server.stop() == 0  # shutdown is bounded too
+
+
+def test_a_refusing_target_is_counted_as_failed(start_server: StartServer) -> None:
+    target = start_server(ingest_workers="1", otlp_token="right")
+    server = start_server(
+        ingest_workers="1",
+        forward_otlp_endpoints=f"grpc://{target.grpc_target}",
+        forward_otlp_headers="authorization=Bearer%20wrong",
+    )
+    spans = make_spans(traces=3)
+    _export(server, spans)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        (entry,) = _forward_health(server)
+        if entry["failed_spans"] == len(spans):
+            break
+        time.sleep(0.1)
+    assert entry["failed_spans"] == len(spans)  # UNAUTHENTICATED is not retried
+    assert entry["forwarded_spans"] == entry["dropped_spans"] == 0
+    assert target.api("/api/v1/traces").json()["traces"] == []
+    assert "wrong" not in server.log()

@@ -8,7 +8,8 @@ that correlate with them, and exports them with the stock OTLP exporter, whose r
 backoff run in that thread — so a slow or dead target holds only its own thread.
 
 Counters live in shared memory (`ForwardCounters`), written by every worker process and read
-by the server process for ``GET /api/v1/health``.
+by the server process for ``GET /api/v1/health``. ``queued_spans`` counts the spans waiting
+in the queues *and* those in an export still under way.
 """
 
 from __future__ import annotations
@@ -113,7 +114,6 @@ class _Target:
 
     def _export(self, batch: list[Span]) -> None:
         counters = self._forwarder.counters
-        counters.add(self.number, _QUEUED, -len(batch))
         try:
             spans = to_readable_spans(batch, self._forwarder.infra_events(batch))
             result = self._exporter.export(spans)
@@ -122,6 +122,7 @@ class _Target:
             result = SpanExportResult.FAILURE
         field = _FORWARDED if result is SpanExportResult.SUCCESS else _FAILED
         counters.add(self.number, field, len(batch))
+        counters.add(self.number, _QUEUED, -len(batch))  # counted as waiting until done
 
     def stop(self, deadline: float) -> None:
         with self.wake:
