@@ -151,11 +151,12 @@ def _model_entity(span: Span) -> str:
 
 
 def _task_entity(spans: Iterable[Span]) -> str:
+    """``task/<id>`` of the first span naming a task, else ``trace/<id>`` of the first span."""
+    spans = list(spans)
     for span in spans:
         if span.task_id:
             return f"task/{span.task_id}"
-        return f"trace/{span.trace_id}"
-    return "task/unknown"
+    return f"trace/{spans[0].trace_id}" if spans else "task/unknown"
 
 
 class _Grouper:

@@ -143,6 +143,7 @@ def test_the_seed_cascade_end_to_end(demo: tuple[subprocess.Popen[bytes], str, P
     moved = links[positions[expected.index("pod_rescheduled")]]
     assert oom["entity"].startswith("pod/agents/research-agent-")
     assert moved["entity"] != oom["entity"] and moved["rule"] == "replaced_pod"
+    assert links[positions[-1]]["entity"] == f"task/{task_id}"
 
     alerts = get(api, "/api/v1/alerts")["alerts"]
     ooms = [a for a in alerts if a["kind"] == "oom_killed"]

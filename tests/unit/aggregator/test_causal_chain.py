@@ -16,6 +16,7 @@ from tests.unit.aggregator.scenarios import (
     ALL,
     RESEARCH,
     RESEARCH_NEW,
+    RESEARCH_OTHER,
     T0,
     Scenario,
     TraceBuilder,
@@ -163,6 +164,32 @@ def test_orphan_is_not_declared_when_the_task_resumed() -> None:
     ]
     assert "task_orphaned" not in kinds
     assert "pod_rescheduled" in kinds
+
+
+def test_spans_of_other_agents_after_the_kill_do_not_resume_the_task() -> None:
+    scenario = seed_scenario()
+    trace = scenario.spans[0].trace_id
+    # A listener of the replacement pod drops the task's late tool response (no agent named),
+    # and a tool worker answers a request the dead pod sent: neither is the task going on.
+    dropped = TraceBuilder(trace, "task-42", "", RESEARCH_NEW).span(
+        "process tool-responses", 90.0, 90.1, kind=SpanKind.CONSUMER
+    )
+    answered = TraceBuilder(trace, "task-42", "tool-worker", RESEARCH_OTHER).span(
+        "execute_tool search", 91.0, 91.2
+    )
+    spans = [*scenario.spans, replace(dropped, agent_name=None), answered]
+    chain = chain_of(replace(scenario, spans=spans)).chain
+    assert chain[-1].kind == "task_orphaned"
+    assert chain[-1].entity == "task/task-42"
+
+
+def test_an_orphan_is_named_by_its_task_when_its_first_span_names_none() -> None:
+    scenario = seed_scenario()
+    first = min(scenario.spans, key=lambda span: span.start_time_ns)
+    spans = [replace(s, task_id=None) if s is first else s for s in scenario.spans]
+    chain = chain_of(replace(scenario, spans=spans)).chain
+    assert chain[-1].kind == "task_orphaned"
+    assert chain[-1].entity == "task/task-42"
 
 
 def test_finished_task_is_never_orphaned() -> None:
