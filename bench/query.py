@@ -9,6 +9,9 @@ start times are spread over the last ``D`` days (default: 1 ms apart, ending now
 ``--store`` the store is a fresh schema in that PostgreSQL database, filled by
 ``--fill-workers`` processes and dropped at the end; ``--keep`` keeps it, and a URL that names
 a ``schema=`` already filled is benched as it is (to measure again without filling again).
+``--replicate K`` (PostgreSQL only) then copies the spans and trace summaries written K - 1
+times inside the database, each copy with new trace ids and start times shifted to fall
+between the originals': large stores in minutes rather than hours of client-side generation.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import httpx
 
 from ingest import free_port, fresh_store, wait_health
 from oracle_monitor.receiver.decode import DecodeLimits, decode_protobuf
-from oracle_monitor.store import TraceQuery, open_store
+from oracle_monitor.store import open_store
 from workload import SPANS_PER_TRACE, requests
 
 BATCH_SPANS = 5_000
@@ -55,22 +58,64 @@ def fill_part(url: str, traces: int, first: int, start_ns: int, step_ns: int) ->
 
 
 def stored_trace_ids(url: str, count: int) -> list[str]:
-    """Random trace ids of an already filled store (and how many spans it holds)."""
-    store = open_store(url, migrate=False)
-    try:
-        print(f"reusing {url}: {store.count_spans():,} spans stored")
-        since = time.time_ns() - 30 * 86_400 * 10**9
-        found = store.find_traces(TraceQuery(start_ns=since, limit=100_000))
-    finally:
-        store.close()
-    return random.sample([s.trace_id for s in found], min(count, len(found)))
+    """Random trace ids of a filled PostgreSQL store (and how many spans it holds)."""
+    from oracle_monitor.store.postgres import StoreURL
+
+    with StoreURL.parse(url).connect() as conn:
+        spans = conn.execute(b"SELECT count(*) FROM spans").fetchone()
+        print(f"{spans[0] if spans else 0:,} spans stored in {url}")
+        rows = conn.execute(
+            b"SELECT encode(trace_id, 'hex') FROM traces TABLESAMPLE SYSTEM (5) LIMIT %s",
+            (count * 20,),
+        ).fetchall()
+    return random.sample([row[0] for row in rows], min(count, len(rows)))
+
+
+def replicate(url: str, copies: int, step_ns: int) -> None:
+    """Copy every stored trace ``copies`` times inside PostgreSQL (see the module docstring)."""
+    from oracle_monitor.store.postgres import StoreURL
+    from oracle_monitor.store.postgres.partitions import ensure_partitions, span_partitions
+
+    started = time.perf_counter()
+    new_id = "decode(md5(encode(trace_id, 'hex') || k::text), 'hex')"
+    shift = f"(k * {step_ns // (copies + 1)})::bigint"
+    columns = (
+        "tenant_id, trace_id, span_id, parent_span_id, resource_id, start_time_ns, end_time_ns,"
+        " name, kind, status_code, status_message, trace_state, flags,"
+        " dropped_attributes_count, dropped_events_count, dropped_links_count, scope_name,"
+        " scope_version, service_name, agent_name, provider, model, input_tokens,"
+        " output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, pod_name,"
+        " namespace, task_id, cost_usd, rate_limited, attributes, attributes_text, events, links"
+    )
+    copied = columns.replace(" trace_id,", f" {new_id},", 1)
+    copied = copied.replace(" start_time_ns, end_time_ns,", f" start_time_ns + {shift},"
+                            f" end_time_ns + {shift},", 1)  # fmt: skip
+    with StoreURL.parse(url).connect() as conn:
+        days = span_partitions(conn)
+        ensure_partitions(conn, [*days, max(days) + 1])
+        for _, name in sorted(days.items(), reverse=True):  # copies move later, not earlier
+            conn.execute(
+                f"INSERT INTO spans ({columns}) SELECT {copied}"
+                f" FROM {name} CROSS JOIN generate_series(1, {copies}) AS k".encode()
+            )
+        conn.execute(
+            "INSERT INTO traces (tenant_id, trace_id, start_time_ns, end_time_ns, root_name,"
+            " root_service, root_seen, root_start_ns, span_count, error_count, input_tokens,"
+            f" output_tokens, services, agents) SELECT tenant_id, {new_id},"
+            f" start_time_ns + {shift}, end_time_ns + {shift}, root_name, root_service,"
+            f" root_seen, root_start_ns + {shift}, span_count, error_count, input_tokens,"
+            " output_tokens, services, agents"
+            f" FROM traces CROSS JOIN generate_series(1, {copies}) AS k".encode()
+        )
+        conn.execute(b"ANALYZE")
+    print(f"replicated {copies} times in {time.perf_counter() - started:.1f} s")
 
 
 def fill(url: str, spans: int, days: float | None, workers: int) -> list[str]:
     """Write ``spans`` spans with ``workers`` processes; return every trace id."""
     open_store(url).close()  # the schema, once
     traces = spans // SPANS_PER_TRACE
-    step_ns = int(days * 86_400e9 / traces) if days else 1_000_000
+    step_ns = step_of(spans, days)
     start_ns = time.time_ns() - traces * step_ns
     share = -(-traces // workers)
     parts = [(n * share, min(share, traces - n * share)) for n in range(workers)]
@@ -92,6 +137,11 @@ def fill(url: str, spans: int, days: float | None, workers: int) -> list[str]:
     )
     assert written == traces * SPANS_PER_TRACE
     return trace_ids
+
+
+def step_of(spans: int, days: float | None) -> int:
+    """Nanoseconds between the starts of consecutive traces."""
+    return int(days * 86_400e9 / (spans // SPANS_PER_TRACE)) if days else 1_000_000
 
 
 def timed(client: httpx.Client, path: str, rounds: int, **params: str) -> list[float]:
@@ -118,6 +168,7 @@ def main() -> None:
     parser.add_argument("--store", help="postgresql://… database to bench on instead of SQLite")
     parser.add_argument("--fill-workers", type=int, default=1, help="processes that fill")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema")
+    parser.add_argument("--replicate", type=int, default=1, help="PostgreSQL: K copies in all")
     args = parser.parse_args()
     reuse = args.store is not None and "schema=" in args.store
     with (
@@ -129,6 +180,9 @@ def main() -> None:
             trace_ids = stored_trace_ids(url, args.lookups)
         else:
             trace_ids = fill(url, args.spans, args.days, args.fill_workers)
+            if args.replicate > 1:
+                replicate(url, args.replicate - 1, step_of(args.spans, args.days))
+                trace_ids = stored_trace_ids(url, args.lookups)
         api_port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "oracle_monitor", "serve", "--data-dir", data_dir,
@@ -143,7 +197,7 @@ def main() -> None:
                 by_id = []
                 for trace_id in random.sample(trace_ids, min(args.lookups, len(trace_ids))):
                     by_id += timed(client, f"/api/v1/traces/{trace_id}", 1)
-                report(f"trace by id ({args.spans:,} spans stored)", by_id)
+                report(f"trace by id ({args.spans * args.replicate:,} spans stored)", by_id)
                 report("search, newest 20", timed(client, "/api/v1/traces", 200))
                 report(
                     "search by service + status",
