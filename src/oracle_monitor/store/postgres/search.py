@@ -1,7 +1,8 @@
 """The PostgreSQL store's readers behind the Jaeger API: services, operations, dependencies,
 and the SQL of `TraceQuery`'s span conditions (operation, tags, durations on one span).
 
-Services and operations are ``SELECT DISTINCT`` over the spans; dependencies join each span
+Services and operations come from ``operations``, the distinct (service, name, kind) triples
+the writer keeps (migration 4); dependencies join each span
 to its parent within the traces that start in the window. The span conditions are one
 ``EXISTS`` over the candidate trace's spans (its primary key starts with ``trace_id``).
 Tag values are compared as text, as `oracle_monitor.store.base.TraceQuery` says: strings as
@@ -20,9 +21,9 @@ from oracle_monitor.store.base import Operation, ServiceDependency, TraceQuery
 
 Conn = psycopg.Connection[Any]
 
-_SERVICES: Final = "SELECT DISTINCT service_name FROM spans ORDER BY service_name"
+_SERVICES: Final = "SELECT DISTINCT service_name FROM operations ORDER BY service_name"
 _OPERATIONS: Final = (
-    "SELECT DISTINCT name, kind FROM spans WHERE service_name = %s"
+    "SELECT DISTINCT name, kind FROM operations WHERE service_name = %s"
     " AND (%s::int IS NULL OR kind = %s::int) ORDER BY name, kind"
 )
 _DEPENDENCIES: Final = """

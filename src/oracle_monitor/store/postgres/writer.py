@@ -74,6 +74,10 @@ _STORED_SPANS: Final = """
     SELECT s.trace_id, s.span_id FROM unnest(%s::bytea[], %s::bytea[]) AS b(trace_id, span_id)
     JOIN spans AS s ON s.trace_id = b.trace_id AND s.span_id = b.span_id
 """
+_INSERT_OPERATION: Final = (
+    "INSERT INTO operations (tenant_id, service_name, name, kind) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT DO NOTHING"
+)
 #: A JSON ``\u0000`` escape, not preceded by an escaped backslash (``\\u0000`` is text).
 _NUL_ESCAPE: Final = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
@@ -114,6 +118,7 @@ class SpanBatchWriter:
     def __init__(self, tenant: str) -> None:
         self.tenant = tenant
         self._resource_ids: dict[str, int] = {}  # sorted resource JSON -> resources.id
+        self._operations: set[tuple[str, str, int]] = set()  # (service, name, kind) stored
 
     def resource_ids(self, conn: psycopg.Connection[Any], spans: Sequence[Span]) -> dict[int, int]:
         """``id(span.resource)`` -> resources.id for the batch; new resources are committed
@@ -200,6 +205,17 @@ class SpanBatchWriter:
                     copy.set_types(_COPY_TYPES)
                     for row in rows:
                         copy.write_row(row)
+            operations = {(s.service_name, s.name, int(s.kind)) for s in spans}
+            operations -= self._operations
+            if operations:
+                # Sorted: writers inserting the same new triples wait in one order, not deadlock.
+                cur.executemany(
+                    _INSERT_OPERATION, [(self.tenant, *op) for op in sorted(operations)]
+                )
+        if operations:
+            if len(self._operations) > 100_000:
+                self._operations.clear()
+            self._operations |= operations
 
     @staticmethod
     def _unstored(
