@@ -20,7 +20,7 @@ from psycopg import sql
 
 from oracle_monitor.cli import main
 from oracle_monitor.model import InfraEvent
-from oracle_monitor.store import TraceQuery, open_store
+from oracle_monitor.store import Store, TraceQuery, open_store
 from oracle_monitor.store.postgres import PostgresStore, StoreURL
 from oracle_monitor.store.postgres.migrate import MIGRATIONS, applied_versions, migrate
 from oracle_monitor.store.postgres.partitions import DAY_NS, partition_name, span_partitions
@@ -249,6 +249,24 @@ def test_attributes_are_jsonb_and_the_derived_columns_are_filled(url: str) -> No
         ' WHERE attributes @> \'{"gen_ai.request.model": "m"}\'',
     )
     assert rows == [("m", "research", "default")]
+
+
+def test_a_nul_in_a_text_field_loses_nothing(url: str) -> None:
+    store = open_store(url)
+    try:
+        bad = make_span(1, 2, 1, name="tool\x00call", service="svc\x00a", task_id="t\x00")
+        store.write_spans([make_span(1, 1), bad, make_span(2, 1)])
+        assert [s.name for s in store.get_trace(tid(1))] == ["span-1", "tool\ufffdcall"]
+        assert store.get_trace(tid(1))[1].task_id == "t\ufffd"
+        assert len(store.get_trace(tid(2))) == 1
+        assert summary_services(store, 1) == ("svc-a", "svc\ufffda")
+    finally:
+        store.close()
+
+
+def summary_services(store: Store, trace: int) -> tuple[str, ...]:
+    (found,) = [s for s in store.find_traces(TraceQuery()) if s.trace_id == tid(trace)]
+    return found.services
 
 
 def test_concurrent_writers_of_overlapping_batches_store_each_span_once(url: str) -> None:

@@ -58,6 +58,7 @@ from oracle_monitor.store.postgres.writer import (
     insert_events,
     insert_snapshot,
     span_days,
+    without_nul,
 )
 
 __all__ = ["PostgresStore", "StoreURL"]
@@ -183,6 +184,12 @@ class PostgresStore:
                 ensure_partitions(conn, days)
                 self._days |= days
                 self._writer.write(conn, unique)
+            except psycopg.DataError as error:
+                if "NUL" not in str(error) and "0x00" not in str(error):
+                    raise
+                # A NUL character in a text field, which PostgreSQL text cannot hold: written
+                # as U+FFFD rather than losing the batch (attributes keep theirs, as JSON).
+                self._writer.write(conn, [without_nul(span) for span in unique])
 
     def write_events(self, events: Sequence[InfraEvent]) -> None:
         """Store ``events`` in one transaction; idempotent on ``event_id``."""

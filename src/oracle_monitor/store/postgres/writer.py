@@ -7,6 +7,7 @@ the spans already stored are left out, and the rest goes in with one binary ``CO
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -21,7 +22,14 @@ from oracle_monitor.store import codec
 from oracle_monitor.store.postgres.partitions import DAY_NS
 from oracle_monitor.store.summaries import TraceAggregate, aggregate_spans, merge_aggregates
 
-__all__ = ["SPAN_COLUMNS", "SpanBatchWriter", "insert_events", "insert_snapshot", "jsonb_or_text"]
+__all__ = [
+    "SPAN_COLUMNS",
+    "SpanBatchWriter",
+    "insert_events",
+    "insert_snapshot",
+    "jsonb_or_text",
+    "without_nul",
+]
 
 SPAN_COLUMNS: Final = (
     "tenant_id", "trace_id", "span_id", "parent_span_id", "resource_id", "start_time_ns",
@@ -234,21 +242,45 @@ class SpanBatchWriter:
         return [(s.trace_id, s.span_id) not in present for s in spans]
 
 
+_TEXT_FIELDS: Final = (
+    "name", "status_message", "trace_state", "scope_name", "scope_version", "service_name",
+    "agent_name", "provider", "model", "pod_name", "namespace", "task_id",
+)  # fmt: skip
+
+
+def without_nul(span: Span) -> Span:
+    """``span`` with every NUL of its text columns replaced by U+FFFD (PostgreSQL text
+    cannot hold one); the span itself when it has none."""
+    changes: dict[str, Any] = {}
+    for name in _TEXT_FIELDS:
+        value = getattr(span, name)
+        if isinstance(value, str) and "\x00" in value:
+            changes[name] = value.replace("\x00", "\ufffd")
+    return dataclasses.replace(span, **changes) if changes else span
+
+
+def _text(value: str) -> str:
+    """``value`` with NUL characters as U+FFFD (PostgreSQL text cannot hold them)."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
 def span_days(spans: Sequence[Span]) -> set[int]:
     """The UTC days (since the epoch) the spans start in."""
     return {s.start_time_ns // DAY_NS for s in spans}
 
 
 def insert_events(conn: psycopg.Connection[Any], tenant: str, events: Sequence[InfraEvent]) -> None:
-    """Insert ``events`` in one transaction; idempotent on ``event_id``."""
+    """Insert ``events`` in one transaction; idempotent on ``event_id``. A NUL in a text
+    field is stored as U+FFFD (attributes keep theirs, as JSON)."""
     rows = []
     for e in events:
         jsonb, raw = (
             jsonb_or_text(codec.encode_attributes(e.attributes)) if e.attributes else (None, None)
         )
         rows.append(
-            (e.event_id, tenant, e.time_ns, e.source, e.kind, e.entity, str(e.severity),
-             e.summary, None if jsonb is None else jsonb[1:].decode(), raw)
+            (_text(e.event_id), tenant, e.time_ns, _text(e.source), _text(e.kind),
+             _text(e.entity), str(e.severity), _text(e.summary),
+             None if jsonb is None else jsonb[1:].decode(), raw)
         )  # fmt: skip
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
