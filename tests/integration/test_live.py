@@ -10,7 +10,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from oracle_monitor import __version__
@@ -98,3 +98,22 @@ def test_a_bad_since_gets_an_error_and_close_1008(tmp_path: Any) -> None:
     with client.websocket_connect("/api/v1/live") as ws:  # an empty store: hello only
         assert ws.receive_json()["type"] == "hello"
     store.close()
+
+
+@pytest.mark.integration
+def test_shutdown_closes_live_clients_and_exits_cleanly(start_server: StartServer) -> None:
+    server = start_server(snapshot_interval_seconds="0.2")
+    with connect(url(server), open_timeout=5) as ws:
+        assert receive(ws)["type"] == "hello"
+        until(ws, "snapshot")
+        started = time.monotonic()
+        assert server.stop() == 0
+        assert time.monotonic() - started < 15
+
+        def drain() -> None:
+            while True:
+                ws.recv(timeout=5)
+
+        with pytest.raises(ConnectionClosed) as closed:
+            drain()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012

@@ -28,7 +28,7 @@ from oracle_monitor.aggregator.correlate import ChainConfig, event_pods
 from oracle_monitor.aggregator.links import POD_GONE
 from oracle_monitor.model import Alert, InfraEvent
 from oracle_monitor.store.base import (
-    AgentSpanReader,
+    AgentActivityReader,
     AlertQuery,
     AlertReader,
     AlertWriter,
@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 Publish = Callable[[dict[str, Any]], None]
 
 
-class AlertStore(AlertWriter, AlertReader, AgentSpanReader, SpanReader, EventReader, Protocol):
+class AlertStore(AlertWriter, AlertReader, AgentActivityReader, SpanReader, EventReader, Protocol):
     """What the engine needs of a store."""
 
 
@@ -125,8 +125,8 @@ class AlertEngine:
     def _tasks_on_pod(self, event: InfraEvent) -> set[str]:
         names = {pod.name for pod in event_pods(event)}
         since = event.time_ns - self._config.causal_window_ns
-        spans = self._store.recent_agent_spans(since)
-        return {s.task_id for s in spans if s.task_id and s.pod_name in names}
+        rows = self._store.recent_agent_activity(since)
+        return {r.task_id for r in rows if r.task_id and r.pod_name in names}
 
     def _orphan_signal(self, task_id: str, now_ns: int) -> Signal | None:
         spans = self._store.get_task(task_id)
