@@ -79,6 +79,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "tools": launcher.start("tools", K8S_POD_NAME="tool-worker-0"),
                 "research": launcher.start("research", K8S_POD_NAME="research-0"),
                 "writer": launcher.start("writer", K8S_POD_NAME="writer-0"),
+                "analysis": launcher.start("analysis", K8S_POD_NAME="analysis-0"),
             }
             for agent in agents.values():  # started (imports take a while on a busy machine)
                 agent.wait_for_log(
@@ -102,6 +103,28 @@ def by_service(trace: dict[str, Any]) -> dict[str, list[str]]:
     for span in trace["spans"]:
         found.setdefault(span["service_name"], []).append(span["name"])
     return found
+
+
+def test_research_hands_on_to_analysis(stack: Stack) -> None:
+    question = "How fast did solar and wind capacity grow?"
+    task = {"task_id": "task-numbers-1", "kind": "research", "input": {"question": question}}
+    send_task(stack.broker, {**task, "next": ["analysis"]})
+    delivered = stack.outputs.wait_for("task-numbers-1", timeout_s=45)
+    assert delivered.topic == "results", delivered.body
+    assert delivered.body["agent"] == "analysis"
+    output = delivered.body["output"]
+    assert [s["name"] for s in output["series"]] == ["solar_capacity_gw", "wind_capacity_gw"]
+    assert output["series"][0]["last"] == [2023, 1420.0]
+    # the research findings came along as background
+    assert {"solar-power", "wind-power"} <= set(output["background_sources"])
+    trace = wait_for_spans(
+        stack.server, delivered.trace_id, "invoke_agent research", "invoke_agent analysis"
+    )
+    analysis = next(iter_spans(trace, "invoke_agent analysis"))
+    assert analysis["service_name"] == "analysis-agent"
+    assert analysis["attributes"]["oracle.task.status"] == "completed"
+    tools = {s["attributes"]["gen_ai.tool.name"] for s in iter_spans(trace, "execute_tool")}
+    assert {"search", "find_datasets", "dataset"} <= tools
 
 
 def test_a_task_goes_research_tools_writer_results_in_one_trace(stack: Stack) -> None:

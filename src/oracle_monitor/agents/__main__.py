@@ -43,15 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("kind", help=f"{' | '.join(AGENTS)} | tools | module:Class")
     parser.add_argument("--name", help="agent name (gen_ai.agent.name); default: its kind")
     args = parser.parse_args(argv)
-    level = os.environ.get("ORACLE_AGENT_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one INFO line per LLM request
     try:
         settings = AgentSettings()
         cls = None if args.kind == "tools" else agent_class(args.kind)
     except (ValidationError, ValueError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one INFO line per LLM request
     kind = "tools" if cls is None else cls.kind
     # A pod killed for memory loses the spans still queued: export them soon after they end.
     os.environ.setdefault("OTEL_BSP_SCHEDULE_DELAY", "500")

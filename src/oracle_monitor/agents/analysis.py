@@ -78,7 +78,8 @@ def compare(all_stats: list[dict[str, Any]]) -> str:
 
 
 class AnalysisAgent(BaseAgent):
-    """Analyses the series ``input.question`` is about (or ``input.datasets``)."""
+    """Analyses the series ``input.question`` is about (or ``input.datasets``), with the
+    research agent's ``input.findings`` (when it comes after it) as background."""
 
     kind = "analysis"
     system_prompt = "You are a data analyst. Explain figures in two sentences."
@@ -96,8 +97,11 @@ class AnalysisAgent(BaseAgent):
         stats = [series_stats(self.call_tool("dataset", name=name)) for name in names]
         comparison = compare(stats)
         self.reason(comparison)
+        findings = task.input.get("findings")
+        notes = [f"{f['title']}: {f['text'][:200]}" for f in findings or [] if isinstance(f, dict)]
         explanation = self.ask_llm(
-            f"Question: {question}\nFigures: {[describe(s) for s in stats]}\nExplain them."
+            f"Question: {question}\nFigures: {[describe(s) for s in stats]}\n"
+            f"Background: {notes[:3]}\nExplain the figures."
         )
         return {
             "question": question,
@@ -105,4 +109,5 @@ class AnalysisAgent(BaseAgent):
             "summary": [describe(s) for s in stats],
             "comparison": comparison,
             "explanation": explanation,
+            "background_sources": sorted({f["doc_id"] for f in findings or [] if "doc_id" in f}),
         }

@@ -40,7 +40,9 @@ class AgentSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORACLE_AGENT_", extra="ignore")
 
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap host:port.")
-    provider: Literal["openai", "anthropic"] = Field(default="openai", description="Which LLM SDK.")
+    provider: Literal["openai", "anthropic"] = Field(
+        default="openai", description="Which LLM SDK: openai or anthropic."
+    )
     model: str = Field(
         default="", description="LLM model; default gpt-4o-mini / claude-sonnet-4-5."
     )
@@ -116,7 +118,12 @@ class AgentSettings(BaseSettings):
         default=True,
         description="Trace the SDKs' HTTP calls in the agent (GenAI spans, 429s, tokens).",
     )
-    pod_name: str = Field(default="", validation_alias="K8S_POD_NAME", description="Downward API.")
+    log_level: str = Field(default="INFO", description="Python logging level.")
+    pod_name: str = Field(
+        default="",
+        validation_alias="K8S_POD_NAME",
+        description="The pod (downward API): the agent id.",
+    )
 
     @property
     def llm_model(self) -> str:

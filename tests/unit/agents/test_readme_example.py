@@ -44,3 +44,16 @@ def test_the_entry_point_finds_agents_by_kind_or_import_path() -> None:
     for bad in ("nonsense", "oracle_monitor.agents.corpus:Corpus"):
         with pytest.raises(ValueError, match=re.escape(bad)):
             agent_class(bad)
+
+
+def test_a_bad_setting_stops_the_process_at_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oracle_monitor.agents.__main__ import main
+
+    monkeypatch.setenv("ORACLE_AGENT_PROVIDER", "opneai")
+    assert main(["writer"]) == 2
+    assert "provider" in capsys.readouterr().err
+    monkeypatch.delenv("ORACLE_AGENT_PROVIDER")
+    assert main(["no_such_module:Agent"]) == 2
+    assert "No module named 'no_such_module'" in capsys.readouterr().err
