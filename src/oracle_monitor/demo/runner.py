@@ -56,6 +56,10 @@ class DemoOptions:
     task_interval_s: float = 3.0
 
 
+class _Interrupted(Exception):
+    """Ctrl-C or SIGTERM arrived while the demo was starting."""
+
+
 class Progress:
     """One line per part: what started, where, and how long it took."""
 
@@ -117,7 +121,11 @@ class Demo:
         with ExitStack() as stack:
             data_dir = self._data_dir(stack)
             (data_dir / "logs").mkdir(parents=True, exist_ok=True)
-            self._start(stack, data_dir)
+            try:
+                self._start(stack, data_dir)
+            except _Interrupted:
+                self.progress.echo("\n  interrupted while starting; stopping…")
+                return
             self.progress.echo("")
             self.progress.echo(f"  Dashboard: {click.style(self.api_url + '/', bold=True)}"
                                f"   (API {self.api_url}/api/v1, data in {data_dir})")  # fmt: skip
@@ -136,6 +144,11 @@ class Demo:
             return self.options.data_dir.resolve()
         return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="oracle-demo-")))
 
+    def _interrupted(self) -> None:
+        """Ctrl-C during start-up: stop starting (what started is stopped on the way out)."""
+        if self.stop.is_set():
+            raise _Interrupted
+
     def _start(self, stack: ExitStack, data_dir: Path) -> None:
         p, ports, logs = self.progress, self.ports, data_dir / "logs"
         with p.part("Kafka broker") as d:
@@ -147,6 +160,7 @@ class Demo:
             stack.callback(broker.stop)
             broker.create_topics(TOPICS, partitions=3)
             d.append(f"tansu on {broker.bootstrap_servers}, {len(TOPICS)} topics")
+        self._interrupted()
         with p.part("LLM provider") as d:
             limit = self.scenario.rate_limit
             provider = LLMProvider(realistic=True, record=False, rate_limit=limit)
@@ -155,24 +169,28 @@ class Demo:
             provider.base_url = f"http://127.0.0.1:{port}"
             shown = f"{limit.requests} req/{limit.window_s:.0f}s" if limit else "no limit"
             d.append(f"OpenAI + Anthropic protocols on {provider.base_url} ({shown})")
+        self._interrupted()
         with p.part("Kubernetes cluster") as d:
             cluster = self.cluster = Cluster(logs)
             cluster.start()
             stack.callback(cluster.stop)  # stops the agents' processes too
             kubeconfig = cluster.write_kubeconfig(data_dir / "kubeconfig")
             d.append(f"API server on {cluster.api.url}, kubeconfig {kubeconfig}")
+        self._interrupted()
         with p.part("Oracle Monitor serve") as d:
             settings = {**FAST_SERVE, **self.scenario.serve_settings}
             serve = serve_service(data_dir, ports, kubeconfig, broker.bootstrap_servers, settings)
             self._service(stack, serve)
             serve.wait_http(f"{self.api_url}/api/v1/health", 60)
             d.append(f"API {self.api_url}, OTLP 127.0.0.1:{ports.otlp_grpc}, all collectors")
+        self._interrupted()
         with p.part("LLM proxy") as d:
             proxy = proxy_service(data_dir, ports, provider.base_url)
             self._service(stack, proxy)
             proxy.wait_port(ports.proxy, 30)
             proxy_url = f"http://127.0.0.1:{ports.proxy}"
             d.append(f"{proxy_url} → provider")
+        self._interrupted()
         with p.part("agents") as d:
             control = ControlFile(data_dir / "control.json")
             for kind, memory in AGENTS.items():
@@ -188,11 +206,13 @@ class Demo:
             stack.callback(cluster.stop_pods)  # the agents stop before serve and the proxy
             d.append(", ".join(f"{name} ({dep.memory_limit_mib}Mi)"
                                for name, dep in cluster.deployments.items()))  # fmt: skip
+        self._interrupted()
         with p.part("background work") as d:
             workload = Workload(broker.bootstrap_servers, self.options.task_interval_s)
             workload.start()
             stack.callback(workload.stop)
             d.append(f"a task every {self.options.task_interval_s:.0f}s")
+        self._interrupted()
         with p.part("scenario") as d:
             self.context = Context(cluster, provider, control, workload, self.api_url,
                                    self.progress.say, self.stop)  # fmt: skip

@@ -67,6 +67,22 @@ class Context:
         items: list[dict[str, Any]] = body.get("events", body) if isinstance(body, dict) else body
         return items
 
+    def wait_for_alert(self, kind: str, within_s: float) -> dict[str, Any] | None:
+        """The newest alert of ``kind`` raised within ``within_s`` seconds, or None."""
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"{self.api_url}/api/v1/alerts", timeout=5)
+                alerts = response.json().get("alerts", []) if response.status_code == 200 else []
+            except (httpx.HTTPError, ValueError):
+                alerts = []
+            found = [a for a in alerts if a.get("kind") == kind]
+            if found:
+                return dict(found[0])
+            if not self.wait(1.0):
+                return None
+        return None
+
     def wait_for(self, kind: str, within_s: float, **params: str) -> dict[str, Any] | None:
         """The first event of ``kind`` seen within ``within_s`` seconds, or None."""
         deadline = time.monotonic() + within_s
@@ -143,6 +159,10 @@ def _seed(ctx: Context) -> None:
         return
     ctx.say(f"OOM kill: {oom.get('entity', '')}; the cluster starts a replacement pod")
     ctx.say("the consumer and the rate limit recover; background work carries on")
+    orphan = ctx.wait_for_alert("task_orphaned", 60)
+    if orphan is not None:
+        ctx.say(f"orphaned: {orphan.get('task_id')} — its causal chain: "
+                f"{ctx.api_url}{orphan.get('link', '')}")  # fmt: skip
 
 
 def _crash_loop(ctx: Context) -> None:
