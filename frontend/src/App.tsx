@@ -1,13 +1,16 @@
+import { lazy, Suspense } from "react";
 import { BrowserRouter, Route, Routes } from "react-router";
 import { LiveProvider } from "@/api/live";
 import { Panel } from "@/components/layout/Panel";
-import { Empty } from "@/components/layout/States";
 import { Shell } from "@/components/layout/Shell";
-import { ChainPage } from "@/pages/ChainPage";
-import { InfraPage } from "@/pages/InfraPage";
+import { Empty, Loading } from "@/components/layout/States";
 import { OverviewPage } from "@/pages/OverviewPage";
-import { TracePage } from "@/pages/TracePage";
-import { TracesPage } from "@/pages/TracesPage";
+
+// The Overview is in the first bundle; the other views load when first opened.
+const ChainPage = lazy(() => import("@/pages/ChainPage").then((m) => ({ default: m.ChainPage })));
+const InfraPage = lazy(() => import("@/pages/InfraPage").then((m) => ({ default: m.InfraPage })));
+const TracePage = lazy(() => import("@/pages/TracePage").then((m) => ({ default: m.TracePage })));
+const TracesPage = lazy(() => import("@/pages/TracesPage").then((m) => ({ default: m.TracesPage })));
 
 /** The routes; each view and selection has its URL (see the server's SPA fallback). */
 export function App() {
@@ -15,6 +18,7 @@ export function App() {
     <BrowserRouter>
       <LiveProvider>
         <Shell>
+          <Suspense fallback={<Loading what="Loading the view" />}>
           <Routes>
             <Route path="/" element={<OverviewPage />} />
             <Route path="/traces" element={<TracesPage />} />
@@ -31,6 +35,7 @@ export function App() {
               }
             />
           </Routes>
+          </Suspense>
         </Shell>
       </LiveProvider>
     </BrowserRouter>

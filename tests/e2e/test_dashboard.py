@@ -67,6 +67,7 @@ def test_overview_shows_the_latest_snapshot(
     server, fed = seeded_server
     page.goto(server.api_url + "/")
     expect(page.get_by_test_id("agent-card")).to_have_count(2)
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-connection", "live")
     research = page.locator('[data-testid=agent-card][data-agent="research"]')
     expect(research).to_have_attribute("data-status", "error")
     expect(research).to_contain_text("task-42")
@@ -236,3 +237,17 @@ def test_states_a_missing_trace_and_a_missing_moment(page: Page, seeded_server: 
     expect(page.get_by_role("alert")).to_contain_text("not found")
     page.goto(server.api_url + "/?at=" + rfc3339(fed.start_ns - 3600 * 1_000_000_000))
     expect(page.locator("[data-state=empty]")).to_contain_text("No snapshot was taken")
+
+
+def test_the_server_going_away_and_coming_back(page: Page, seeded_server: Fed) -> None:
+    """Last in the module: it restarts the server (same ports, same data)."""
+    server, _ = seeded_server
+    page.goto(server.api_url + "/")
+    connection = page.get_by_test_id("connection")
+    expect(connection).to_have_attribute("data-connection", "live")
+    server.stop()
+    expect(connection).to_have_attribute("data-connection", "unreachable", timeout=15_000)
+    expect(connection).to_contain_text("reconnecting")
+    expect(page.get_by_test_id("agent-card")).to_have_count(2)  # the last state stays shown
+    server.start()
+    expect(connection).to_have_attribute("data-connection", "live", timeout=30_000)

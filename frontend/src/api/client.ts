@@ -51,6 +51,11 @@ export async function getJson<T>(path: string, params: Params = {}, signal?: Abo
     if (error instanceof DOMException && error.name === "AbortError") throw error;
     throw new ApiError(0, "server unreachable");
   }
+  return readJson<T>(response);
+}
+
+/** The JSON of a response, or `ApiError` with the server's `detail`. */
+export async function readJson<T>(response: Response): Promise<T> {
   if (!response.ok) {
     let detail = response.statusText;
     try {
@@ -62,4 +67,24 @@ export async function getJson<T>(path: string, params: Params = {}, signal?: Abo
     throw new ApiError(response.status, detail || `HTTP ${response.status}`);
   }
   return (await response.json()) as T;
+}
+
+declare global {
+  interface Window {
+    __oracleLatest?: Promise<Response>;
+  }
+}
+
+/** The latest snapshot asked for by index.html before the app loaded (once), if any. */
+export async function prefetchedLatest<T>(): Promise<T | undefined> {
+  const pending = window.__oracleLatest;
+  if (!pending) return undefined;
+  window.__oracleLatest = undefined;
+  let response: Response;
+  try {
+    response = await pending;
+  } catch {
+    throw new ApiError(0, "server unreachable");
+  }
+  return readJson<T>(response);
 }

@@ -6,7 +6,7 @@
  */
 
 import { createContext, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
-import { ApiError, authToken, getJson } from "@/api/client";
+import { ApiError, authToken, getJson, prefetchedLatest } from "@/api/client";
 import type { Alert, InfraEventJson, LiveMessage, StoredSnapshot } from "@/api/types";
 import { mergeAlerts } from "@/lib/snapshot";
 
@@ -58,6 +58,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
   const [events, setEvents] = useState<InfraEventJson[]>([]);
   const [recent, setRecent] = useState<StoredSnapshot[]>([]);
   const socketOpen = useRef(false);
+  const reconnectNow = useRef<() => void>(() => {});
 
   const accept = (found: StoredSnapshot) => {
     setEmpty(false);
@@ -107,8 +108,19 @@ export function LiveProvider({ children }: { children: ReactNode }) {
         if (stopped) return;
         setConnection((old) => (old === "live" ? "polling" : old));
         attempt += 1;
-        retry = window.setTimeout(open, Math.min(30_000, 1000 * 2 ** Math.min(attempt - 1, 5)));
+        retry = window.setTimeout(() => {
+          retry = undefined;
+          open();
+        }, Math.min(30_000, 1000 * 2 ** Math.min(attempt - 1, 5)));
       };
+    };
+    // When polling finds the server back, try the socket at once instead of after the backoff.
+    reconnectNow.current = () => {
+      if (socket && socket.readyState === WebSocket.CLOSED && retry !== undefined) {
+        window.clearTimeout(retry);
+        retry = undefined;
+        open();
+      }
     };
     open();
     return () => {
@@ -127,13 +139,16 @@ export function LiveProvider({ children }: { children: ReactNode }) {
     const poll = async () => {
       if (!socketOpen.current) {
         try {
-          accept(await getJson<StoredSnapshot>("/snapshots/latest"));
-          setConnection("polling");
+          const early = await prefetchedLatest<StoredSnapshot>();
+          accept(early ?? (await getJson<StoredSnapshot>("/snapshots/latest")));
+          // The socket may have opened while this request was under way: it then wins.
+          if (!socketOpen.current) setConnection("polling");
+          reconnectNow.current();
         } catch (error) {
           if (error instanceof ApiError && error.status === 404) {
             setEmpty(true);
-            setConnection("polling");
-          } else if (error instanceof ApiError) {
+            if (!socketOpen.current) setConnection("polling");
+          } else if (error instanceof ApiError && !socketOpen.current) {
             setConnection("unreachable");
           }
         }

@@ -192,6 +192,9 @@ export interface InfraEventJson {
   severity: string;
   summary: string;
   attributes: Record<string, AttributeValue>;
+  /** In a trace's correlated events: the spans it touches and how (pod, kafka, llm). */
+  span_ids?: string[];
+  via?: string[];
 }
 
 export interface TraceDetail {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ApiSpan, InfraEventJson } from "@/api/types";
-import { buildTree, criticalPath, relatedEvents, serviceColour, ticks, visibleRows } from "@/lib/waterfall";
+import { buildTree, criticalPath, labelRows, relatedEvents, serviceColour, ticks, visibleRows } from "@/lib/waterfall";
 
 function span(id: string, parent: string | null, startMs: number, durationMs: number, extra: Partial<ApiSpan> = {}): ApiSpan {
   return {
@@ -121,5 +121,11 @@ describe("helpers", () => {
   });
   it("picks round ticks", () => {
     expect(ticks(1000, 5)).toEqual([0, 200, 400, 600, 800, 1000]);
+  });
+});
+
+describe("labelRows", () => {
+  it("moves a label down a row when it would touch the one before", () => {
+    expect(labelRows([0.1, 0.12, 0.5, 0.96, 0.97, 0.98], 0.04)).toEqual([0, 1, 0, 0, 1, 2]);
   });
 });

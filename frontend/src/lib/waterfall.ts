@@ -170,3 +170,15 @@ export function ticks(durationMs: number, count = 6): number[] {
   for (let t = 0; t <= durationMs + 1e-9; t += step) found.push(t);
   return found;
 }
+
+/** Rows (0, 1, …) for labels along an axis so that close ones do not overlap: a label goes on
+ * the first row whose last label is at least `gap` (same unit as `positions`) before it. */
+export function labelRows(positions: number[], gap: number): number[] {
+  const lastOnRow: number[] = [];
+  return positions.map((p) => {
+    let row = lastOnRow.findIndex((last) => p - last >= gap);
+    if (row === -1) row = lastOnRow.length;
+    lastOnRow[row] = p;
+    return row;
+  });
+}

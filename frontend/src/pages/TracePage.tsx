@@ -1,4 +1,4 @@
-import { useMemo } from "react";
+import { useCallback, useMemo } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import type { InfraEventJson, TraceDetail } from "@/api/types";
 import { useApi } from "@/api/useApi";
@@ -27,16 +27,19 @@ export function TracePage() {
     if (serverEvents !== undefined) return serverEvents;
     return relatedEvents(trace.data.spans, window.data?.events ?? [], tree.startMs, tree.endMs);
   }, [tree, trace.data, serverEvents, window.data]);
-  const select = (id: string | null) =>
-    setParams(
-      (old) => {
-        const next = new URLSearchParams(old);
-        if (id) next.set("span", id);
-        else next.delete("span");
-        return next;
-      },
-      { replace: true },
-    );
+  const select = useCallback(
+    (id: string | null) =>
+      setParams(
+        (old) => {
+          const next = new URLSearchParams(old);
+          if (id) next.set("span", id);
+          else next.delete("span");
+          return next;
+        },
+        { replace: true },
+      ),
+    [setParams],
+  );
   if (trace.error) return <ErrorState error={trace.error} what={`trace ${traceId}`} />;
   if (!trace.data || !tree) return <Loading what="Loading the trace" />;
   const span = selected ? tree.byId.get(selected)?.span : undefined;
@@ -49,6 +52,11 @@ export function TracePage() {
           ← Traces
         </Link>
         <h1 className="font-semibold text-slate-100">{root?.name ?? "trace"}</h1>
+        {tree.roots.some((n) => n.orphan) ? (
+          <Badge tone="warn" title="a parent span never arrived (its process may have been killed)">
+            parent span missing
+          </Badge>
+        ) : null}
         <span className="font-mono text-xs text-slate-500">{trace.data.trace_id}</span>
         <span className="text-xs text-slate-400">
           {formatClock(tree.startMs, true)} · {formatDuration(tree.endMs - tree.startMs)} · {trace.data.spans.length} spans

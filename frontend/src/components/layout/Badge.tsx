@@ -5,7 +5,7 @@ export function Badge({ tone, children, title }: { tone: Tone; children: ReactNo
   return (
     <span
       title={title}
-      className={`inline-flex items-center gap-1 rounded-full border px-2 py-0.5 text-xs font-medium ${TONE_BADGE[tone]}`}
+      className={`inline-flex shrink-0 items-center gap-1 whitespace-nowrap rounded-full border px-2 py-0.5 text-xs font-medium ${TONE_BADGE[tone]}`}
     >
       {children}
     </span>

@@ -1,6 +1,6 @@
 import type { OracleState, StoredSnapshot } from "@/api/types";
 import { Panel } from "@/components/layout/Panel";
-import { TimeChart } from "@/components/overview/charts";
+import { TimeChart } from "@/components/overview/LazyChart";
 import { formatCount, formatUsd } from "@/lib/format";
 import { tokenKinds, topGroups } from "@/lib/snapshot";
 

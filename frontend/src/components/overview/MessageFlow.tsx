@@ -2,7 +2,7 @@ import type { OracleState, StoredSnapshot } from "@/api/types";
 import { Badge, Dot } from "@/components/layout/Badge";
 import { Panel } from "@/components/layout/Panel";
 import { Empty } from "@/components/layout/States";
-import { TimeChart } from "@/components/overview/charts";
+import { TimeChart } from "@/components/overview/LazyChart";
 import { formatCount } from "@/lib/format";
 import { healthTone, kafkaTone } from "@/lib/severity";
 import { groupLagSeconds, groupLagSeries, topicThroughputSeries } from "@/lib/snapshot";

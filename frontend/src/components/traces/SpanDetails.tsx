@@ -14,7 +14,9 @@ export function SpanDetails({ span, events, onClose }: { span: ApiSpan; events: 
   const planned = span.attributes["oracle.agent.tools_planned"];
   const start = spanStartMs(span);
   const end = start + span.duration_ms;
+  // The server says which spans an event touches; without that, those around the span.
   const near = events.filter((e) => {
+    if (e.span_ids) return e.span_ids.includes(span.span_id);
     const t = e.time_unix_nano / 1e6;
     return t >= start - 5000 && t <= end + 5000;
   });

@@ -1,9 +1,9 @@
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { memo, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useMemo, useRef, useState } from "react";
 import type { InfraEventJson } from "@/api/types";
 import { formatDuration } from "@/lib/format";
 import { severityTone, TONE_HEX } from "@/lib/severity";
-import { criticalPath, serviceColour, ticks, visibleRows, type SpanNode, type SpanTree } from "@/lib/waterfall";
+import { criticalPath, labelRows, serviceColour, ticks, visibleRows, type SpanNode, type SpanTree } from "@/lib/waterfall";
 
 const ROW = 28;
 const NAME_WIDTH = "34%";
@@ -93,27 +93,33 @@ export function Waterfall({
   const [collapsed, setCollapsed] = useState<Set<string>>(() => new Set());
   const rows = useMemo(() => visibleRows(tree, collapsed), [tree, collapsed]);
   const critical = useMemo(() => criticalPath(tree), [tree]);
-  const start = Math.min(tree.startMs, ...events.map((e) => e.time_unix_nano / 1e6));
-  const end = Math.max(tree.endMs, ...events.map((e) => e.time_unix_nano / 1e6));
+  const sorted = useMemo(() => [...events].sort((a, b) => a.time_unix_nano - b.time_unix_nano), [events]);
+  const start = Math.min(tree.startMs, ...sorted.map((e) => e.time_unix_nano / 1e6));
+  const last = Math.max(tree.endMs, ...sorted.map((e) => e.time_unix_nano / 1e6));
+  const end = last + (last - start) * 0.04; // room for the last mark's label
   const duration = end - start;
+  const rowsOfMarks = labelRows(sorted.map((e) => (e.time_unix_nano / 1e6 - start) / (duration || 1)), 0.04);
   const scroller = useRef<HTMLDivElement>(null);
   const virtual = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW,
-    overscan: 12,
+    overscan: 8,
   });
-  const toggle = (id: string) =>
-    setCollapsed((old) => {
-      const next = new Set(old);
-      if (next.has(id)) next.delete(id);
-      else next.add(id);
-      return next;
-    });
+  const toggle = useCallback(
+    (id: string) =>
+      setCollapsed((old) => {
+        const next = new Set(old);
+        if (next.has(id)) next.delete(id);
+        else next.add(id);
+        return next;
+      }),
+    [],
+  );
   const pos = (t: number) => `${duration ? ((t - start) / duration) * 100 : 0}%`;
   return (
     <div className="glass flex min-h-0 flex-1 flex-col overflow-hidden" data-testid="waterfall" data-rows={rows.length}>
-      <div className="flex h-8 shrink-0 items-end border-b border-white/10 text-[10px] text-slate-500">
+      <div className="flex shrink-0 items-end border-b border-white/10 text-[10px] text-slate-500" style={{ height: 22 + 15 * Math.max(1, ...rowsOfMarks.map((r) => r + 1)) }}>
         <div className="px-2 pb-1" style={{ width: NAME_WIDTH }}>
           {rows.length} of {tree.byId.size} spans · critical path outlined
         </div>
@@ -123,11 +129,11 @@ export function Waterfall({
               {formatDuration(t)}
             </span>
           ))}
-          {events.map((e) => (
+          {sorted.map((e, i) => (
             <span
               key={e.event_id}
-              className="absolute top-0.5 -translate-x-1/2 rounded px-1 text-[10px] font-semibold text-slate-950"
-              style={{ left: pos(e.time_unix_nano / 1e6), background: TONE_HEX[severityTone(e.severity)] }}
+              className={`absolute whitespace-nowrap rounded px-1 text-[10px] font-semibold text-slate-950 ${(e.time_unix_nano / 1e6 - start) / (duration || 1) > 0.88 ? "-translate-x-full" : "-translate-x-1/2"}`}
+              style={{ top: 3 + rowsOfMarks[i] * 15, left: pos(e.time_unix_nano / 1e6), background: TONE_HEX[severityTone(e.severity)] }}
               title={`${e.kind} · ${e.entity} · ${e.summary}`}
               data-testid="event-mark"
               data-kind={e.kind}
@@ -147,7 +153,7 @@ export function Waterfall({
             />
           ))}
         </div>
-        <div ref={scroller} className="scroll-thin absolute inset-0 overflow-y-auto" data-testid="waterfall-scroll">
+        <div ref={scroller} className="scroll-thin fast-scroll absolute inset-0 overflow-y-auto" data-testid="waterfall-scroll">
           <div style={{ height: virtual.getTotalSize(), position: "relative" }}>
             {virtual.getVirtualItems().map((item) => {
               const node = rows[item.index];
