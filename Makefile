@@ -49,7 +49,7 @@ lint: install
 test: lint ui ui-test
 	$(BIN)/pytest
 
-bench: install
+bench: install ui
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/proxy.py
@@ -60,6 +60,7 @@ bench: install
 	$(BIN)/python bench/causal_chain.py
 	$(BIN)/python bench/forward.py
 	$(BIN)/python bench/jaeger.py
+	$(BIN)/python bench/ui.py
 
 docs: install
 	$(BIN)/python docs/generate.py
