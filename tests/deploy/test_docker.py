@@ -185,3 +185,16 @@ def test_copied_sources_exist_and_the_ui_lands_in_the_package(
     (ui_copy,) = [c for c in copies if c.startswith("--from=ui ")]
     assert ui_copy.split()[1].rstrip("/") == built
     assert ui_copy.split()[2].rstrip("/") == "src/oracle_monitor/api/static"
+
+
+def test_compose_oracle_variables_are_settings(compose: dict[str, Any]) -> None:
+    from tests.deploy.test_kubernetes import _known_variables
+
+    used = {
+        name
+        for service in compose["services"].values()
+        for name in service.get("environment", {})
+        if name.startswith("ORACLE_")
+    }
+    assert "ORACLE_STORE" in used
+    assert used <= _known_variables(), sorted(used - _known_variables())

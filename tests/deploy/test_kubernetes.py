@@ -226,3 +226,28 @@ def test_production_uses_postgres_and_three_brokers() -> None:
     assert "default_topic_replications: 3" in redpanda_config["data"]["bootstrap.yaml"]
     assert by_kind(rendered, "Deployment")["agents/research-agent"]["spec"]["replicas"] == 3
     assert "agents/redpanda" in by_kind(rendered, "PodDisruptionBudget")
+
+
+def _known_variables() -> set[str]:
+    from oracle_monitor.agents.settings import AgentSettings
+    from oracle_monitor.config import ProxySettings, Settings
+
+    names = set()
+    for kind in (Settings, ProxySettings, AgentSettings):
+        prefix = str(kind.model_config.get("env_prefix", ""))
+        for name, field in kind.model_fields.items():
+            alias = field.validation_alias
+            names.add(alias if isinstance(alias, str) else f"{prefix}{name}".upper())
+    return names
+
+
+def test_every_oracle_variable_in_the_manifests_is_a_setting(rendered: list[Manifest]) -> None:
+    known = _known_variables()
+    used = set()
+    for manifest in rendered:
+        if manifest["kind"] == "ConfigMap":
+            used |= {key for key in manifest.get("data", {}) if key.startswith("ORACLE_")}
+        for container in containers(manifest):
+            used |= {v["name"] for v in container.get("env", []) if v["name"].startswith("ORACLE_")}
+    assert len(used) >= 10
+    assert used <= known, f"not settings of any command: {sorted(used - known)}"

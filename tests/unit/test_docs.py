@@ -11,6 +11,7 @@ import pytest
 from pydantic_settings import BaseSettings
 
 from oracle_monitor import config
+from oracle_monitor.agents.settings import AgentSettings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -38,13 +39,13 @@ def _settings_classes() -> list[type[BaseSettings]]:
         value
         for value in vars(config).values()
         if isinstance(value, type) and issubclass(value, BaseSettings) and value is not BaseSettings
-    ]
+    ] + [AgentSettings]
 
 
 def test_every_setting_is_documented() -> None:
     text = (DOCS / "configuration.md").read_text()
     classes = _settings_classes()
-    assert {kind.__name__ for kind in classes} >= {"Settings", "ProxySettings"}
+    assert {kind.__name__ for kind in classes} >= {"Settings", "ProxySettings", "AgentSettings"}
     count = 0
     for kind in classes:
         prefix = str(kind.model_config.get("env_prefix", ""))
@@ -54,7 +55,8 @@ def test_every_setting_is_documented() -> None:
             assert f"| `{variable}` |" in text, f"{kind.__name__}.{name} ({variable})"
             count += 1
     assert count >= 40
-    for token in ("ORACLE_API_TOKEN", "ORACLE_OTLP_TOKEN", "ORACLE_FORWARD_OTLP_ENDPOINTS"):
+    for token in ("ORACLE_API_TOKEN", "ORACLE_OTLP_TOKEN", "ORACLE_FORWARD_OTLP_ENDPOINTS",
+                  "ORACLE_AGENT_KAFKA_BOOTSTRAP", "ORACLE_AGENT_LOG_LEVEL"):  # fmt: skip
         assert token in text
 
 
