@@ -16,6 +16,7 @@ import sys
 import threading
 from types import FrameType
 
+import openai
 from pydantic import ValidationError
 
 from oracle_monitor.agents import AGENTS, BaseAgent, ToolWorker
@@ -75,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
             ToolWorker(settings, control, client_id=settings.pod_name or "tool-worker").run(stop)
         else:
             cls(settings, name=args.name, control=control).run(stop)
+    except openai.OpenAIError as error:  # only the client's construction raises it this far
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     finally:
         shutdown()
     log.info("%s stopped", kind)

@@ -278,7 +278,7 @@ class BaseAgent:
         try:
             tasks.commit(message, asynchronous=False)
         except KafkaException as error:  # e.g. a rebalance took the partition away
-            log.warning("could not commit %s: %s", task_topic(message.topic()), error)
+            log.warning("could not commit %s: %s", message.topic(), error)
 
     def stop(self) -> None:
         """Ask `run` to return: the task in progress is put back on its topic."""
@@ -289,6 +289,7 @@ class BaseAgent:
         if stop is not None:
             self._stop = stop
         settings = self.settings
+        self.llm  # noqa: B018 - made now: a missing API key stops the agent at start, not mid-task
         ensure_topics(settings, sorted({*all_topics(), task_topic(self.kind)}))
         client_id = f"{self.name}-{self.agent_id}"
         self._producer = producer(settings, client_id)
@@ -307,7 +308,7 @@ class BaseAgent:
                 if message is None:
                     continue
                 if message.error() is not None:
-                    log.debug("%s: %s", task_topic(self.kind), message.error())
+                    log.debug("%s: %s", tasks_topic, message.error())
                     continue
                 if not settings.commit_after_processing:  # at most once: taken is done
                     self._commit(tasks, message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,20 @@ def test_a_bad_setting_stops_the_process_at_start(
     monkeypatch.delenv("ORACLE_AGENT_PROVIDER")
     assert main(["no_such_module:Agent"]) == 2
     assert "No module named 'no_such_module'" in capsys.readouterr().err
+
+
+def test_a_missing_api_key_stops_the_agent_at_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oracle_monitor.agents.__main__ import main
+    from oracle_monitor.instrumentation.setup import _reset_for_tests
+
+    monkeypatch.setattr(signal, "signal", lambda *_: None)  # keep pytest's own handlers
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("ORACLE_AGENT_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # never reached
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
+    try:
+        assert main(["research"]) == 2
+    finally:
+        _reset_for_tests()
+    assert "OPENAI_API_KEY" in capsys.readouterr().err
