@@ -16,10 +16,10 @@ import sys
 import threading
 from types import FrameType
 
-import openai
 from pydantic import ValidationError
 
 from oracle_monitor.agents import AGENTS, BaseAgent, ToolWorker
+from oracle_monitor.agents.llm import LLMConfigurationError
 from oracle_monitor.agents.settings import AgentSettings, Control
 from oracle_monitor.instrumentation import configure, shutdown
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             ToolWorker(settings, control, client_id=settings.pod_name or "tool-worker").run(stop)
         else:
             cls(settings, name=args.name, control=control).run(stop)
-    except openai.OpenAIError as error:  # only the client's construction raises it this far
+    except LLMConfigurationError as error:  # no API key: this pod cannot work
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:

@@ -22,9 +22,19 @@ from oracle_monitor.agents.settings import AgentSettings
 if TYPE_CHECKING:
     import anthropic
 
-__all__ = ["Completion", "LLMClient", "is_llm_error", "retry_after_seconds"]
+__all__ = [
+    "Completion",
+    "LLMClient",
+    "LLMConfigurationError",
+    "is_llm_error",
+    "retry_after_seconds",
+]
 
 AGENT_HEADER = "x-oracle-agent"
+
+
+class LLMConfigurationError(ValueError):
+    """The SDK client cannot be made (no API key): the agent cannot start."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +58,15 @@ class LLMClient:
         self._openai: openai.OpenAI | None = None
         self._anthropic: anthropic.Anthropic | None = None
         if self.provider == "openai":
-            self._openai = openai.OpenAI(
-                base_url=settings.openai_base_url,
-                timeout=settings.llm_timeout_seconds,
-                max_retries=settings.llm_max_retries,
-                default_headers=headers,
-            )
+            try:
+                self._openai = openai.OpenAI(
+                    base_url=settings.openai_base_url,
+                    timeout=settings.llm_timeout_seconds,
+                    max_retries=settings.llm_max_retries,
+                    default_headers=headers,
+                )
+            except openai.OpenAIError as error:  # the key is missing
+                raise LLMConfigurationError(str(error)) from error
         else:
             import anthropic  # imported only when used: it takes a second or two
 
@@ -63,6 +76,11 @@ class LLMClient:
                 max_retries=settings.llm_max_retries,
                 default_headers=headers,
             )
+            if self._anthropic.api_key is None and self._anthropic.auth_token is None:
+                raise LLMConfigurationError(
+                    "The api_key client option must be set either by passing api_key to the "
+                    "client or by setting the ANTHROPIC_API_KEY environment variable"
+                )
 
     def complete(self, prompt: str, *, system: str = "") -> Completion:
         """Ask the model; raises (`is_llm_error`) once the SDK's retries are spent.

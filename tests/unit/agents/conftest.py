@@ -60,6 +60,7 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spans]:
         if name.startswith(("OTEL_", "K8S_", "ORACLE_AGENT_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-a-key")
     _reset_for_tests()
     exporter = InMemorySpanExporter()
     configure("unit-agents", span_exporter=exporter)

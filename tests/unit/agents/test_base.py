@@ -213,3 +213,33 @@ def test_an_agent_needs_a_kind() -> None:
 
     with pytest.raises(TypeError, match="must set the class attribute `kind`"):
         BaseAgent()
+
+
+def test_the_anthropic_sdk_works_the_same(
+    make_agent: MakeAgent, upstream: LLMProvider, spans: Spans
+) -> None:
+    agent = make_agent(WriterAgent, provider="anthropic", anthropic_base_url=upstream.base_url)
+    task = Task(task_id="t-an", kind="writer", input={"question": "What is hydrogen used for?"})
+    outcome = agent.handle(task)
+    assert isinstance(outcome.message, Result)
+    assert outcome.message.output["editor_note"] == "Hi! My name is Claude."
+    (request,) = upstream.requests
+    assert request.path == "/v1/messages"
+    assert request.json["model"] == "claude-sonnet-4-5"
+    assert request.json["system"] == WriterAgent.system_prompt
+    assert request.headers["x-oracle-agent"] == "writer"
+    (task_span,) = spans.named("invoke_agent writer")
+    assert request.headers["traceparent"].split("-")[1] == f"{task_span.context.trace_id:032x}"
+
+
+def test_the_public_surface() -> None:
+    import oracle_monitor.agents as agents
+
+    assert sorted(agents.__all__) == [
+        "AGENTS", "AgentSettings", "AgentStopping", "AnalysisAgent", "BaseAgent", "Control",
+        "DeadLetter", "KafkaToolClient", "LocalToolClient", "Outcome", "ResearchAgent",
+        "Result", "Task", "ToolCallFailed", "ToolClient", "ToolError", "ToolRequest",
+        "ToolResponse", "ToolTimeoutError", "ToolWorker", "WriterAgent", "corpus_tools",
+    ]  # fmt: skip
+    assert all(hasattr(agents, name) for name in agents.__all__)
+    assert sorted(agents.AGENTS) == ["analysis", "research", "writer"]

@@ -68,10 +68,15 @@ def test_a_missing_api_key_stops_the_agent_at_start(
 
     monkeypatch.setattr(signal, "signal", lambda *_: None)  # keep pytest's own handlers
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.setenv("ORACLE_AGENT_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # never reached
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
     try:
         assert main(["research"]) == 2
+        assert "OPENAI_API_KEY" in capsys.readouterr().err
+        _reset_for_tests()  # main() shut tracing down on its way out
+        monkeypatch.setenv("ORACLE_AGENT_PROVIDER", "anthropic")
+        assert main(["writer"]) == 2
+        assert "ANTHROPIC_API_KEY" in capsys.readouterr().err
     finally:
         _reset_for_tests()
-    assert "OPENAI_API_KEY" in capsys.readouterr().err
