@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from oracle_monitor.model import Span, SpanKind
-from oracle_monitor.store.base import Operation
+from oracle_monitor.store.base import AlertQuery, Operation
 from oracle_monitor.store.sqlite import SQLiteStore
 
 
@@ -18,11 +18,29 @@ def test_operations_are_backfilled_from_stored_spans(tmp_path: Path) -> None:
     store.close()
     with sqlite3.connect(path) as conn:  # as a file written before schema version 6
         conn.execute("DROP TABLE operations")
+        conn.execute("DROP TABLE alerts")  # version 7
         conn.execute("PRAGMA user_version = 5")
     conn.close()
     reopened = SQLiteStore(path)
     try:
         assert reopened.services() == ["agent"]
         assert reopened.operations("agent") == [Operation("chat", SpanKind.CLIENT)]
+    finally:
+        reopened.close()
+
+
+def test_a_version_6_file_gets_the_alerts_table(tmp_path: Path) -> None:
+    path = tmp_path / "v6.db"
+    store = SQLiteStore(path)
+    store.write_snapshot(1, {"n": 1})
+    store.close()
+    with sqlite3.connect(path) as conn:  # as a file written before schema version 7
+        conn.execute("DROP TABLE alerts")
+        conn.execute("PRAGMA user_version = 6")
+    conn.close()
+    reopened = SQLiteStore(path)
+    try:
+        assert reopened.find_alerts(AlertQuery()) == []
+        assert reopened.latest_snapshot() == (1, {"n": 1})
     finally:
         reopened.close()
