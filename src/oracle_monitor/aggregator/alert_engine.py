@@ -64,11 +64,20 @@ class AlertEngine:
         self._orphan_checks: list[tuple[int, InfraEvent]] = []  # (due, pod-gone event)
 
     def restore(self, now_ns: int) -> None:
-        """Take up the stored alerts that may still repeat or be active (after a restart)."""
+        """After a restart: take up the stored alerts that may still repeat or be active, and
+        the orphan checks of pods that went away recently."""
         horizon = now_ns - max(self._book.dedupe_ns, self._book.active_ns)
         stored = self._store.find_alerts(AlertQuery(start_ns=horizon, limit=10_000))
+        since = now_ns - self._config.orphan_timeout_ns - self._book.dedupe_ns
+        gone = [
+            event
+            for kind in sorted(POD_GONE)
+            for event in self._store.find_events(EventQuery(kind=kind, start_ns=since, limit=1000))
+        ]
         with self._lock:
             self._book.load(stored)
+            due = self._config.orphan_timeout_ns
+            self._orphan_checks.extend((e.time_ns + due, e) for e in gone)
 
     def set_publisher(self, publish: Publish | None) -> None:
         """Where alerts go as they open or repeat (the live stream)."""

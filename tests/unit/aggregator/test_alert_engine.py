@@ -122,3 +122,24 @@ def test_alerts_survive_a_restart_and_keep_deduplicating(tmp_path: Path) -> None
     assert (alert.count, alert.first_at_ns, alert.last_at_ns) == (2, at(71), at(200))
     assert alert.summary == "again"
     second.close()
+
+
+def test_orphan_checks_survive_a_restart(tmp_path: Path) -> None:
+    scenario = seed_scenario()
+    url = f"sqlite:///{tmp_path}/orphan.db"
+    first = open_store(url)
+    first.write_spans(scenario.spans)
+    first.write_events(scenario.events)
+    AlertEngine(first).on_events(scenario.events)
+    first.close()  # the server stops at 100 s, before the task is orphaned (374 s)
+    second = open_store(url)
+    engine = AlertEngine(second)
+    engine.restore(at(100))
+    assert engine.check_orphans(at(300)) == []
+    (orphan,) = engine.check_orphans(at(400))
+    assert (orphan.kind, orphan.task_id, orphan.first_at_ns) == (
+        "task_orphaned",
+        "task-42",
+        at(374),
+    )
+    second.close()
