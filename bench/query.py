@@ -78,7 +78,7 @@ def replicate(url: str, copies: int, step_ns: int) -> None:
 
     started = time.perf_counter()
     new_id = "decode(md5(encode(trace_id, 'hex') || k::text), 'hex')"
-    shift = f"(k * {step_ns // (copies + 1)})::bigint"
+    shift = f"(k::bigint * {step_ns // (copies + 1)})"
     columns = (
         "tenant_id, trace_id, span_id, parent_span_id, resource_id, start_time_ns, end_time_ns,"
         " name, kind, status_code, status_message, trace_state, flags,"

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from psycopg.types.string import BytesBinaryDumper
 from psycopg_pool import ConnectionPool
 
 from oracle_monitor.model import Alert, InfraEvent, Span, SpanKind
@@ -112,7 +113,16 @@ class StoreURL:
 
     def connect(self) -> psycopg.Connection[Any]:
         """A new connection (outside any pool)."""
-        return psycopg.connect(self.conninfo, **self.connect_kwargs())
+        conn = psycopg.connect(self.conninfo, **self.connect_kwargs())
+        configure(conn)
+        return conn
+
+
+def configure(conn: psycopg.Connection[Any]) -> None:
+    """Adapt a new connection: bytes go through psycopg's C dumper. (The one registered for
+    bytea by default also accepts DB-API ``Binary`` wrappers, in Python: it measured as a
+    quarter of the writer's time in a binary ``COPY``.)"""
+    conn.adapters.register_dumper(bytes, BytesBinaryDumper)
 
 
 class PostgresStore:
@@ -141,6 +151,7 @@ class PostgresStore:
             min_size=1,
             max_size=self.url.pool_max,
             kwargs=self.url.connect_kwargs(),
+            configure=configure,
             open=True,
             name="oracle-store",
         )
