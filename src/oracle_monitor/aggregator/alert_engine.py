@@ -5,9 +5,12 @@ Three ways in, each safe to call from any thread:
 * `on_events` — the infrastructure events the sink has stored (`signal_from_event`). A pod
   going away (``oom_killed``, ``pod_evicted``, ``pod_deleted``, ``pod_rescheduled``) also
   schedules an orphan check for ``orphan_timeout`` later.
-* `check_orphans` — called by the snapshot loop: for each due check, the tasks whose spans ran
-  on that pod are run through the causal engine; a ``task_orphaned`` link raises
-  ``task_orphaned`` (critical, linked to the task).
+  A consumer group's stall is held until it has lasted `STALL_CONFIRM_NS` (a change back to
+  OK before then cancels it), so a status that flaps for one poll raises nothing.
+* `tick` — called by the snapshot loop: raises the stalls that have lasted, and runs the
+  orphan checks that are due (`check_orphans`): the tasks whose spans ran on that pod go
+  through the causal engine; a ``task_orphaned`` link raises ``task_orphaned`` (critical,
+  linked to the task).
 * `invalid_snapshot` — the snapshot loop found a snapshot that does not match the schema.
 
 Every alert opened or updated is written to the store (so ``/alerts`` survives a restart and
@@ -22,7 +25,15 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from oracle_monitor.aggregator.alerts import AlertBook, Signal, alert_json, signal_from_event
+from oracle_monitor.aggregator.alerts import (
+    SEVERITY_RANK,
+    STALL_CONFIRM_NS,
+    AlertBook,
+    Signal,
+    alert_json,
+    recovered_group,
+    signal_from_event,
+)
 from oracle_monitor.aggregator.causal import build_causal_chain
 from oracle_monitor.aggregator.correlate import ChainConfig, event_pods
 from oracle_monitor.aggregator.links import POD_GONE
@@ -62,6 +73,7 @@ class AlertEngine:
         self._publish = publish
         self._lock = threading.Lock()
         self._orphan_checks: list[tuple[int, InfraEvent]] = []  # (due, pod-gone event)
+        self._stalls: dict[str, Signal] = {}  # consumer group entity -> unconfirmed stall
 
     def restore(self, now_ns: int) -> None:
         """After a restart: take up the stored alerts that may still repeat or be active, and
@@ -100,14 +112,45 @@ class AlertEngine:
         return alerts
 
     def on_events(self, events: Sequence[InfraEvent]) -> list[Alert]:
-        """Alerts for stored infrastructure events; schedules orphan checks."""
-        signals = [s for s in map(signal_from_event, events) if s is not None]
-        gone = [e for e in events if e.kind in POD_GONE]
-        if gone:
-            with self._lock:
-                due = self._config.orphan_timeout_ns
-                self._orphan_checks.extend((e.time_ns + due, e) for e in gone)
+        """Alerts for stored infrastructure events; holds stalls, schedules orphan checks."""
+        signals: list[Signal] = []
+        with self._lock:
+            for event in sorted(events, key=lambda e: e.time_ns):
+                group = recovered_group(event)
+                held = self._stalls.get(group or "")
+                if held is not None and event.time_ns >= held.at_ns:
+                    del self._stalls[held.entity]
+                    if event.time_ns - held.at_ns >= STALL_CONFIRM_NS:
+                        signals.append(held)  # it lasted: raised late, at its own time
+                signal = signal_from_event(event)
+                if signal is not None and signal.kind == "consumer_stalled":
+                    self._hold(signal)
+                elif signal is not None:
+                    signals.append(signal)
+                if event.kind in POD_GONE:
+                    due = event.time_ns + self._config.orphan_timeout_ns
+                    self._orphan_checks.append((due, event))
         return self.raise_signals(signals)
+
+    def _hold(self, stall: Signal) -> None:
+        """Hold a stall until it lasts (lock held); a worse one keeps the first one's time."""
+        held = self._stalls.get(stall.entity)
+        if held is None:
+            self._stalls[stall.entity] = stall
+        elif SEVERITY_RANK[stall.severity] > SEVERITY_RANK[held.severity]:
+            self._stalls[stall.entity] = dataclasses.replace(stall, at_ns=held.at_ns)
+
+    def confirm_stalls(self, now_ns: int) -> list[Alert]:
+        """Raise the held stalls that have lasted `STALL_CONFIRM_NS` by ``now_ns``."""
+        with self._lock:
+            lasted = [s for s in self._stalls.values() if now_ns - s.at_ns >= STALL_CONFIRM_NS]
+            for signal in lasted:
+                del self._stalls[signal.entity]
+        return self.raise_signals(lasted)
+
+    def tick(self, now_ns: int) -> list[Alert]:
+        """What the snapshot loop runs each round: `confirm_stalls`, then `check_orphans`."""
+        return [*self.confirm_stalls(now_ns), *self.check_orphans(now_ns)]
 
     def invalid_snapshot(self, now_ns: int, message: str) -> list[Alert]:
         """An alert saying the snapshot at ``now_ns`` failed validation (and was not stored)."""

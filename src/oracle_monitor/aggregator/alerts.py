@@ -5,6 +5,8 @@
 whose status changes to STALL, STOP or ERR raises ``consumer_stalled``; a lag spike is
 reported per consumer group and topic (``group/<g>/topic/<t>``), not per partition. The
 aggregator adds ``task_orphaned`` (the causal engine's orphan rule) and ``invalid_snapshot``.
+A stall counts once it has lasted `STALL_CONFIRM_NS` (the engine holds it until then; a
+change back to OK before that cancels it).
 
 `AlertBook` folds occurrences into alerts: an occurrence of the same kind on the same entity
 within ``dedupe_ns`` of the alert's last one is the same alert (``count`` + 1, ``last_at``
@@ -45,6 +47,9 @@ RULES: Final = {
 }
 #: Consumer-group statuses that raise ``consumer_stalled``, with its severity.
 STALLED: Final = {"STALL": "warning", "STOP": "critical", "ERR": "critical"}
+#: A stall raises its alert only once it has lasted this long without the group going back
+#: to OK: Burrow-style statuses flap for a poll or two under bursty load.
+STALL_CONFIRM_NS: Final = 5 * SECOND_NS
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -60,6 +65,14 @@ class Signal:
     trace_id: str | None = None
     task_id: str | None = None
     source_id: str = ""  # the event (or check) it comes from: a repeat of it is ignored
+
+
+def recovered_group(event: InfraEvent) -> str | None:
+    """The consumer group whose status went back to OK in ``event``, else ``None``."""
+    status = event.attributes.get("oracle.kafka.status")
+    if event.kind == "consumer_status_changed" and status == "OK":
+        return event.entity
+    return None
 
 
 def signal_from_event(event: InfraEvent) -> Signal | None:

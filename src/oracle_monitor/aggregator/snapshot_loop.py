@@ -3,10 +3,11 @@
 One lifecycle, like the collectors: ``await start()`` returns at once (the loop runs in a
 task), ``await shutdown()`` stops it and is idempotent. The store calls (reading agents'
 spans, writing the snapshot) run in a thread. With an `AlertEngine`, each round first runs
-the orphan checks that are due, and the snapshot's ``alerts`` are the alerts active then. A
-snapshot that fails validation is not stored but counted (`invalid_snapshots`,
-`last_error`) and raises an ``invalid_snapshot`` alert; neither that nor a failing store call
-stops the loop. Each stored snapshot goes to ``on_snapshot`` (the live stream).
+its `tick` (stalls that lasted, orphan checks that are due), and the snapshot's ``alerts``
+are the alerts active then. A snapshot that fails validation is not stored but counted
+(`invalid_snapshots`, `last_error`) and raises an ``invalid_snapshot`` alert; neither that
+nor a failing store call stops the loop. Each stored snapshot goes to ``on_snapshot`` (the
+live stream).
 """
 
 from __future__ import annotations
@@ -78,9 +79,9 @@ class SnapshotLoop:
         active: list[dict[str, Any]] = []
         if self._alerts is not None:
             try:
-                self._alerts.check_orphans(now_ns)
+                self._alerts.tick(now_ns)
             except Exception:  # the snapshot matters more than one check
-                logger.exception("checking for orphaned tasks failed")
+                logger.exception("confirming stalls or checking for orphaned tasks failed")
             active = self._alerts.active(now_ns)
         snapshot = take_snapshot(self._store, self._collectors, now_ns, active)
         errors = validate_snapshot(snapshot)

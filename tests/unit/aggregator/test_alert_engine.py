@@ -13,6 +13,7 @@ from oracle_monitor.aggregator.alert_engine import AlertEngine
 from oracle_monitor.aggregator.alerts import AlertBook
 from oracle_monitor.aggregator.snapshot import validate_snapshot
 from oracle_monitor.aggregator.snapshot_loop import SnapshotLoop
+from oracle_monitor.model import InfraEvent
 from oracle_monitor.store import AlertQuery, Store, open_store
 from tests.unit.aggregator.scenarios import RESEARCH, RESEARCH_OTHER, at, seed_scenario
 from tests.unit.aggregator.snapshot_sample import FakeCollector
@@ -143,3 +144,33 @@ def test_orphan_checks_survive_a_restart(tmp_path: Path) -> None:
         at(374),
     )
     second.close()
+
+
+def status(seconds: float, group: str, to: str) -> InfraEvent:
+    """The Kafka collector's ``consumer_status_changed`` of ``group`` to ``to``."""
+    return InfraEvent(
+        at(seconds), "kafka", "consumer_status_changed", f"consumer_group/{group}",
+        summary=f"{group} -> {to}", attributes={"oracle.kafka.status": to},
+    )  # fmt: skip
+
+
+def test_a_stall_counts_once_it_has_lasted(store: Store) -> None:
+    engine = AlertEngine(store)
+    # flaps for a poll: nothing
+    assert engine.on_events([status(10, "tools", "STALL"), status(11, "tools", "OK")]) == []
+    assert engine.on_events([status(12, "tools", "STALL")]) == []
+    assert engine.tick(at(16)) == []
+    assert engine.on_events([status(16.5, "tools", "OK")]) == []  # 4.5 s: still a flap
+    # lasts: raised at the next tick, at its own time; WARN is no recovery
+    engine.on_events([status(20, "research", "STALL"), status(21, "research", "WARN")])
+    assert engine.tick(at(24)) == []
+    (alert,) = engine.tick(at(25))
+    assert (alert.kind, alert.entity, alert.first_at_ns) == (
+        "consumer_stalled", "consumer_group/research", at(20),
+    )  # fmt: skip
+    # lasts, then recovers before a tick: raised when the recovery arrives; STOP is worse
+    engine.on_events([status(30, "writer", "STALL"), status(32, "writer", "STOP")])
+    (worse,) = engine.on_events([status(40, "writer", "OK")])
+    assert (worse.severity, worse.first_at_ns, worse.last_at_ns) == ("critical", at(30), at(30))
+    kinds = [(a.entity, a.count) for a in store.find_alerts(AlertQuery())]
+    assert kinds == [("consumer_group/writer", 1), ("consumer_group/research", 1)]
