@@ -52,11 +52,18 @@ _TRACE_VALUES: Final = (
     "trace_id", "start_time_ns", "end_time_ns", "root_name", "root_service", "root_seen",
     "root_start_ns", "span_count", "error_count", "input_tokens", "output_tokens",
 )  # fmt: skip
-_ARRAY_TYPES: Final = ("bytea", "int8", "int8", "text", "text", "bool", "int8", "int8", "int8",
+_STAGE_TYPES: Final = ("bytea", "int8", "int8", "text", "text", "bool", "int8", "int8", "int8",
                        "int8", "int8", "text", "text")  # fmt: skip
-_UNNEST: Final = ", ".join(f"%s::{t}[]" for t in _ARRAY_TYPES)
 _SEP: Final = "\x1f"
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: The batch's trace aggregates are staged with a binary COPY into a temporary table of the
+#: session (array parameters are dumped element by element in Python: several times slower).
+_CREATE_STAGE: Final = """
+    CREATE TEMP TABLE IF NOT EXISTS oracle_trace_batch (
+        c1 bytea, c2 int8, c3 int8, c4 text, c5 text, c6 bool, c7 int8, c8 int8, c9 int8,
+        c10 int8, c11 int8, c12 text, c13 text) ON COMMIT DELETE ROWS
+"""
+_COPY_STAGE: Final = "COPY oracle_trace_batch FROM STDIN (FORMAT BINARY)"
 #: Lock (or create) the summaries of the batch's traces, in trace id order. The no-op update
 #: takes the row lock and returns the stored row; ``xmax = 0`` marks the rows just inserted.
 _UPSERT_TRACES: Final = f"""
@@ -64,18 +71,18 @@ _UPSERT_TRACES: Final = f"""
     SELECT %s, u.c1, u.c2, u.c3, u.c4, u.c5, u.c6, u.c7, u.c8, u.c9, u.c10, u.c11,
         coalesce(string_to_array(u.c12, E'\\x1f'), ARRAY[]::text[]),
         coalesce(string_to_array(u.c13, E'\\x1f'), ARRAY[]::text[])
-    FROM unnest({_UNNEST}) AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13)
+    FROM oracle_trace_batch AS u
     ORDER BY u.c1
     ON CONFLICT (trace_id) DO UPDATE SET span_count = t.span_count
     RETURNING t.xmax = 0, {", ".join(f"t.{c}" for c in _TRACE_VALUES)}, t.services, t.agents
 """
-_UPDATE_TRACES: Final = f"""
+_UPDATE_TRACES: Final = """
     UPDATE traces AS t SET start_time_ns = u.c2, end_time_ns = u.c3, root_name = u.c4,
         root_service = u.c5, root_seen = u.c6, root_start_ns = u.c7, span_count = u.c8,
         error_count = u.c9, input_tokens = u.c10, output_tokens = u.c11,
         services = coalesce(string_to_array(u.c12, E'\\x1f'), ARRAY[]::text[]),
         agents = coalesce(string_to_array(u.c13, E'\\x1f'), ARRAY[]::text[])
-    FROM unnest({_UNNEST}) AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13)
+    FROM oracle_trace_batch AS u
     WHERE t.trace_id = u.c1
 """
 _STORED_SPANS: Final = """
@@ -98,19 +105,20 @@ def jsonb_or_text(text: str) -> tuple[bytes | None, str | None]:
     return b"\x01" + text.encode(), None
 
 
-def _aggregate_arrays(aggregates: Sequence[TraceAggregate]) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in _ARRAY_TYPES]
-    for agg in aggregates:
-        row = (
-            bytes.fromhex(agg.trace_id), agg.start_time_ns, agg.end_time_ns, agg.root_name,
-            agg.root_service, agg.root_seen, agg.root_start_ns, agg.span_count,
-            agg.error_count, agg.input_tokens, agg.output_tokens,
-            _SEP.join(sorted(n.replace(_SEP, " ") for n in agg.services)) or None,
-            _SEP.join(sorted(n.replace(_SEP, " ") for n in agg.agents)) or None,
-        )  # fmt: skip
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-    return columns
+def _stage(cur: psycopg.Cursor[Any], aggregates: Sequence[TraceAggregate]) -> None:
+    """Put ``aggregates`` (alone) into the session's ``oracle_trace_batch``."""
+    cur.execute(_CREATE_STAGE)
+    cur.execute("DELETE FROM oracle_trace_batch")
+    with cur.copy(_COPY_STAGE) as copy:
+        copy.set_types(_STAGE_TYPES)
+        for agg in aggregates:
+            copy.write_row(
+                (bytes.fromhex(agg.trace_id), agg.start_time_ns, agg.end_time_ns,
+                 agg.root_name, agg.root_service, agg.root_seen, agg.root_start_ns,
+                 agg.span_count, agg.error_count, agg.input_tokens, agg.output_tokens,
+                 _SEP.join(sorted(n.replace(_SEP, " ") for n in agg.services)) or None,
+                 _SEP.join(sorted(n.replace(_SEP, " ") for n in agg.agents)) or None)
+            )  # fmt: skip
 
 
 def _aggregate_from_row(row: Sequence[Any]) -> TraceAggregate:
@@ -194,7 +202,8 @@ class SpanBatchWriter:
         rows = self.span_rows(spans, resources)
         batch = aggregate_spans(spans)
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute(_UPSERT_TRACES, (self.tenant, *_aggregate_arrays(list(batch.values()))))
+            _stage(cur, list(batch.values()))
+            cur.execute(_UPSERT_TRACES, (self.tenant,))
             stored = {
                 row[1].hex(): _aggregate_from_row(row) for row in cur.fetchall() if not row[0]
             }
@@ -207,7 +216,8 @@ class SpanBatchWriter:
                 )
                 merged = merge_aggregates(stored, fresh)
                 if merged:
-                    cur.execute(_UPDATE_TRACES, _aggregate_arrays(merged))
+                    _stage(cur, merged)
+                    cur.execute(_UPDATE_TRACES)
             if rows:
                 with cur.copy(_COPY_SPANS) as copy:
                     copy.set_types(_COPY_TYPES)
