@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { ApiSpan, InfraEventJson } from "@/api/types";
-import { buildTree, criticalPath, labelRows, relatedEvents, serviceColour, ticks, visibleRows } from "@/lib/waterfall";
+import {
+  buildTree,
+  criticalPath,
+  eventMarks,
+  isProblem,
+  labelRows,
+  relatedEvents,
+  serviceColour,
+  ticks,
+  traceAxis,
+  visibleRows,
+} from "@/lib/waterfall";
 
 function span(id: string, parent: string | null, startMs: number, durationMs: number, extra: Partial<ApiSpan> = {}): ApiSpan {
   return {
@@ -127,5 +138,40 @@ describe("helpers", () => {
 describe("labelRows", () => {
   it("moves a label down a row when it would touch the one before", () => {
     expect(labelRows([0.1, 0.12, 0.5, 0.96, 0.97, 0.98], 0.04)).toEqual([0, 1, 0, 0, 1, 2]);
+  });
+});
+
+describe("event marks", () => {
+  const ev = (id: string, kind: string, t: number, severity = "warning"): InfraEventJson => ({
+    event_id: id,
+    time: "",
+    time_unix_nano: t * 1e6,
+    source: "k8s",
+    kind,
+    entity: "e",
+    severity,
+    summary: "",
+    attributes: {},
+  });
+  it("merges close events of one kind and leaves out those off the axis", () => {
+    const marks = eventMarks(
+      [ev("a", "consumer_status_changed", 100), ev("b", "consumer_status_changed", 101), ev("c", "oom_killed", 101), ev("d", "lag_spike", 5000)],
+      0,
+      1000,
+    );
+    expect(marks.map((m) => [m.event.event_id, m.count])).toEqual([
+      ["a", 2],
+      ["c", 1],
+    ]);
+  });
+  it("draws problems, not informational events, by default", () => {
+    expect(isProblem(ev("a", "pod_ready", 0, "info"))).toBe(false);
+    expect(isProblem(ev("a", "oom_killed", 0, "error"))).toBe(true);
+  });
+  it("widens the axis to a problem just after the trace, not to one long after", () => {
+    const tree = buildTree([span("r", null, 0, 10_000)]);
+    const axis = traceAxis(tree, [ev("oom", "oom_killed", 12_000), ev("late", "oom_killed", 3_600_000)]);
+    expect(axis.start).toBe(0);
+    expect(axis.end).toBeCloseTo(12_000 * 1.04);
   });
 });

@@ -182,3 +182,57 @@ export function labelRows(positions: number[], gap: number): number[] {
     return row;
   });
 }
+
+export interface EventMark {
+  event: InfraEventJson;
+  /** Events of the same kind close after it, drawn as this one mark. */
+  count: number;
+  /** 0..1 along the axis. */
+  at: number;
+}
+
+/** Marks for events on an axis [start, start + duration] (ms): events of one kind closer than
+ * `gap` (a fraction of the axis) to the mark before merge into it. Events off the axis are
+ * left out. */
+export function eventMarks(events: InfraEventJson[], start: number, duration: number, gap = 0.02): EventMark[] {
+  const sorted = [...events].sort((a, b) => a.time_unix_nano - b.time_unix_nano);
+  const marks: EventMark[] = [];
+  const lastOfKind = new Map<string, EventMark>();
+  for (const event of sorted) {
+    const at = duration > 0 ? (event.time_unix_nano / 1e6 - start) / duration : 0;
+    if (at < 0 || at > 1) continue;
+    const previous = lastOfKind.get(event.kind);
+    if (previous && at - previous.at < gap) {
+      previous.count += 1;
+      continue;
+    }
+    const mark = { event, count: 1, at };
+    marks.push(mark);
+    lastOfKind.set(event.kind, mark);
+  }
+  return marks;
+}
+
+/** Whether an event is a problem worth drawing by default (warning or worse). */
+export function isProblem(event: InfraEventJson): boolean {
+  const severity = event.severity.toLowerCase();
+  return severity !== "info" && severity !== "debug";
+}
+
+/** The axis of a trace with its events: the spans' extent, widened to problem events up to one
+ * trace length (at least 30 s) after it and 10% before, plus room for the last label. */
+export function traceAxis(tree: SpanTree, events: InfraEventJson[]): { start: number; end: number } {
+  const length = tree.endMs - tree.startMs;
+  const earliest = tree.startMs - length * 0.1;
+  const latest = tree.endMs + Math.max(30_000, length);
+  let start = tree.startMs;
+  let end = tree.endMs;
+  for (const e of events) {
+    const t = e.time_unix_nano / 1e6;
+    if (t >= earliest && t <= latest) {
+      start = Math.min(start, t);
+      end = Math.max(end, t);
+    }
+  }
+  return { start, end: end + (end - start) * 0.04 };
+}

@@ -94,7 +94,7 @@ export function SpanDetails({ span, events, onClose }: { span: ApiSpan; events: 
           <h4 className="mb-1 text-xs uppercase tracking-wider text-slate-400">Correlated events</h4>
           <ul className="flex flex-col gap-1 text-xs">
             {near.map((e) => (
-              <li key={e.event_id} className="flex gap-2">
+              <li key={e.event_id} className="flex items-start gap-2">
                 <Badge tone={severityTone(e.severity)}>{e.kind}</Badge>
                 <span className="min-w-0">
                   <span className="block text-slate-200">{e.summary}</span>

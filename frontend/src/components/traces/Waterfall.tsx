@@ -3,9 +3,32 @@ import { memo, useCallback, useMemo, useRef, useState } from "react";
 import type { InfraEventJson } from "@/api/types";
 import { formatDuration } from "@/lib/format";
 import { severityTone, TONE_HEX } from "@/lib/severity";
-import { criticalPath, labelRows, serviceColour, ticks, visibleRows, type SpanNode, type SpanTree } from "@/lib/waterfall";
+import {
+  criticalPath,
+  eventMarks,
+  isProblem,
+  labelRows,
+  serviceColour,
+  ticks,
+  traceAxis,
+  visibleRows,
+  type SpanNode,
+  type SpanTree,
+} from "@/lib/waterfall";
 
 const ROW = 28;
+/** Labels of event marks (the title has the whole story). */
+const SHORT: Record<string, string> = {
+  oom_killed: "OOM",
+  rate_limit_burst: "429",
+  quota_exhausted: "quota",
+  lag_spike: "lag",
+  consumer_status_changed: "consumer",
+  pod_rescheduled: "resched",
+  pod_not_ready: "not ready",
+  crash_loop: "crash loop",
+  dlq_growth: "DLQ",
+};
 const NAME_WIDTH = "34%";
 
 const Row = memo(function Row({
@@ -93,12 +116,15 @@ export function Waterfall({
   const [collapsed, setCollapsed] = useState<Set<string>>(() => new Set());
   const rows = useMemo(() => visibleRows(tree, collapsed), [tree, collapsed]);
   const critical = useMemo(() => criticalPath(tree), [tree]);
-  const sorted = useMemo(() => [...events].sort((a, b) => a.time_unix_nano - b.time_unix_nano), [events]);
-  const start = Math.min(tree.startMs, ...sorted.map((e) => e.time_unix_nano / 1e6));
-  const last = Math.max(tree.endMs, ...sorted.map((e) => e.time_unix_nano / 1e6));
-  const end = last + (last - start) * 0.04; // room for the last mark's label
+  const [allEvents, setAllEvents] = useState(false);
+  const problems = useMemo(() => events.filter(isProblem), [events]);
+  const shown = allEvents ? events : problems;
+  const { start, end } = useMemo(() => traceAxis(tree, shown), [tree, shown]);
   const duration = end - start;
-  const rowsOfMarks = labelRows(sorted.map((e) => (e.time_unix_nano / 1e6 - start) / (duration || 1)), 0.04);
+  const marks = useMemo(() => eventMarks(shown, start, duration), [shown, start, duration]);
+  const MAX_LABEL_ROWS = 3;
+  const rowsOfMarks = labelRows(marks.map((m) => m.at), 0.07);
+  const labelHeight = 15 * Math.min(MAX_LABEL_ROWS, Math.max(1, ...rowsOfMarks.map((r) => r + 1)));
   const scroller = useRef<HTMLDivElement>(null);
   const virtual = useVirtualizer({
     count: rows.length,
@@ -119,9 +145,17 @@ export function Waterfall({
   const pos = (t: number) => `${duration ? ((t - start) / duration) * 100 : 0}%`;
   return (
     <div className="glass flex min-h-0 flex-1 flex-col overflow-hidden" data-testid="waterfall" data-rows={rows.length}>
-      <div className="flex shrink-0 items-end border-b border-white/10 text-[10px] text-slate-500" style={{ height: 22 + 15 * Math.max(1, ...rowsOfMarks.map((r) => r + 1)) }}>
-        <div className="px-2 pb-1" style={{ width: NAME_WIDTH }}>
-          {rows.length} of {tree.byId.size} spans · critical path outlined
+      <div className="flex shrink-0 items-end border-b border-white/10 text-[10px] text-slate-500" style={{ height: 24 + labelHeight }}>
+        <div className="flex flex-col gap-1 px-2 pb-1" style={{ width: NAME_WIDTH }}>
+          <span>
+            {rows.length} of {tree.byId.size} spans · critical path outlined
+          </span>
+          {events.length > problems.length ? (
+            <label className="flex cursor-pointer items-center gap-1">
+              <input type="checkbox" checked={allEvents} onChange={(e) => setAllEvents(e.target.checked)} data-testid="all-events" />
+              also the {events.length - problems.length} informational events
+            </label>
+          ) : null}
         </div>
         <div className="relative h-full flex-1">
           {ticks(duration).map((t) => (
@@ -129,27 +163,37 @@ export function Waterfall({
               {formatDuration(t)}
             </span>
           ))}
-          {sorted.map((e, i) => (
-            <span
-              key={e.event_id}
-              className={`absolute whitespace-nowrap rounded px-1 text-[10px] font-semibold text-slate-950 ${(e.time_unix_nano / 1e6 - start) / (duration || 1) > 0.88 ? "-translate-x-full" : "-translate-x-1/2"}`}
-              style={{ top: 3 + rowsOfMarks[i] * 15, left: pos(e.time_unix_nano / 1e6), background: TONE_HEX[severityTone(e.severity)] }}
-              title={`${e.kind} · ${e.entity} · ${e.summary}`}
-              data-testid="event-mark"
-              data-kind={e.kind}
-            >
-              {e.kind === "oom_killed" ? "OOM" : e.kind === "lag_spike" ? "lag" : e.kind === "rate_limit_burst" ? "429" : e.kind.replaceAll("_", " ")}
-            </span>
-          ))}
+          {marks.map((m, i) => {
+            const e = m.event;
+            const label = SHORT[e.kind] ?? e.kind.split("_")[0];
+            const hidden = rowsOfMarks[i] >= MAX_LABEL_ROWS; // a tick only; the title says what
+            return (
+              <span
+                key={e.event_id}
+                className={`absolute whitespace-nowrap rounded px-1 text-[10px] font-semibold text-slate-950 ${m.at > 0.88 ? "-translate-x-full" : "-translate-x-1/2"}`}
+                style={{
+                  top: 3 + Math.min(rowsOfMarks[i], MAX_LABEL_ROWS - 1) * 15,
+                  left: `${m.at * 100}%`,
+                  background: TONE_HEX[severityTone(e.severity)],
+                  ...(hidden ? { width: 3, padding: 0, height: 12 } : {}),
+                }}
+                title={`${e.kind}${m.count > 1 ? ` ×${m.count}` : ""} · ${e.entity} · ${e.summary}`}
+                data-testid="event-mark"
+                data-kind={e.kind}
+              >
+                {hidden ? null : m.count > 1 ? `${label} ×${m.count}` : label}
+              </span>
+            );
+          })}
         </div>
       </div>
       <div className="relative min-h-0 flex-1">
         <div className="pointer-events-none absolute inset-y-0 right-0 z-10" style={{ left: NAME_WIDTH }}>
-          {events.map((e) => (
+          {marks.map((m) => (
             <div
-              key={e.event_id}
+              key={m.event.event_id}
               className="absolute inset-y-0 w-px"
-              style={{ left: pos(e.time_unix_nano / 1e6), background: TONE_HEX[severityTone(e.severity)], opacity: 0.7 }}
+              style={{ left: `${m.at * 100}%`, background: TONE_HEX[severityTone(m.event.severity)], opacity: 0.7 }}
             />
           ))}
         </div>
