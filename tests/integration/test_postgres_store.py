@@ -209,11 +209,12 @@ def test_row_level_security_hides_other_tenants(url: str, tenant_role: str) -> N
         finally:
             store.close()
     counts = "SELECT (SELECT count(*) FROM spans), (SELECT count(*) FROM traces),"
-    counts += " (SELECT count(*) FROM infra_events), (SELECT count(*) FROM system_snapshots)"
-    assert query(url, counts) == [(4, 2, 2, 2)]  # the owner sees every tenant
+    counts += " (SELECT count(*) FROM infra_events), (SELECT count(*) FROM system_snapshots),"
+    counts += " (SELECT count(*) FROM resources), (SELECT count(*) FROM operations)"
+    assert query(url, counts) == [(4, 2, 2, 2, 2, 4)]  # the owner sees every tenant
 
     with _as_role(url, tenant_role, **{"oracle.tenant_id": "acme"}) as conn:
-        assert conn.execute(counts).fetchall() == [(2, 1, 1, 1)]
+        assert conn.execute(counts).fetchall() == [(2, 1, 1, 1, 1, 2)]
         assert conn.execute("SELECT DISTINCT trace_id FROM spans").fetchall() == [
             (bytes.fromhex(tid(1)),)
         ]
@@ -229,10 +230,10 @@ def test_row_level_security_hides_other_tenants(url: str, tenant_role: str) -> N
         assert conn.execute("SELECT snapshot->>'tenant' FROM system_snapshots").fetchall() == [
             ("globex",)
         ]
-        assert conn.execute(counts).fetchall() == [(2, 1, 1, 1)]
+        assert conn.execute(counts).fetchall() == [(2, 1, 1, 1, 1, 2)]
     # No tenant at all: the 'default' tenant, which has no rows here.
     with _as_role(url, tenant_role) as conn:
-        assert conn.execute(counts).fetchall() == [(0, 0, 0, 0)]
+        assert conn.execute(counts).fetchall() == [(0, 0, 0, 0, 0, 0)]
 
 
 def test_attributes_are_jsonb_and_the_derived_columns_are_filled(url: str) -> None:

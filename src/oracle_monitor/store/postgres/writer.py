@@ -155,19 +155,19 @@ class SpanBatchWriter:
             known.update((text, found[text]) for text in missing)
         return {key: found[text] for key, text in texts.items()}
 
-    @staticmethod
-    def _insert_resource(conn: psycopg.Connection[Any], text: str) -> int:
+    def _insert_resource(self, conn: psycopg.Connection[Any], text: str) -> int:
         fingerprint = hashlib.blake2b(text.encode(), digest_size=16).digest()
         raw = jsonb_or_text(text)[1]
         row = conn.execute(
-            "INSERT INTO resources (fingerprint, attributes, attributes_text)"
-            " VALUES (%s, %s::jsonb, %s) ON CONFLICT DO NOTHING RETURNING id",
-            (fingerprint, None if raw is not None else text, raw),
+            "INSERT INTO resources (tenant_id, fingerprint, attributes, attributes_text)"
+            " VALUES (%s, %s, %s::jsonb, %s) ON CONFLICT DO NOTHING RETURNING id",
+            (self.tenant, fingerprint, None if raw is not None else text, raw),
         ).fetchone()
         if row is None:  # stored before, maybe by a writer that just committed: a new
             # statement sees it (ON CONFLICT waited for that commit)
             row = conn.execute(
-                "SELECT id FROM resources WHERE fingerprint = %s", (fingerprint,)
+                "SELECT id FROM resources WHERE tenant_id = %s AND fingerprint = %s",
+                (self.tenant, fingerprint),
             ).fetchone()
         assert row is not None
         return int(row[0])
