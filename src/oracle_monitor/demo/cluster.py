@@ -228,8 +228,11 @@ class Cluster:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             return
         cpu = float(times.user + times.system)
+        # CPU times tick in 10 ms: measure over a second or more, like metrics-server's window.
+        if item.sampled_s and now - item.sampled_s < 1.0:
+            return
         if item.sampled_s:
-            item.cpu_cores = max(0.0, (cpu - item.cpu_s) / max(1e-3, now - item.sampled_s))
+            item.cpu_cores = max(0.0, (cpu - item.cpu_s) / (now - item.sampled_s))
         item.cpu_s, item.sampled_s = cpu, now
 
     def _oom_kill(self, pod: Pod, item: _Running, now: float) -> None:

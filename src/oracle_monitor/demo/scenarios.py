@@ -199,11 +199,18 @@ def _dlq(ctx: Context) -> None:
 def _eviction(ctx: Context) -> None:
     if not ctx.wait(10):
         return
+    # Tasks take a moment when tool answers are slow: the eviction finds one in flight.
+    ctx.control.set(analysis={"response_delay_seconds": 2})
+    if not ctx.wait(6):
+        return
     pods = ctx.cluster.live_pods("analysis-agent")
     if pods:
         ctx.say(f"the node runs short of memory: evicting {pods[0].name}")
         ctx.cluster.evict(pods[0].name)
-    ctx.wait_for("pod_rescheduled", 30)
+    ctx.control.set(analysis={"response_delay_seconds": 0})
+    orphan = ctx.wait_for_alert("task_orphaned", 60)
+    if orphan is not None:
+        ctx.say(f"orphaned: {orphan.get('task_id')} — {ctx.api_url}{orphan.get('link', '')}")
 
 
 def _slow_tool(ctx: Context) -> None:

@@ -128,6 +128,8 @@ async def test_the_official_client_parses_pods_and_metrics(
     )  # fmt: skip
     usage = {m["metadata"]["name"]: m["containers"][0]["usage"]["memory"] for m in metrics["items"]}
     assert usage[hungry.metadata.name].endswith("Ki")
+    cpu = {m["metadata"]["name"]: m["containers"][0]["usage"]["cpu"] for m in metrics["items"]}
+    assert cpu[hungry.metadata.name].endswith("n")
     assert int(usage[hungry.metadata.name][:-2]) * 1024 == pytest.approx(
         demo.memory_of(hungry.metadata.name), rel=0.5
     )
@@ -145,3 +147,17 @@ async def test_stop_leaves_no_process(tmp_path: Path) -> None:
     demo.stop()
     assert not any(psutil.pid_exists(pid) for pid in pids)
     assert not listening(port)
+
+
+async def test_cpu_usage_is_measured(tmp_path: Path) -> None:
+    demo = Cluster(tmp_path / "logs", tick_s=0.1)
+    busy = "import time\nend = time.time() + 20\nwhile time.time() < end: pass\n"
+    demo.add(Deployment("busy", [sys.executable, "-c", busy]))
+    demo.start()
+    try:
+        await until(lambda: demo._metrics() and demo._metrics()[0]["containers"][0]["usage"]["cpu"]
+                    != "0n", within=6)  # fmt: skip
+        cpu = demo._metrics()[0]["containers"][0]["usage"]["cpu"]
+        assert 0.2 <= int(cpu[:-1]) / 1e9 <= 1.5
+    finally:
+        demo.stop()
