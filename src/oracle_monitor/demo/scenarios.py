@@ -117,6 +117,9 @@ class Scenario:
 
 FAST_SERVE = {
     "kafka_poll_seconds": "1",
+    # A 30 s status window (as the defaults' 10 polls of 5 s give 50 s): several of the
+    # consumers' 5 s auto-commit intervals, so a healthy group is never judged STALL.
+    "kafka_window_polls": "30",
     "kafka_lag_spike_seconds": "2",
     "k8s_metrics_poll_seconds": "2",
     "llm_poll_seconds": "2",
