@@ -172,6 +172,21 @@ ANTHROPIC_QUOTA: dict[str, Any] = {
 STREAM_TEXT = ["Hello", "!", " How", " can", " I", " help", "?"]
 
 
+def rate_limit_error(
+    anthropic: bool, model: str, which: str, requested: int, retry_after: str
+) -> dict[str, Any]:
+    """A provider's 429 body naming the limit that was hit (``which``: "requests per 10s:
+    Limit 2, Used 2")."""
+    if anthropic:
+        message = f"This request would exceed the rate limit for your organization ({which})."
+        return {**ANTHROPIC_RATE_LIMIT, "error": {"type": "rate_limit_error", "message": message}}
+    kind = "requests" if which.startswith("requests") else "tokens"
+    asked = 1 if kind == "requests" else requested
+    message = (f"Rate limit reached for {model} in organization org-demo on {which}, "
+               f"Requested {asked}. Please try again in {retry_after}s.")  # fmt: skip
+    return {"error": {**OPENAI_RATE_LIMIT["error"], "message": message, "type": kind}}
+
+
 def _event(data: Any, name: str | None = None) -> bytes:
     head = f"event: {name}\n" if name else ""
     return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n".encode()

@@ -193,6 +193,12 @@ class LLMProvider:
                 headers["x-ratelimit-reset-tokens"] = f"{reset_s:.3f}s"
         if not allowed:
             headers["retry-after"] = str(max(1, round(reset_s)))
+            over_requests = len(recent) >= limit.requests
+            headers["x-demo-limit"] = (
+                f"requests per {limit.window_s:g}s: Limit {limit.requests}, Used {len(recent)}"
+                if over_requests
+                else f"tokens per {limit.window_s:g}s: Limit {limit.tokens}, Used {used}"
+            )
         return allowed, headers
 
     async def _realistic(self, path: str, body: dict[str, Any], anthropic: bool) -> Response:
@@ -205,7 +211,9 @@ class LLMProvider:
         if not allowed:
             self.counts["rate_limited"] += 1
             await asyncio.sleep(0.02 * self.latency_scale)
-            error = bodies.ANTHROPIC_RATE_LIMIT if anthropic else bodies.OPENAI_RATE_LIMIT
+            model = str(body.get("model") or "")
+            which = headers.pop("x-demo-limit")
+            error = bodies.rate_limit_error(anthropic, model, which, inp, headers["retry-after"])
             return JSONResponse(error, 429, headers=headers)
         if self.quota_tokens is not None and self.tokens_used >= self.quota_tokens:
             self.counts["quota_exhausted"] += 1

@@ -23,10 +23,12 @@ kills, restarts, orphaned tasks — happen in the processes and are seen by the 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -83,6 +85,23 @@ class Context:
                 return None
         return None
 
+    def wait_for_failure(self, agent: str, since_s: float, within_s: float) -> bool:
+        """Whether a trace of ``agent`` with an error started after ``since_s`` (unix) shows."""
+        since = datetime.fromtimestamp(since_s, UTC).isoformat()
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                response = httpx.get(
+                    f"{self.api_url}/api/v1/traces",
+                    params={"agent": agent, "status": "error", "start": since, "limit": 1},
+                    timeout=5,
+                )  # fmt: skip
+                if response.status_code == 200 and response.json().get("traces"):
+                    return True
+            if not self.wait(0.5):
+                return False
+        return False
+
     def wait_for(self, kind: str, within_s: float, **params: str) -> dict[str, Any] | None:
         """The first event of ``kind`` seen within ``within_s`` seconds, or None."""
         deadline = time.monotonic() + within_s
@@ -130,7 +149,7 @@ FAST_SERVE = {
     "ingest_workers": "1",
 }
 FAST_AGENTS = {
-    "tool_timeout_seconds": "3",
+    "tool_timeout_seconds": "5",
     "max_retries": "5",
     "backoff_seconds": "0.5",
     "backoff_max_seconds": "3",
@@ -142,13 +161,22 @@ FAST_AGENTS = {
 def _seed(ctx: Context) -> None:
     if not ctx.wait(10):
         return
-    ctx.say("the research agents' tool-responses consumer slows down (6 s a message)")
-    ctx.control.set(research={"response_delay_seconds": 6})
+    # First slow enough for a backlog, not yet for a timeout (2.5 s a message, agents wait
+    # 5 s): a wait can then only time out behind a backlog at least 2 s old, which the Kafka
+    # collector (2 s threshold, 1 s polls) has reported by then — the lag comes first.
+    ctx.say("the research agents' tool-responses consumer slows down (2.5 s a message)")
+    slowed = time.time()
+    ctx.control.set(research={"response_delay_seconds": 2.5})
     spike = ctx.wait_for("lag_spike", 40, entity="partition/tool-responses/*")
     if spike is None:
         ctx.say("no lag spike seen yet; carrying on")
     else:
         ctx.say(f"lag spike: {spike.get('summary', spike.get('entity', ''))}")
+    ctx.say("the consumer falls further behind (8 s a message): tool waits time out")
+    ctx.control.set(research={"response_delay_seconds": 8})
+    # The task now waiting times out and retries (its trace began before it all: look back);
+    # from its first retry on:
+    ctx.wait_for_failure("research", slowed - 60, 20)
     ctx.say("retries keep their growing context in memory (64 MiB each)")
     ctx.control.set(research={"retry_memory_mb": 64})
     normal = ctx.provider.rate_limit
@@ -219,8 +247,8 @@ def _eviction(ctx: Context) -> None:
 def _slow_tool(ctx: Context) -> None:
     if not ctx.wait(8):
         return
-    ctx.say("the tool worker slows down (6 s a call, agents wait 3 s)")
-    ctx.control.set(tool_delay_seconds=6)
+    ctx.say("the tool worker slows down (8 s a call, agents wait 5 s)")
+    ctx.control.set(tool_delay_seconds=8)
     ctx.wait(40)
     ctx.control.set(tool_delay_seconds=0)
 

@@ -124,12 +124,18 @@ def test_the_seed_cascade_end_to_end(demo: tuple[subprocess.Popen[bytes], str, P
     task_id = alert["task_id"]
     expected = SCENARIOS["seed"].expected_chain
 
+    seen: list[str] = []
+
     def chain() -> Any:
         body = get(api, f"/api/v1/tasks/{task_id}/causal-chain")
+        seen[:] = [body["summary"]] if body else []
         kinds = [link["kind"] for link in body["chain"]] if body else []
         return body if _in_order(expected, kinds) else None
 
-    found = poll(chain, 30, f"the seed chain for {task_id}", log)
+    try:
+        found = poll(chain, 30, f"the seed chain for {task_id}", log)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\nlast chain: {seen}") from None
     took = time.monotonic() - started
     links = found["chain"]
     assert found["root_cause"]["kind"] == "kafka_lag_spike", found["summary"]

@@ -72,6 +72,7 @@ def test_a_burst_exhausts_the_request_window(provider: LLMProvider) -> None:
     assert headers["x-ratelimit-remaining-requests"] == "0"
     assert 1 <= int(headers["retry-after"]) <= 2
     assert caught.value.code == "rate_limit_exceeded"
+    assert "gpt-4o-mini" in str(caught.value) and "Limit 3, Used 3" in str(caught.value)
     time.sleep(2.05)  # the window slides: calls go through again
     client.chat.completions.create(**ask)  # type: ignore[call-overload]
     assert provider.counts["rate_limited"] == 1
