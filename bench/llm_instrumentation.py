@@ -1,88 +1,191 @@
-"""Per-call cost of the LLM HTTP instrumentation, with the real OpenAI client.
+"""Per-call cost of the LLM HTTP instrumentation, with the real OpenAI and Anthropic clients.
 
-Makes chat-completion calls (JSON, and streamed with usage) from ``openai.OpenAI`` to the
-in-process local provider (``oracle_monitor.demo.llm_provider``) in three modes: no instrumentation,
-OpenTelemetry's plain httpx2 instrumentation (hooks off), and `instrument_llm_http`. Modes run
-in alternating blocks so drift hits them alike. The fake upstream runs in a thread of this
+Makes calls from ``openai.OpenAI`` (chat completions) and ``anthropic.Anthropic`` (messages;
+its own SDK spans off, they are not ours) to the local provider
+(``oracle_monitor.demo.llm_provider``, in this process), JSON and streamed (with usage), through these transports:
+
+- ``none``: no instrumentation;
+- ``stock``: OpenTelemetry's plain httpx2 instrumentor, no hooks (for reference);
+- ``llm_http``: `instrument_llm_http`, spans to a tracer provider with no processor;
+- ``llm_http+batch``: the same with a `BatchSpanProcessor` (as `configure` sets up) whose
+  exporter encodes each batch to OTLP protobuf and drops it: adds ``on_end``'s cost;
+- ``--compare FILE``: also another version of ``llm_http.py`` (say from an older checkout).
+
+Each mode's wrapper is installed, copied onto its own ``HTTPTransport`` subclass and removed,
+so all modes live side by side; the calls go round-robin over the modes, in a rotating order,
+so the machine's other load hits them alike. The provider runs in a thread of this
 process, so each call is timed in CPU time of the calling thread (`time.thread_time`): what the
-client and the instrumentation cost, without the server's work or its GIL contention. Reports
-the median per call and the differences, in µs. Spans go to a tracer provider with no
-exporter, so export cost is not in it.
+client and the instrumentation cost, without the server's work or its GIL contention.
 
-Usage: ``python bench/llm_instrumentation.py [--calls N] [--block N]``.
+Reports, per client and kind, each mode's p50 and p95 CPU µs per call and its overhead over
+``none``: ``+p50`` is the median of the per-round differences, ``+p95`` the difference of the
+p95s; then the exporter thread's CPU per span (encoding, off the calling thread).
+
+Usage: ``python bench/llm_instrumentation.py [--rounds N] [--compare FILE]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import importlib.util
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import anthropic
+import httpx2
 import openai
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from oracle_monitor.demo.llm_provider import running_llm_provider
 from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
 
 MESSAGES: Any = [{"role": "user", "content": "Say hello"}]
+CLAUDE = "claude-sonnet-4-20250514"
+Toggle = tuple[Callable[[], None], Callable[[], None]]
+
+
+class EncodingExporter(SpanExporter):
+    """Encodes each batch as the OTLP exporters do, keeps nothing; counts its own CPU time."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+        self.cpu_s = 0.0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        started = time.thread_time()
+        encode_spans(spans).SerializeToString()
+        self.cpu_s += time.thread_time() - started
+        self.spans += len(spans)
+        return SpanExportResult.SUCCESS
+
+
+def transport_class(name: str, toggle: Toggle) -> type[httpx2.HTTPTransport]:
+    """An ``HTTPTransport`` subclass that keeps what ``toggle`` installed, after it is undone."""
+    on, off = toggle
+    on()
+    try:
+        method = httpx2.HTTPTransport.__dict__["handle_request"]
+    finally:
+        off()
+    return type(f"Bench{name}Transport", (httpx2.HTTPTransport,), {"handle_request": method})
+
+
+def load_module(path: str) -> Any:
+    spec = importlib.util.spec_from_file_location("compared_llm_http", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", type=int, default=3000, help="calls per mode and kind")
-    parser.add_argument("--block", type=int, default=250, help="calls per alternating block")
+    parser.add_argument("--rounds", type=int, default=1000, help="calls per mode and kind")
+    parser.add_argument("--compare", help="another llm_http.py to measure as mode 'compared'")
     args = parser.parse_args()
-    provider = TracerProvider()
+    bare = TracerProvider()
+    exporter = EncodingExporter()
+    batched = TracerProvider()
+    batched.add_span_processor(BatchSpanProcessor(exporter))
     plain = HTTPX2ClientInstrumentor()
-    modes: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
+    toggles: dict[str, Toggle] = {
         "none": (lambda: None, lambda: None),
-        "httpx2 spans": (lambda: plain.instrument(tracer_provider=provider), plain.uninstrument),
-        "llm_http": (lambda: instrument_llm_http(provider), uninstrument_llm_http),
+        "stock": (lambda: plain.instrument(tracer_provider=bare), plain.uninstrument),
+        "llm_http": (lambda: instrument_llm_http(bare), uninstrument_llm_http),
+        "llm_http+batch": (lambda: instrument_llm_http(batched), uninstrument_llm_http),
     }
+    if args.compare:
+        other = load_module(args.compare)
+        toggles["compared"] = (lambda: other.instrument_llm_http(bare), other.uninstrument_llm_http)
+    transports = {name: transport_class(name, toggle) for name, toggle in toggles.items()}
     with running_llm_provider() as upstream:
-        client = openai.OpenAI(api_key="sk-bench", base_url=upstream.openai_base_url)
-
-        def json_call() -> None:
-            client.chat.completions.create(model="o4-mini", messages=MESSAGES)
-
-        def stream_call() -> None:
-            stream = client.chat.completions.create(
-                model="o4-mini",
-                messages=MESSAGES,
-                stream=True,
-                stream_options={"include_usage": True},
+        calls: dict[str, dict[str, Callable[[], None]]] = {}
+        for name, transport in transports.items():
+            oai = openai.OpenAI(
+                api_key="sk-bench",
+                base_url=upstream.openai_base_url,
+                http_client=httpx2.Client(transport=transport()),
             )
-            for _ in stream:
-                pass
+            claude = anthropic.Anthropic(
+                api_key="sk-ant-bench",
+                base_url=upstream.base_url,
+                open_telemetry=False,
+                http_client=httpx2.Client(transport=transport()),
+            )
+            calls[name] = kinds(oai, claude)
+        print(f"{args.rounds} calls per mode, CPU µs per call of the calling thread")
+        print(f"{'':<17}{'mode':<15}{'p50':>7}{'p95':>7}{'+p50':>7}{'+p95':>7}")
+        for label in calls["none"]:
+            measure(label, {name: calls[name][label] for name in calls}, args.rounds)
+            upstream.requests.clear()
+        batched.force_flush()
+        if exporter.spans:
+            per_span = exporter.cpu_s / exporter.spans * 1e6
+            print(f"exporter thread: {exporter.spans} spans, {per_span:.1f} µs CPU per span")
 
-        for kind, call in (("json", json_call), ("stream", stream_call)):
-            times: dict[str, list[float]] = {name: [] for name in modes}
-            for _ in range(20):  # warm up connections and caches
-                call()
-            for _ in range(max(1, args.calls // args.block)):
-                for name, (on, off) in modes.items():
-                    on()
-                    try:
-                        for _ in range(args.block):
-                            started = time.thread_time()
-                            call()
-                            times[name].append(time.thread_time() - started)
-                    finally:
-                        off()
-                upstream.requests.clear()
-            medians = {name: statistics.median(values) * 1e6 for name, values in times.items()}
-            print(f"{kind}: {len(times['none'])} calls per mode, median CPU µs per call")
-            for name, value in medians.items():
-                print(f"  {name:<14} {value:9.1f}")
-            print(f"  llm_http - none          {medians['llm_http'] - medians['none']:+9.1f} µs")
-            extra = medians["llm_http"] - medians["httpx2 spans"]
-            print(f"  llm_http - httpx2 spans  {extra:+9.1f} µs")
+
+def kinds(oai: openai.OpenAI, claude: anthropic.Anthropic) -> dict[str, Callable[[], None]]:
+    def openai_json() -> None:
+        oai.chat.completions.create(model="o4-mini", messages=MESSAGES)
+
+    def openai_stream() -> None:
+        options: Any = {"include_usage": True}
+        for _ in oai.chat.completions.create(
+            model="o4-mini", messages=MESSAGES, stream=True, stream_options=options
+        ):
+            pass
+
+    def anthropic_json() -> None:
+        claude.messages.create(model=CLAUDE, max_tokens=64, messages=MESSAGES)
+
+    def anthropic_stream() -> None:
+        stream = claude.messages.create(model=CLAUDE, max_tokens=64, messages=MESSAGES, stream=True)
+        for _ in stream:
+            pass
+
+    return {
+        "openai json": openai_json,
+        "openai stream": openai_stream,
+        "anthropic json": anthropic_json,
+        "anthropic stream": anthropic_stream,
+    }
+
+
+def measure(label: str, calls: dict[str, Callable[[], None]], rounds: int) -> None:
+    names = list(calls)
+    for _ in range(20):  # warm up connections and caches
+        for call in calls.values():
+            call()
+    gc.collect()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    diffs: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            started = time.thread_time()
+            calls[name]()
+            times[name].append(time.thread_time() - started)
+        for name in names:
+            diffs[name].append(times[name][-1] - times["none"][-1])
+    base95 = percentile(times["none"], 95)
+    for name in names:
+        p50, p95 = percentile(times[name], 50), percentile(times[name], 95)
+        extra = ""
+        if name != "none":
+            extra = f"{statistics.median(diffs[name]) * 1e6:+7.0f}{(p95 - base95) * 1e6:+7.0f}"
+        print(f"{label:<17}{name:<15}{p50 * 1e6:7.0f}{p95 * 1e6:7.0f}{extra}", flush=True)
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1]
 
 
 if __name__ == "__main__":

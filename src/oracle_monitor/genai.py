@@ -45,6 +45,22 @@ _SECRET = re.compile(
     r"(?:(?i:bearer)\s+)?[^\"'\s,}\\]+"
 )
 _MAX_LINE = 1 << 20  # a longer "line" is not SSE; stop parsing rather than buffer it
+# Named SSE events whose data holds nothing an LLM span records (Anthropic messages, OpenAI
+# responses API): their text, if any, repeats the deltas'.
+_QUIET_EVENTS = frozenset(
+    {
+        b"ping",
+        b"content_block_start",
+        b"content_block_stop",
+        b"message_stop",
+        b"response.in_progress",
+        b"response.output_item.added",
+        b"response.output_item.done",
+        b"response.content_part.added",
+        b"response.content_part.done",
+        b"response.output_text.done",
+    }
+)
 
 
 def redact(text: str) -> str:
@@ -86,24 +102,27 @@ class LLMCall:
             return self.input_tokens
         return self.input_tokens + (self.cache_read_tokens or 0) + (self.cache_creation_tokens or 0)
 
-    def attributes(self, *, usage: bool = True) -> dict[str, AttributeValue]:
+    def attributes(self, *, usage: bool = True, request: bool = True) -> dict[str, AttributeValue]:
         """GenAI span attributes; keys whose value is unknown are left out.
 
         ``usage=False`` leaves out the ``gen_ai.usage.*`` counts (when another span of the same
-        call reports them).
+        call reports them); ``request=False`` the ones the request alone gives (operation,
+        provider, request model, input messages: when the span already has them).
         """
-        attrs: dict[str, AttributeValue] = {
-            "gen_ai.operation.name": self.operation,
-            "gen_ai.provider.name": self.provider,
-        }
+        attrs: dict[str, AttributeValue] = {}
+        if request:
+            attrs["gen_ai.operation.name"] = self.operation
+            attrs["gen_ai.provider.name"] = self.provider
+            if self.request_model is not None:
+                attrs["gen_ai.request.model"] = self.request_model
+            if self.input_messages is not None:
+                attrs["gen_ai.input.messages"] = self.input_messages
         pairs: tuple[tuple[str, AttributeValue], ...] = (
-            ("gen_ai.request.model", self.request_model),
             ("gen_ai.response.model", self.response_model),
             ("gen_ai.response.id", self.response_id),
             ("gen_ai.response.finish_reasons", list(self.finish_reasons) or None),
             ("error.type", self.error_type),
             ("http.response.status_code", self.status_code),
-            ("gen_ai.input.messages", self.input_messages),
             ("gen_ai.output.messages", self.output_messages),
         )
         if usage:
@@ -349,35 +368,42 @@ class StreamAccumulator:
                 self._line.clear()
             return
         lines = chunk.split(b"\n")
-        lines[0] = bytes(self._line) + lines[0]
+        if self._line:
+            lines[0] = bytes(self._line) + lines[0]
         self._line = bytearray(lines.pop())
-        for line in lines:
-            self._line_done(line)
+        self._lines(lines)
 
-    def _line_done(self, line: bytes) -> None:
-        if not line:
-            if self._data:
-                data = b"\n".join(self._data)
-                self._data.clear()
-                if not self._skippable(data):
-                    self._event(data)
-            self._name = b""
-        elif line.startswith(b"data:"):
-            self._data.append(line[6:] if line[5:6] == b" " else line[5:])
-        elif line.startswith(b"event:"):
-            self._name = line[6:].strip()
+    def _lines(self, lines: list[bytes]) -> None:
+        """Complete lines, in order (one call per chunk: this runs for every event)."""
+        data = self._data
+        for line in lines:
+            if not line:
+                if data:
+                    joined = data[0] if len(data) == 1 else b"\n".join(data)
+                    data.clear()
+                    if not self._skippable(joined):
+                        self._event(joined)
+                self._name = b""
+            elif line.startswith(b"data:"):
+                data.append(line[6:] if line[5:6] == b" " else line[5:])
+            elif line.startswith(b"event:"):
+                self._name = line[6:].strip()
 
     def _skippable(self, data: bytes) -> bool:
-        """A content delta after the first one, when content is not captured: nothing to learn.
+        """An event with nothing to learn from: saves a JSON parse.
 
-        Saves a JSON parse per token. Anthropic and the responses API name their events; an
-        OpenAI chat chunk qualifies when all its choices have ``"finish_reason":null`` and it
-        has no usage.
+        Anthropic and the responses API name their events: the ones in `_QUIET_EVENTS` never
+        say anything the span needs, and content deltas after the first one only matter when
+        content is captured. An OpenAI chat chunk is such a delta when all its choices have
+        ``"finish_reason":null`` and it has no usage.
         """
+        name = self._name
+        if name and name in _QUIET_EVENTS:
+            return True
         if self.first_token_ns is None or self.call.capture_content:
             return False
-        if self._name:
-            return self._name == b"content_block_delta" or self._name.endswith(b"text.delta")
+        if name:
+            return name == b"content_block_delta" or name.endswith(b".delta")
         return (
             b'"usage"' not in data
             and data.count(b'"finish_reason"') == data.count(b'"finish_reason":null') > 0
@@ -427,9 +453,8 @@ class StreamAccumulator:
 
     def finish(self) -> None:
         """Handle a last event the stream did not end with a blank line; complete the call."""
-        if self._line:
-            self._line_done(bytes(self._line))
-            self._line.clear()
-        self._line_done(b"")
+        tail = [bytes(self._line)] if self._line else []
+        self._line.clear()
+        self._lines([*tail, b""])
         if self.call.capture_content:
             _set_output(self.call, self._texts)

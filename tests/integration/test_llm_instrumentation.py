@@ -11,6 +11,7 @@ import anthropic
 import httpx
 import openai
 import pytest
+from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -287,3 +288,69 @@ def test_instrument_is_idempotent_and_uninstrument_stops(
     instrument_llm_http(provider)
     client.chat.completions.create(model="o4-mini", messages=USER)
     assert len(http_spans(exporter)) == 2
+
+
+def test_trace_context_goes_upstream(
+    upstream: LLMProvider, exporter: InMemorySpanExporter
+) -> None:
+    oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
+    (span,) = http_spans(exporter)
+    assert span.context is not None
+    trace_id, span_id = f"{span.context.trace_id:032x}", f"{span.context.span_id:016x}"
+    assert upstream.requests[-1].headers["traceparent"].startswith(f"00-{trace_id}-{span_id}-")
+    assert attrs(span)["http.method"] == "POST"  # the stock instrumentor's HTTP attributes
+    assert attrs(span)["http.url"] == upstream.openai_base_url + "/chat/completions"
+    assert attrs(span)["http.status_code"] == 200
+
+
+def test_transport_error_ends_the_span(exporter: InMemorySpanExporter) -> None:
+    client = openai.OpenAI(api_key=OPENAI_KEY, base_url="http://127.0.0.1:9/v1", max_retries=0)
+    with pytest.raises(openai.APIConnectionError):
+        client.chat.completions.create(model="o4-mini", messages=USER)
+    (span,) = http_spans(exporter)
+    assert span.name == "chat o4-mini"
+    assert not span.status.is_ok
+    assert attrs(span)["error.type"] == "ConnectError"
+    assert [event.name for event in span.events] == ["exception"]
+
+
+def test_captured_headers_hide_api_keys(
+    upstream: LLMProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST", ".*")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE", "content-type")
+    memory = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
+    instrument_llm_http(tracer_provider)  # the instrumentor reads the settings here
+    try:
+        oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
+        claude(upstream, None).messages.create(model=CLAUDE, max_tokens=9, messages=USER)
+    finally:
+        uninstrument_llm_http()
+    chat, messages = http_spans(memory)
+    for span in (chat, messages):
+        assert attrs(span)["http.request.header.authorization"] == ("[REDACTED]",)
+    assert attrs(chat)["http.request.header.x_stainless_lang"] == ("python",)
+    assert attrs(chat)["http.response.header.content_type"] == ("application/json",)
+    for span in (chat, messages):
+        assert "SECRET" not in json.dumps({k: str(v) for k, v in attrs(span).items()})
+
+
+def test_stock_instrumentor_already_on_is_left_alone(
+    upstream: LLMProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    memory = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
+    stock = HTTPX2ClientInstrumentor()
+    stock.instrument(tracer_provider=tracer_provider)
+    try:
+        instrument_llm_http(tracer_provider)
+        oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
+    finally:
+        uninstrument_llm_http()
+        stock.uninstrument()
+    (span,) = http_spans(memory)  # one span, not two
+    assert span.name == "POST"
+    assert "httpx2 is already instrumented" in caplog.text

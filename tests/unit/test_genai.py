@@ -173,6 +173,7 @@ def test_finish_call_json(
         **expected,
     }
     assert not any(k.startswith("gen_ai.usage") for k in call.attributes(usage=False))
+    assert call.attributes(request=False) == {"http.response.status_code": 200, **expected}
 
 
 def test_incomplete_response_reports_its_reason() -> None:

@@ -1,0 +1,327 @@
+"""One LLM HTTP attempt as one CLIENT span, from the request being sent to the body's end.
+
+The request path of `oracle_monitor.instrumentation.llm_http` for requests that
+`oracle_monitor.genai.classify` recognises. `begin` reads the request body, starts the span
+with the HTTP attributes the stock instrumentor would give it (in its semantic-convention mode,
+with its header-capture and excluded-URL settings) plus the GenAI ones, and injects the trace
+context into the request. `LLMSpan.respond` puts a pass-through stream in place of
+``response.stream``: each chunk reaches the client the moment the client asks for it,
+unchanged, after being fed to a `StreamAccumulator` (SSE) or kept for JSON parsing (a whole
+response, which the client buffers anyway; at most 16 MiB). When the body ends or is closed
+(or dropped), `LLMSpan.finish` sets the response's attributes in one call and ends the span.
+
+Kept lean on purpose (each step costs CPU in the caller's thread on every LLM call): the span
+is not made current during the transport call (nothing below it makes spans; the context is
+injected explicitly), headers are only looked at when capture is configured, and all response
+attributes are set at once. The instrumentor's HTTP duration metric is not recorded for LLM
+requests: their span has the duration.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.instrumentation._semconv import _report_new, _report_old
+from opentelemetry.instrumentation.httpx import _normalize_headers
+from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
+from opentelemetry.propagate import inject
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.http import (
+    get_custom_header_attributes,
+    normalise_request_header_name,
+    normalise_response_header_name,
+    redact_url,
+)
+
+from oracle_monitor.genai import LLMCall, StreamAccumulator, finish_call, start_call
+from oracle_monitor.model import AttributeValue
+
+log = logging.getLogger(__name__)
+
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+SECRET_HEADERS = ("authorization", "x-api-key", "api-key")
+_INFERENCE_OPS = frozenset({"chat", "text_completion", "embeddings", "generate_content"})
+_MAX_JSON_BODY = 16 << 20
+
+
+class LLMSpan:
+    """The span of one attempt and what its response has said so far."""
+
+    __slots__ = (
+        "accumulator",
+        "broken",
+        "call",
+        "chunks",
+        "decoder",
+        "done",
+        "extra",
+        "headers",
+        "new",
+        "old",
+        "size",
+        "span",
+        "start_ns",
+        "status",
+        "usage_here",
+        "version",
+    )
+
+    def __init__(self, call: LLMCall, usage_here: bool, span: Any, semconv: Any) -> None:
+        self.call, self.usage_here, self.span = call, usage_here, span
+        self.old, self.new = _report_old(semconv), _report_new(semconv)
+        self.start_ns = time.monotonic_ns()
+        self.done = False
+        self.status = 0
+        self.version = ""
+        self.headers: Mapping[str, str] = {}
+        self.extra: dict[str, Any] = {}  # captured response headers
+        self.accumulator: StreamAccumulator | None = None
+        self.chunks: list[bytes] | None = None
+        self.size = 0
+        self.decoder: Any = None  # zlib decompressor for a gzip/deflate body
+        self.broken = False
+
+    def respond(self, response: Any, options: Mapping[str, Any], body_class: type[Any]) -> None:
+        """Response headers are in: keep what the span needs and route the body through us."""
+        if not self.span.is_recording():
+            self.done = True
+            self.span.end()
+            return
+        headers = response.headers
+        self.status, self.headers, self.version = response.status_code, headers, ""
+        if self.new:
+            self.version = response.http_version.replace("HTTP/", "")
+        captured = options["captured_response_headers"]
+        if captured:
+            self.extra = get_custom_header_attributes(
+                _normalize_headers(headers, options["module"]),
+                captured,
+                _sensitive(options),
+                normalise_response_header_name,
+            )
+        encoding = headers.get("content-encoding", "").lower()
+        if encoding in ("gzip", "deflate"):
+            self.decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
+        elif encoding not in ("", "identity"):
+            self.broken = True  # br/zstd: pass through, record only what headers say
+        if "text/event-stream" in headers.get("content-type", ""):
+            self.accumulator = StreamAccumulator(self.call)
+        else:
+            self.chunks = []
+        response.stream = body_class(response.stream, self)
+
+    def fail(self, error: BaseException) -> None:
+        """The transport raised: record it and end the span (as the instrumentor would)."""
+        self.done = True
+        span = self.span
+        if span.is_recording():
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            span.set_attribute("error.type", type(error).__qualname__)
+        span.end()
+
+    def feed(self, chunk: bytes) -> None:
+        """One chunk of the body, as the client reads it."""
+        if self.broken or not chunk:
+            return
+        try:
+            if self.decoder is not None:
+                chunk = self.decoder.decompress(chunk)
+            if self.accumulator is not None:
+                self.accumulator.feed(chunk)
+            elif self.chunks is not None:
+                self.size += len(chunk)
+                if self.size > _MAX_JSON_BODY:
+                    self.chunks = None
+                else:
+                    self.chunks.append(chunk)
+        except Exception:  # never let a bad body break the application's read
+            log.debug("could not parse an LLM response body", exc_info=True)
+            self.broken = True
+
+    def finish(self) -> None:
+        """The body ended, was closed or dropped: set what it said and end the span (once)."""
+        if self.done:
+            return
+        self.done = True
+        call, span, status = self.call, self.span, self.status
+        try:
+            if self.accumulator is not None:
+                call.status_code = status
+                self.accumulator.finish()
+            else:
+                finish_call(call, status, self.headers, b"".join(self.chunks or ()))
+            attributes: dict[str, AttributeValue] = call.attributes(
+                usage=self.usage_here, request=False
+            )
+            if self.accumulator is not None and self.accumulator.first_token_ns is not None:
+                ttft = (self.accumulator.first_token_ns - self.start_ns) / 1e9
+                attributes["oracle.llm.time_to_first_token_s"] = ttft
+            if self.old:
+                attributes["http.status_code"] = status
+            if self.version:
+                attributes["network.protocol.version"] = self.version
+            if self.extra:
+                attributes.update(self.extra)
+            span.set_attributes(attributes)
+            if status >= 400 or status < 100:  # a client span's error statuses
+                span.set_status(Status(StatusCode.ERROR))
+        except Exception:
+            log.debug("could not record an LLM response", exc_info=True)
+        span.end()
+
+
+def begin(request: Any, kind: tuple[str, str], options: Mapping[str, Any]) -> LLMSpan | None:
+    """Start the span of an LLM request and inject its context; None when not to be traced."""
+    if not is_http_instrumentation_enabled():
+        return None
+    url = request.url
+    full = str(url)
+    excluded = options["excluded_urls"]
+    if excluded and excluded.url_disabled(full):
+        return None
+    if url.userinfo or url.query:
+        full = redact_url(full)
+    try:
+        body = request.content
+    except Exception:  # a streamed request body that was not read
+        body = b""
+    capture = os.environ.get(CAPTURE_CONTENT_ENV, "").lower() == "true"
+    call = start_call(kind[0], kind[1], body, capture_content=capture)
+    usage_here = not _parent_reports_usage(trace.get_current_span())
+    attributes: dict[str, Any] = dict(call.attributes(usage=False))
+    semconv = options["sem_conv_opt_in_mode"]
+    method = request.method
+    if _report_old(semconv):
+        attributes["http.method"] = method
+        attributes["http.url"] = full
+    if _report_new(semconv):
+        attributes["http.request.method"] = method
+        attributes["url.full"] = full
+        if url.host:
+            attributes["server.address"] = attributes["network.peer.address"] = url.host
+        if url.port:
+            attributes["server.port"] = attributes["network.peer.port"] = url.port
+    captured = options["captured_request_headers"]
+    if captured:
+        attributes.update(
+            get_custom_header_attributes(
+                _normalize_headers(request.headers, options["module"]),
+                captured,
+                _sensitive(options),
+                normalise_request_header_name,
+            )
+        )
+    if not usage_here:
+        attributes["oracle.llm.usage_reported_by"] = "parent"
+    name = f"{call.operation} {call.request_model}" if call.request_model else call.operation
+    span = options["tracer"].start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+    inject(request.headers, context=trace.set_span_in_context(span))
+    return LLMSpan(call, usage_here, span, semconv)
+
+
+def send(
+    wrapped: Any,
+    args: Any,
+    kwargs: Any,
+    request: Any,
+    kind: tuple[str, str],
+    options: Mapping[str, Any],
+    body_class: type[Any],
+) -> Any:
+    """``HTTPTransport.handle_request`` for an LLM request."""
+    state = begin(request, kind, options)
+    if state is None:
+        return wrapped(*args, **kwargs)
+    try:
+        response = wrapped(*args, **kwargs)
+    except BaseException as error:
+        state.fail(error)
+        raise
+    state.respond(response, options, body_class)
+    return response
+
+
+async def send_async(
+    wrapped: Any,
+    args: Any,
+    kwargs: Any,
+    request: Any,
+    kind: tuple[str, str],
+    options: Mapping[str, Any],
+    body_class: type[Any],
+) -> Any:
+    """``AsyncHTTPTransport.handle_async_request`` for an LLM request."""
+    state = begin(request, kind, options)
+    if state is None:
+        return await wrapped(*args, **kwargs)
+    try:
+        response = await wrapped(*args, **kwargs)
+    except BaseException as error:
+        state.fail(error)
+        raise
+    state.respond(response, options, body_class)
+    return response
+
+
+def _parent_reports_usage(parent: Any) -> bool:
+    """Whether the current span is a GenAI inference span that records this call's usage."""
+    if not parent.is_recording():
+        return False
+    attributes: Any = getattr(parent, "attributes", None) or {}
+    return attributes.get("gen_ai.operation.name") in _INFERENCE_OPS
+
+
+def _sensitive(options: Mapping[str, Any]) -> list[str]:
+    """The instrumentor's sanitized header patterns plus the API-key headers, always."""
+    return [*(options["sensitive_headers"] or ()), *SECRET_HEADERS]
+
+
+class SyncBody:
+    """Pass-through response stream that shows each chunk to its `LLMSpan`."""
+
+    def __init__(self, inner: Any, state: LLMSpan) -> None:
+        self._inner, self._state = inner, state
+
+    def __iter__(self) -> Any:
+        for chunk in self._inner:
+            self._state.feed(chunk)
+            yield chunk
+        self._state.finish()
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._state.finish()
+
+    def __del__(self) -> None:
+        self._state.finish()
+
+
+class AsyncBody:
+    """Async twin of `SyncBody`."""
+
+    def __init__(self, inner: Any, state: LLMSpan) -> None:
+        self._inner, self._state = inner, state
+
+    async def __aiter__(self) -> Any:
+        async for chunk in self._inner:
+            self._state.feed(chunk)
+            yield chunk
+        self._state.finish()
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            self._state.finish()
+
+    def __del__(self) -> None:
+        self._state.finish()
