@@ -390,24 +390,37 @@ class StreamAccumulator:
                 self._name = line[6:].strip()
 
     def _skippable(self, data: bytes) -> bool:
-        """An event with nothing to learn from: saves a JSON parse.
+        """An event with nothing to learn from, or whose lesson the bytes show: saves a parse.
 
         Anthropic and the responses API name their events: the ones in `_QUIET_EVENTS` never
         say anything the span needs, and content deltas after the first one only matter when
-        content is captured. An OpenAI chat chunk is such a delta when all its choices have
-        ``"finish_reason":null`` and it has no usage.
+        content is captured. An OpenAI chat chunk is a plain delta when all its choices have
+        ``"finish_reason":null`` and it has no usage; then only its text matters, and the
+        compact JSON the API sends shows whether it has any. The opening chunk (no text) is
+        parsed: its id and model stay known if the stream is cut short.
         """
         name = self._name
         if name and name in _QUIET_EVENTS:
             return True
-        if self.first_token_ns is None or self.call.capture_content:
+        if self.call.capture_content:
             return False
         if name:
-            return name == b"content_block_delta" or name.endswith(b".delta")
-        return (
-            b'"usage"' not in data
-            and data.count(b'"finish_reason"') == data.count(b'"finish_reason":null') > 0
-        )
+            return self.first_token_ns is not None and (
+                name == b"content_block_delta" or name.endswith(b".delta")
+            )
+        if b'"usage"' in data or not (
+            data.count(b'"finish_reason"') == data.count(b'"finish_reason":null') > 0
+        ):
+            return False
+        if self.first_token_ns is not None:
+            return True
+        if b'"tool_calls"' in data or b'"function_call"' in data:
+            return False
+        # The first text: its time is all this chunk tells.
+        if b'"content":"' in data and b'"content":""' not in data:
+            self.first_token_ns = time.monotonic_ns()
+            return True
+        return False
 
     def _event(self, data: bytes) -> None:
         if data == b"[DONE]":

@@ -333,6 +333,18 @@ def test_stream_accumulator(
     assert ("gen_ai.usage.input_tokens" in attrs) is ("gen_ai.usage.input_tokens" in expected)
 
 
+def test_stream_cut_short_keeps_what_it_said() -> None:
+    call = start_call("openai", "chat", b'{"model": "o4-mini", "stream": true}')
+    accumulator = StreamAccumulator(call)
+    for piece in sse_chunks("/v1/chat/completions")[:3]:  # opening chunk, two texts
+        accumulator.feed(piece)
+    accumulator.finish()
+    assert accumulator.first_token_ns is not None
+    assert call.response_id == OPENAI_CHAT["id"]
+    assert call.response_model == OPENAI_CHAT["model"]
+    assert call.finish_reasons == []
+
+
 def test_stream_without_final_blank_line_and_with_junk() -> None:
     call = LLMCall("anthropic", "chat")
     accumulator = StreamAccumulator(call)
