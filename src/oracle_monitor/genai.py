@@ -370,7 +370,10 @@ class StreamAccumulator:
         lines = chunk.split(b"\n")
         if self._line:
             lines[0] = bytes(self._line) + lines[0]
-        self._line = bytearray(lines.pop())
+            self._line.clear()
+        tail = lines.pop()
+        if tail:
+            self._line += tail
         self._lines(lines)
 
     def _lines(self, lines: list[bytes]) -> None:

@@ -23,7 +23,7 @@ import logging
 import os
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -126,24 +126,31 @@ class LLMSpan:
             span.set_attribute("error.type", type(error).__qualname__)
         span.end()
 
+    def sink(self) -> Callable[[bytes], None] | None:
+        """What each chunk of the body goes to (None: nothing to look at)."""
+        if self.broken:
+            return None
+        if self.decoder is None and self.accumulator is not None:
+            return self.accumulator.feed  # the common stream: no layer in between
+        return self.feed
+
     def feed(self, chunk: bytes) -> None:
-        """One chunk of the body, as the client reads it."""
-        if self.broken or not chunk:
-            return
-        try:
-            if self.decoder is not None:
-                chunk = self.decoder.decompress(chunk)
-            if self.accumulator is not None:
-                self.accumulator.feed(chunk)
-            elif self.chunks is not None:
-                self.size += len(chunk)
-                if self.size > _MAX_JSON_BODY:
-                    self.chunks = None
-                else:
-                    self.chunks.append(chunk)
-        except Exception:  # never let a bad body break the application's read
-            log.debug("could not parse an LLM response body", exc_info=True)
-            self.broken = True
+        """One chunk of the body, as the client reads it (decoded, parsed or kept)."""
+        if self.decoder is not None:
+            chunk = self.decoder.decompress(chunk)
+        if self.accumulator is not None:
+            self.accumulator.feed(chunk)
+        elif self.chunks is not None:
+            self.size += len(chunk)
+            if self.size > _MAX_JSON_BODY:
+                self.chunks = None
+            else:
+                self.chunks.append(chunk)
+
+    def broke(self) -> None:
+        """A chunk could not be parsed: pass the rest through untouched."""
+        log.debug("could not parse an LLM response body", exc_info=True)
+        self.broken = True
 
     def finish(self) -> None:
         """The body ended, was closed or dropped: set what it said and end the span (once)."""
@@ -290,10 +297,17 @@ class SyncBody:
         self._inner, self._state = inner, state
 
     def __iter__(self) -> Any:
+        state = self._state
+        sink = state.sink()
         for chunk in self._inner:
-            self._state.feed(chunk)
+            if sink is not None:
+                try:
+                    sink(chunk)
+                except Exception:  # never let a bad body break the application's read
+                    state.broke()
+                    sink = None
             yield chunk
-        self._state.finish()
+        state.finish()
 
     def close(self) -> None:
         try:
@@ -312,10 +326,17 @@ class AsyncBody:
         self._inner, self._state = inner, state
 
     async def __aiter__(self) -> Any:
+        state = self._state
+        sink = state.sink()
         async for chunk in self._inner:
-            self._state.feed(chunk)
+            if sink is not None:
+                try:
+                    sink(chunk)
+                except Exception:  # never let a bad body break the application's read
+                    state.broke()
+                    sink = None
             yield chunk
-        self._state.finish()
+        state.finish()
 
     async def aclose(self) -> None:
         try:
