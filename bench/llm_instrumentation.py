@@ -2,7 +2,8 @@
 
 Makes calls from ``openai.OpenAI`` (chat completions) and ``anthropic.Anthropic`` (messages;
 its own SDK spans off, they are not ours) to the local provider
-(``oracle_monitor.demo.llm_provider``, in this process), JSON and streamed (with usage), through these transports:
+(``oracle_monitor.demo.llm_provider``, in this process), JSON and streamed (with usage),
+through these transports:
 
 - ``none``: no instrumentation;
 - ``stock``: OpenTelemetry's plain httpx2 instrumentor, no hooks (for reference);

@@ -290,9 +290,7 @@ def test_instrument_is_idempotent_and_uninstrument_stops(
     assert len(http_spans(exporter)) == 2
 
 
-def test_trace_context_goes_upstream(
-    upstream: LLMProvider, exporter: InMemorySpanExporter
-) -> None:
+def test_trace_context_goes_upstream(upstream: LLMProvider, exporter: InMemorySpanExporter) -> None:
     oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
     (span,) = http_spans(exporter)
     assert span.context is not None
