@@ -4,8 +4,22 @@ import { Panel } from "@/components/layout/Panel";
 import { Empty } from "@/components/layout/States";
 import { TimeChart } from "@/components/overview/LazyChart";
 import { formatCount } from "@/lib/format";
+import { seriesColour } from "@/lib/palette";
 import { healthTone, kafkaTone } from "@/lib/severity";
 import { groupLagSeconds, groupLagSeries, topicThroughputSeries } from "@/lib/snapshot";
+
+function Legend({ names }: { names: string[] }) {
+  return (
+    <div className="mt-1 flex flex-wrap gap-x-3 gap-y-0.5 text-[11px] text-slate-400">
+      {names.map((name, index) => (
+        <span key={name} className="flex items-center gap-1 font-mono">
+          <span className="h-0.5 w-3 rounded" style={{ background: seriesColour(index) }} />
+          {name}
+        </span>
+      ))}
+    </div>
+  );
+}
 
 /** Per topic throughput and per group lag (messages and seconds) over time, group status. */
 export function MessageFlow({ state, series }: { state: OracleState; series: StoredSnapshot[] }) {
@@ -64,12 +78,16 @@ export function MessageFlow({ state, series }: { state: OracleState; series: Sto
                 <div className="text-[11px] text-slate-500">lag, seconds</div>
                 <TimeChart label="consumer lag in seconds" points={lag.points} keys={lag.groups.map((g) => ({ key: `${g}:s`, name: g }))} format={seconds} />
               </div>
+              <div className="xl:col-span-2">
+                <Legend names={lag.groups} />
+              </div>
             </div>
           ) : null}
           {flow.points.length > 1 ? (
             <div>
               <div className="text-[11px] text-slate-500">throughput, messages/s per topic</div>
               <TimeChart label="topic throughput" points={flow.points} keys={flow.topics.map((t) => ({ key: t, name: t }))} height={110} format={(v) => v.toFixed(1)} />
+              <Legend names={flow.topics} />
             </div>
           ) : null}
         </div>

@@ -3,8 +3,8 @@
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { LagPoint } from "@/lib/snapshot";
 import { formatClock } from "@/lib/format";
+import { seriesColour } from "@/lib/palette";
 
-export const SERIES_COLOURS = ["#38bdf8", "#a78bfa", "#34d399", "#f472b6", "#fbbf24", "#f87171", "#2dd4bf", "#c084fc"];
 
 export function TimeChart({
   points,
@@ -45,7 +45,7 @@ export function TimeChart({
               key={key}
               dataKey={key}
               name={name}
-              stroke={SERIES_COLOURS[index % SERIES_COLOURS.length]}
+              stroke={seriesColour(index)}
               dot={false}
               strokeWidth={1.6}
               isAnimationActive={false}
