@@ -125,18 +125,22 @@ class Demo:
                 self._start(stack, data_dir)
             except _Interrupted:
                 self.progress.echo("\n  interrupted while starting; stopping…")
-                return
-            self.progress.echo("")
-            self.progress.echo(f"  Dashboard: {click.style(self.api_url + '/', bold=True)}"
-                               f"   (API {self.api_url}/api/v1, data in {data_dir})")  # fmt: skip
-            self.progress.echo(f"  Scenario {self.scenario.name}: {self.scenario.summary}")
-            self.progress.echo("  Ctrl-C stops the demo and everything it started.\n")
-            if self.options.open_browser:
-                with contextlib.suppress(Exception):
-                    webbrowser.open(self.api_url + "/")
-            self.stop.wait(self.options.duration_s)
-            self.progress.echo("\n  stopping…")
+            else:
+                self._running(data_dir)
         self.progress.echo("  stopped: every process the demo started has exited.")
+
+    def _running(self, data_dir: Path) -> None:
+        """Say where to look, then wait for Ctrl-C, SIGTERM or the end of the duration."""
+        self.progress.echo("")
+        self.progress.echo(f"  Dashboard: {click.style(self.api_url + '/', bold=True)}"
+                           f"   (API {self.api_url}/api/v1, data in {data_dir})")  # fmt: skip
+        self.progress.echo(f"  Scenario {self.scenario.name}: {self.scenario.summary}")
+        self.progress.echo("  Ctrl-C stops the demo and everything it started.\n")
+        if self.options.open_browser:
+            with contextlib.suppress(Exception):
+                webbrowser.open(self.api_url + "/")
+        self.stop.wait(self.options.duration_s)
+        self.progress.echo("\n  stopping…")
 
     def _data_dir(self, stack: ExitStack) -> Path:
         if self.options.data_dir is not None:
@@ -250,6 +254,8 @@ def run_demo(options: DemoOptions) -> None:
         previous[sig] = signal.signal(sig, on_signal)
     try:
         demo.run()
+    except (RuntimeError, TimeoutError, OSError) as error:  # a part did not start; all stopped
+        raise click.ClickException(f"the demo could not start: {error}") from error
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
