@@ -1,4 +1,5 @@
-"""Suite-wide rules: in CI (``CI`` set) a skipped test is a failure, never a silent pass."""
+"""Suite-wide rules: in CI (``CI`` set) a skipped test is a failure, never a silent pass; the
+browser tests run last."""
 
 from __future__ import annotations
 
@@ -17,3 +18,13 @@ def pytest_runtest_makereport(
     if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where every server must be present: {report.longrepr}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests (tests/e2e) after all others.
+
+    Playwright's sync API keeps an event loop running in the main thread from the first
+    browser test to the end of the session; every asyncio test after it would fail with
+    "Runner.run() cannot be called from a running event loop".
+    """
+    items.sort(key=lambda item: "tests/e2e/" in item.nodeid or item.nodeid.startswith("e2e/"))
