@@ -12,18 +12,17 @@ requests) and the GenAI attributes of `oracle_monitor.genai.LLMCall.attributes`;
 ``oracle.llm.retry_after_s``.
 
 Why not the stock request path for LLM calls. Measured with ``bench/llm_instrumentation.py``
-(CPU time of the calling thread, the real SDKs against the in-process fake upstream, all modes
-side by side), the stock instrumentor alone costs 250-420 µs per call: more than half of it
-normalises every request's and response's headers into a dict even when none is captured (the
-OpenAI SDK sends 17), and it parses the URL again; our former hooks on top of it (a second
+(CPU time of the calling thread, the real SDKs against the in-process local provider, all
+modes side by side), the stock instrumentor alone costs 210-390 µs per call: more than half of
+it normalises every request's and response's headers into a dict even when none is captured
+(the OpenAI SDK sends 17), and it parses the URL again; our former hooks on top of it (a second
 transport wrapper, ``span.end`` deferred by shadowing it, attributes set three times) made it
-360-720 µs. Configuration does not help: no setting turns the normalisation off, the
+320-620 µs. Configuration does not help: no setting turns the normalisation off, the
 semantic-convention mode only changes attribute names, and 0.66b2 is the newest release. So
 the subclasses keep the instrumentor's setup (tracer, scope, settings, uninstrumentation) and
 its code for plain HTTP, and give LLM requests a lean path that starts the span with all its
 request attributes at once, owns its end and sets the response's attributes in one call:
-140-270 µs for JSON calls and 285-380 µs for streams, where the SDK span itself (start, inject,
-attributes, end) is about 190 µs on the same loaded machine. The figures are in the README.
+130-190 µs for JSON calls and 200-370 µs for streams. The figures are in the README.
 
 The body. The usage of a streamed call is only in its last event, so the span of an LLM call
 stays open while the client reads the body, through a pass-through stream: each chunk reaches
