@@ -66,4 +66,4 @@ docs: install
 	$(BIN)/python docs/generate.py
 
 clean:
-	rm -rf $(VENV) oracle-data .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) oracle-data .mypy_cache .pytest_cache .ruff_cache src/oracle_monitor/api/static frontend/node_modules build/e2e

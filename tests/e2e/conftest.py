@@ -14,9 +14,9 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from oracle_monitor.api.ui import STATIC_DIR
 from tests.e2e.scenario import Seeded, seed
@@ -40,15 +40,28 @@ def chromium_path() -> str | None:
     return found
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args() -> dict[str, Any]:
-    """pytest-playwright's launch arguments: our Chromium, headless, quiet."""
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Our Chromium, headless, for one module. Playwright's sync API runs an event loop while
+    it is open, so it is closed with the module: a session-wide one (pytest-playwright's)
+    breaks the asyncio tests that run after it."""
     path = chromium_path()
     if path is None:
         pytest.skip("no chromium: install it (apt-get install -y chromium) to run the UI tests")
     if not (STATIC_DIR / "index.html").is_file():
         pytest.skip("the dashboard is not built: run `make ui`")
-    return {"executable_path": path, "args": CHROMIUM_ARGS, "headless": True}
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page (its own context: no cookies or storage from the test before)."""
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture(scope="module")

@@ -92,6 +92,15 @@ def test_overview_shows_the_latest_snapshot(
     )
     print(f"\nfirst render of the Overview: {render_ms:.0f} ms after navigation start")
     page.screenshot(path=screenshot_path("overview"), full_page=True)
+    # An alert leads to its trace.
+    page.locator('[data-testid=alert-item][data-kind="oom_killed"]').click()
+    expect(page).to_have_url(f"{server.api_url}/traces/{fed.seed_trace}")
+    expect(page.get_by_test_id("span-row")).to_have_count(len(fed.seed_span_ids))
+    # A pod's events, by entity.
+    pod = fed.snapshots[-1]["kubernetes"]["pods"][0]["name"]
+    page.goto(f"{server.api_url}/infra?entity=pod/agents/{pod}")
+    # The seed's OOM kill and one of the same pod two hours earlier.
+    expect(page.get_by_test_id("event-row").filter(has_text="oom_killed")).to_have_count(2)
     assert problems == []
 
 
