@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from oracle_monitor.demo.llm_payloads import sse_chunks
 from oracle_monitor.demo.llm_provider import LLMProvider, running_llm_provider
+from oracle_monitor.instrumentation import setup
 from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
 
 OPENAI_KEY = "sk-test-SECRET-openai-0123456789"
@@ -352,3 +353,22 @@ def test_stock_instrumentor_already_on_is_left_alone(
     (span,) = http_spans(memory)  # one span, not two
     assert span.name == "POST"
     assert "httpx2 is already instrumented" in caplog.text
+
+
+def test_configure_instruments_the_llm_clients(
+    upstream: LLMProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("K8S_POD_NAME", "research-0")
+    memory = InMemorySpanExporter()
+    setup._reset_for_tests()
+    try:
+        setup.configure("research-agent", span_exporter=memory)
+        oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
+        assert setup.force_flush()
+    finally:
+        setup._reset_for_tests()
+    (span,) = http_spans(memory)
+    assert span.name == "chat o4-mini"
+    assert attrs(span)["gen_ai.usage.output_tokens"] == 300
+    assert span.resource.attributes["service.name"] == "research-agent"
+    assert span.resource.attributes["k8s.pod.name"] == "research-0"
