@@ -23,7 +23,7 @@ run: install ui
 serve: install ui
 	$(BIN)/oracle-monitor serve
 
-# The dashboard (frontend/, Node 20+) built into the package; rebuilt only when its sources
+# The dashboard (frontend/, Node 20.19+) built into the package; rebuilt only when its sources
 # are newer than the build.
 UI_BUILD := src/oracle_monitor/api/static/index.html
 UI_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html \

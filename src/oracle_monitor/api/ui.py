@@ -25,7 +25,7 @@ NOT_UI_PREFIXES: Final = ("/api/", "/jaeger/", "/metrics")
 _NO_BUILD: Final = """<!doctype html><meta charset="utf-8"><title>Oracle Monitor</title>
 <body style="font-family:sans-serif;background:#070b14;color:#e2e8f0;padding:2rem">
 <h1>Oracle Monitor</h1><p>The dashboard is not built in this installation: run
-<code>make ui</code> in the repository (Node 20+). The API is at
+<code>make ui</code> in the repository (Node 20.19+). The API is at
 <a style="color:#38bdf8" href="/api/docs">/api/docs</a>.</p></body>"""
 
 
