@@ -8,7 +8,7 @@ from playwright.sync_api import ConsoleMessage, Dialog, Page, Response, expect
 
 from oracle_monitor.timestamps import rfc3339
 from tests.e2e.conftest import screenshot_path
-from tests.e2e.scenario import BIG_TRACE, SNAPSHOT_SECONDS, XSS, Seeded
+from tests.e2e.scenario import BIG_TRACE, SNAPSHOT_SECONDS, WRITER_TRACE, XSS, Seeded
 from tests.integration.oracle_server import OracleServer
 
 pytestmark = pytest.mark.integration
@@ -179,6 +179,19 @@ def test_the_waterfall_shows_the_spans_and_the_oom_mark(
     expect(details).to_contain_text("rate_limit_burst")
     assert "span=" in page.url
     page.screenshot(path=screenshot_path("waterfall"))
+    assert problems == []
+
+
+def test_span_reasoning_is_text_in_the_side_panel(
+    page: Page, seeded_server: Fed, problems: list[str]
+) -> None:
+    server, _ = seeded_server
+    chat = f"{0xC0FFEE01:016x}"
+    page.goto(f"{server.api_url}/traces/{WRITER_TRACE}?span={chat}")
+    reasoning = page.get_by_test_id("span-details").get_by_test_id("span-reasoning")
+    expect(reasoning).to_have_text(XSS)
+    assert page.locator("[data-testid=span-details] img").count() == 0
+    expect(page.get_by_test_id("span-details")).to_contain_text("tools planned: outline, cite")
     assert problems == []
 
 
