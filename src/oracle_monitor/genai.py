@@ -356,6 +356,22 @@ class StreamAccumulator:
         """Parse the complete lines in ``chunk``; keep its incomplete tail for the next call."""
         if self._dead or not chunk:
             return
+        if (  # the usual chunk: one whole event, one data line (and a name), nothing pending
+            chunk[-2:] == b"\n\n"
+            and not (self._line or self._data or self._name or self._cr)
+            and b"\r" not in chunk
+        ):
+            ends = chunk.count(b"\n")
+            if ends == 2 and chunk[:6] == b"data: ":
+                self._dispatch(chunk[6:-2])
+                return
+            if ends == 3 and chunk[:7] == b"event: ":
+                head, _, rest = chunk.partition(b"\n")
+                if rest[:6] == b"data: ":
+                    self._name = head[7:].strip()
+                    self._dispatch(rest[6:-2])
+                    self._name = b""
+                    return
         if self._cr and chunk[:1] == b"\n":
             chunk = chunk[1:]
         self._cr = chunk[-1:] == b"\r"
@@ -384,13 +400,16 @@ class StreamAccumulator:
                 if data:
                     joined = data[0] if len(data) == 1 else b"\n".join(data)
                     data.clear()
-                    if not self._skippable(joined):
-                        self._event(joined)
+                    self._dispatch(joined)
                 self._name = b""
             elif line.startswith(b"data:"):
                 data.append(line[6:] if line[5:6] == b" " else line[5:])
             elif line.startswith(b"event:"):
                 self._name = line[6:].strip()
+
+    def _dispatch(self, data: bytes) -> None:
+        if not self._skippable(data):
+            self._event(data)
 
     def _skippable(self, data: bytes) -> bool:
         """An event with nothing to learn from, or whose lesson the bytes show: saves a parse.

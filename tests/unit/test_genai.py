@@ -266,7 +266,18 @@ def bare_cr(data: bytes) -> list[bytes]:
     return sevens(data.replace(b"\n", b"\r"))
 
 
-SPLITS: list[Callable[[bytes], list[bytes]]] = [whole, every_byte, sevens, crlf_split, bare_cr]
+def per_event(data: bytes) -> list[bytes]:  # as servers send them: one event per chunk
+    return [event + b"\n\n" for event in data.split(b"\n\n") if event]
+
+
+SPLITS: list[Callable[[bytes], list[bytes]]] = [
+    whole,
+    per_event,
+    every_byte,
+    sevens,
+    crlf_split,
+    bare_cr,
+]
 STREAM_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     (
         "/v1/chat/completions",
