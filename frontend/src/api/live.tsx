@@ -5,7 +5,7 @@
  * polled from `/alerts` (and taken from the snapshot) without it.
  */
 
-import { createContext, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { createContext, startTransition, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { ApiError, authToken, getJson, prefetchedLatest } from "@/api/client";
 import type { Alert, InfraEventJson, LiveMessage, StoredSnapshot } from "@/api/types";
 import { mergeAlerts } from "@/lib/snapshot";
@@ -60,7 +60,16 @@ export function LiveProvider({ children }: { children: ReactNode }) {
   const socketOpen = useRef(false);
   const reconnectNow = useRef<() => void>(() => {});
 
+  const first = useRef(true);
+  // A new snapshot re-renders every panel: after the first, as a transition, which React
+  // renders in slices between frames instead of in one long task.
   const accept = (found: StoredSnapshot) => {
+    if (first.current) {
+      first.current = false;
+      update(found);
+    } else startTransition(() => update(found));
+  };
+  const update = (found: StoredSnapshot) => {
     setEmpty(false);
     setLatest((old) => (old && old.timestamp_unix_nano >= found.timestamp_unix_nano ? old : found));
     setRecent((old) => {
