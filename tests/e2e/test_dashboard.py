@@ -213,6 +213,16 @@ def test_the_causal_chain_matches_the_api(
     # Evidence links lead to the span in the waterfall.
     page.get_by_test_id("evidence-span").first.click()
     expect(page.get_by_test_id("span-details")).to_be_visible()
+    # The task's chain (its spans' traces found by the task id) links into waterfalls too.
+    task = httpx.get(f"{server.api_url}/api/v1/tasks/task-42/causal-chain").json()
+    page.goto(f"{server.api_url}/tasks/task-42")
+    expect(page.get_by_test_id("chain-link-item")).to_have_count(len(task["chain"]))
+    spans = [s for link in task["chain"] for s in link["evidence"]["span_ids"]]
+    assert all(len(link["evidence"]["span_ids"]) <= 12 for link in task["chain"])  # none folded
+    expect(page.get_by_test_id("evidence-span")).to_have_count(len(spans))
+    page.get_by_test_id("evidence-span").first.click()
+    expect(page).to_have_url(f"{server.api_url}/traces/{fed.seed_trace}?span={spans[0]}")
+    expect(page.get_by_test_id("span-details")).to_be_visible()
     assert problems == []
 
 

@@ -39,6 +39,15 @@ export function apiUrl(path: string, params: Params = {}): string {
   return `/api/v1${path}${text ? `?${text}` : ""}`;
 }
 
+/** GET a JSON document of the Jaeger-compatible API (`/jaeger/api<path>`). */
+export async function getJaeger<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  const token = authToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const url = apiUrl(path, params).replace(/^\/api\/v1/, "/jaeger/api");
+  return readJson<T>(await fetch(url, { headers, signal }));
+}
+
 /** GET a JSON document of the API. Throws `ApiError` with the server's `detail`. */
 export async function getJson<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json" };

@@ -29,7 +29,17 @@ function isRoot(chain: CausalChain, index: number): boolean {
   return link.kind === root.kind && link.at === root.at && link.entity === root.entity;
 }
 
-export function ChainStory({ chain, traceId }: { chain: CausalChain; traceId?: string }) {
+export function ChainStory({
+  chain,
+  traceId,
+  traceOf = {},
+}: {
+  chain: CausalChain;
+  /** The trace the chain is of (its spans link into its waterfall). */
+  traceId?: string;
+  /** For a task's chain: span id → its trace. */
+  traceOf?: Record<string, string>;
+}) {
   const [expanded, setExpanded] = useState<Set<number>>(() => new Set());
   return (
     <ol className="relative ml-3 flex flex-col gap-4 border-l border-white/10 pl-6" data-testid="chain">
@@ -60,8 +70,8 @@ export function ChainStory({ chain, traceId }: { chain: CausalChain; traceId?: s
               <p className="mt-1 text-sm text-slate-100">{link.summary}</p>
               <div className="mt-2 flex flex-wrap gap-1.5 text-[11px]">
                 {spanIds.map((id) =>
-                  traceId ? (
-                    <Link key={id} to={`/traces/${traceId}?span=${id}`} className="rounded bg-sky-400/10 px-1.5 py-0.5 font-mono text-sky-200 hover:bg-sky-400/20" data-testid="evidence-span">
+                  (traceId ?? traceOf[id]) ? (
+                    <Link key={id} to={`/traces/${traceId ?? traceOf[id]}?span=${id}`} className="rounded bg-sky-400/10 px-1.5 py-0.5 font-mono text-sky-200 hover:bg-sky-400/20" data-testid="evidence-span">
                       span {id}
                     </Link>
                   ) : (
