@@ -23,8 +23,9 @@ def pytest_runtest_makereport(
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the browser tests (tests/e2e) after all others.
 
-    Playwright's sync API keeps an event loop running in the main thread from the first
-    browser test to the end of the session; every asyncio test after it would fail with
-    "Runner.run() cannot be called from a running event loop".
+    Playwright's sync API keeps an event loop running in the main thread while it is open
+    (tests/e2e/conftest.py opens it per module and closes it after); an asyncio test run
+    meanwhile would fail with "Runner.run() cannot be called from a running event loop", so
+    the browser tests also go last.
     """
     items.sort(key=lambda item: "tests/e2e/" in item.nodeid or item.nodeid.startswith("e2e/"))
