@@ -155,6 +155,9 @@ FAST_AGENTS = {
     "backoff_max_seconds": "3",
     "llm_max_retries": "1",
     "session_timeout_ms": "3000",
+    # The LLM proxy traces every call (agent from x-oracle-agent, trace from traceparent);
+    # the agents' own HTTP spans would count each call a second time.
+    "instrument_llm": "false",
 }
 
 

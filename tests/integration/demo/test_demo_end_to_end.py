@@ -30,7 +30,7 @@ from oracle_monitor.demo.ports import free_port, listening
 from oracle_monitor.demo.scenarios import SCENARIOS
 
 pytestmark = pytest.mark.integration
-WITHIN_S = 120.0  # the chain is complete well within this (the demo aims at 90 s)
+WITHIN_S = 150.0  # the chain is complete well within this (the demo aims at 90 s)
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ def test_the_seed_cascade_end_to_end(demo: tuple[subprocess.Popen[bytes], str, P
         return body if _in_order(expected, kinds) else None
 
     try:
-        found = poll(chain, 30, f"the seed chain for {task_id}", log)
+        found = poll(chain, 45, f"the seed chain for {task_id}", log)
     except AssertionError as error:
         raise AssertionError(f"{error}\nlast chain: {seen}") from None
     took = time.monotonic() - started
@@ -160,6 +160,7 @@ def test_the_seed_cascade_end_to_end(demo: tuple[subprocess.Popen[bytes], str, P
     for agent in ("research", "writer", "analysis"):
         assert costs[agent]["requests"] > 0 and costs[agent]["cost_usd"] > 0, costs
     assert costs["research"]["rate_limited"] > 0
+    assert None not in costs  # every call is attributed to its agent, and counted once
 
     pids, ports = tree_of(process)
     assert len(pids) >= 8 and ports  # broker, serve (+ workers), proxy, four agents
