@@ -11,12 +11,12 @@ held long; `RetentionLoop` runs it at start-up and then every ``interval_s``, in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from oracle_monitor.aggregator.periodic import PeriodicTask
 from oracle_monitor.config import Settings
 from oracle_monitor.store.base import Retention
 
@@ -77,15 +77,14 @@ def apply_retention(
     return RetentionResult(dropped, thinned, alerts, max(full_from, drop_before))
 
 
-class RetentionLoop:
+class RetentionLoop(PeriodicTask):
     """Runs `apply_retention` at start and every ``policy.interval_s``; never raises."""
 
     def __init__(self, store: Retention, policy: RetentionPolicy) -> None:
+        super().__init__(policy.interval_s, "retention")
         self._store = store
         self._policy = policy
         self._thinned_until: int | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
         self.passes = 0
         self.deleted = 0
         self.last_error = ""
@@ -99,28 +98,13 @@ class RetentionLoop:
         self.deleted += result.dropped_snapshots + result.thinned_snapshots
         return result
 
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await asyncio.to_thread(self.run_once)
-            except Exception as error:  # retry next interval
-                self.last_error = str(error)
-                logger.exception("applying snapshot retention failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self._policy.interval_s)
-
-    async def start(self) -> None:
-        """Begin; returns at once."""
-        if self._task is None:
-            self._stop.clear()
-            self._task = asyncio.create_task(self._run(), name="retention")
-
-    async def shutdown(self) -> None:
-        """Stop (a pass in progress is finished first); idempotent."""
-        task, self._task = self._task, None
-        if task is not None:
-            self._stop.set()
-            await task
+    async def _round(self) -> None:
+        """A pass in a thread; a failure is logged and retried at the next interval."""
+        try:
+            await asyncio.to_thread(self.run_once)
+        except Exception as error:
+            self.last_error = str(error)
+            logger.exception("applying snapshot retention failed")
 
     def stats(self) -> dict[str, Any]:
         """Counters for the health endpoint."""

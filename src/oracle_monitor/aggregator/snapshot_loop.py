@@ -13,7 +13,6 @@ live stream).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 
 from oracle_monitor.aggregator.agents import views_of_activity
 from oracle_monitor.aggregator.alert_engine import AlertEngine
+from oracle_monitor.aggregator.periodic import PeriodicTask
 from oracle_monitor.aggregator.snapshot import build_snapshot, validate_snapshot
 from oracle_monitor.collectors.base import Collector
 from oracle_monitor.store.base import AgentActivityReader, SnapshotWriter
@@ -47,7 +47,7 @@ def take_snapshot(
     return build_snapshot(now_ns, collectors, agents, alerts)
 
 
-class SnapshotLoop:
+class SnapshotLoop(PeriodicTask):
     """Takes a snapshot every ``interval_s`` seconds and stores the valid ones."""
 
     def __init__(
@@ -59,15 +59,11 @@ class SnapshotLoop:
         alerts: AlertEngine | None = None,
         on_snapshot: Callable[[int, dict[str, Any]], None] | None = None,
     ) -> None:
-        if interval_s <= 0:
-            raise ValueError("interval_s must be positive")
+        super().__init__(interval_s, "snapshot loop")
         self._store = store
         self._collectors = list(collectors)
-        self._interval_s = interval_s
         self._alerts = alerts
         self._on_snapshot = on_snapshot
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
         self.stored_snapshots = 0
         self.invalid_snapshots = 0
         self.failed_snapshots = 0  # building or storing raised
@@ -108,26 +104,8 @@ class SnapshotLoop:
             self.last_error = str(error)
             logger.exception("taking a snapshot failed")
 
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            await self.run_once()
-            pause = max(0.0, self._interval_s - (time.monotonic() - started))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), pause)
-
-    async def start(self) -> None:
-        """Begin taking snapshots; returns at once."""
-        if self._task is None:
-            self._stop.clear()
-            self._task = asyncio.create_task(self._run(), name="snapshot loop")
-
-    async def shutdown(self) -> None:
-        """Stop taking snapshots; a snapshot being stored is finished first. Idempotent."""
-        task, self._task = self._task, None
-        if task is not None:
-            self._stop.set()
-            await task
+    async def _round(self) -> None:
+        await self.run_once()
 
     def stats(self) -> dict[str, Any]:
         """Counters for the health endpoint."""
