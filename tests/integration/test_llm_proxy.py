@@ -42,10 +42,13 @@ ANTHROPIC_KEY = "sk-ant-api03-ProxyTestSecretKey0123456789"
 
 
 @contextmanager
-def running_proxy(upstream: LLMProvider) -> Iterator[tuple[str, InMemorySpanExporter]]:
-    """The proxy in a background thread, its spans kept in memory."""
+def running_proxy(
+    upstream: LLMProvider, provider: TracerProvider | None = None
+) -> Iterator[tuple[str, InMemorySpanExporter]]:
+    """The proxy in a background thread, its spans kept in memory (and sent to ``provider``'s
+    other processors when one is given)."""
     spans = InMemorySpanExporter()
-    provider = TracerProvider()
+    provider = provider or TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans))
     proxy = LLMProxy(
         openai_upstream=upstream.base_url,
@@ -140,6 +143,24 @@ def test_openai_chat_unchanged_and_traced(
     assert attributes["oracle.llm.cost_usd"] == pytest.approx(cost)
     assert attributes["http.response.status_code"] == 200
     no_secret_in(spans)
+
+
+def test_every_response_says_the_proxy_records_usage(
+    upstream: LLMProvider, proxy: tuple[str, InMemorySpanExporter]
+) -> None:
+    url, _ = proxy
+    direct = httpx.post(f"{upstream.base_url}/v1/chat/completions", json={"model": "gpt-4o"})
+    assert "x-oracle-usage-recorded" not in direct.headers
+    for path in ("/v1/chat/completions", "/v1/models", "/nowhere"):
+        response = httpx.post(url + path, json={"model": "gpt-4o", "messages": []})
+        assert response.headers.get_list("x-oracle-usage-recorded") == ["proxy"], path
+    with httpx.stream(
+        "POST", f"{url}/v1/chat/completions",
+        json={"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+    ) as streamed:  # fmt: skip
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        assert streamed.headers["x-oracle-usage-recorded"] == "proxy"
+        streamed.read()
 
 
 def test_anthropic_messages_unchanged_and_traced(
@@ -255,6 +276,7 @@ def test_unreachable_upstream_is_502_and_a_failed_span() -> None:
     with running_proxy(dead) as (url, spans):
         response = httpx.post(f"{url}/v1/chat/completions", json={"model": "gpt-4o"})
         assert response.status_code == 502
+        assert response.headers["x-oracle-usage-recorded"] == "proxy"
         span = only_span(spans)
         assert not span.status.is_ok
         assert "Connect" in attrs(span)["error.type"]

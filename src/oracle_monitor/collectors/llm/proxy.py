@@ -15,6 +15,11 @@ any other to OpenAI. Each request the proxy forwards is one upstream attempt and
 from the SDKs' ``x-stainless-retry-count``), the agent from an optional ``x-oracle-agent``
 header, and the caller's trace context from ``traceparent`` so the span joins the agent's
 trace. Credentials are forwarded and never read, logged, stored or put on a span.
+
+Every response the proxy sends carries ``x-oracle-usage-recorded: proxy``: its span records
+the call's usage and cost, so a client whose HTTP calls are auto-instrumented
+(`oracle_monitor.instrumentation.llm_http`) leaves them off its own span and the call is
+counted once.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ OPENAI_UPSTREAM = "https://api.openai.com"
 ANTHROPIC_UPSTREAM = "https://api.anthropic.com"
 AGENT_HEADER = "x-oracle-agent"
 RETRY_COUNT_HEADER = "x-stainless-retry-count"
+#: Added to every response: the proxy's span records the usage (see the module docstring).
+USAGE_RECORDED_HEADER = "x-oracle-usage-recorded"
 #: Not forwarded upstream: hop-by-hop headers (RFC 9110 §7.6.1), what the client sets itself, and
 #: our own headers.
 _REQUEST_DROP = frozenset(
@@ -55,7 +62,10 @@ _REQUEST_DROP = frozenset(
         AGENT_HEADER, "x-oracle-provider",
     }
 )  # fmt: skip
-_RESPONSE_DROP = frozenset({"connection", "keep-alive", "transfer-encoding", "trailer"})
+_RESPONSE_DROP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "trailer", USAGE_RECORDED_HEADER}
+)
+_USAGE_RECORDED = (USAGE_RECORDED_HEADER.encode(), b"proxy")
 
 
 class LLMProxy:
@@ -133,7 +143,9 @@ class LLMProxy:
             span.set_status(Status(StatusCode.ERROR, f"upstream unreachable: {error}"))
             span.end()
             return JSONResponse(
-                {"error": {"type": "upstream_unreachable", "message": str(error)}}, status_code=502
+                {"error": {"type": "upstream_unreachable", "message": str(error)}},
+                status_code=502,
+                headers={USAGE_RECORDED_HEADER: "proxy"},
             )
         relayed = _CallTrace(span, call, request, provider, self._upstreams, self._prices, started)
         response = StreamingResponse(relayed.relay(upstream), status_code=upstream.status)
@@ -142,6 +154,7 @@ class LLMProxy:
             for k, v in upstream.headers.items()
             if k.lower() not in _RESPONSE_DROP
         ]
+        response.raw_headers.append(_USAGE_RECORDED)
         return response
 
 
