@@ -38,9 +38,14 @@ span. Rule: if the span current when the request is sent is a recording GenAI in
 (``gen_ai.operation.name`` is chat, text_completion, embeddings or generate_content: the
 Anthropic SDK's, an LLM proxy's or another library's), that span reports the usage; our HTTP
 span then carries no ``gen_ai.usage.*`` attributes and says
-``oracle.llm.usage_reported_by=parent``. Otherwise the HTTP span carries the usage. Both
-count ``gen_ai.usage.input_tokens`` the same way: the whole prompt, cache reads and writes
-included (see `oracle_monitor.genai`).
+``oracle.llm.usage_reported_by=parent``. Likewise, a response with the header
+``x-oracle-usage-recorded: proxy`` comes through an LLM proxy whose own span records the
+usage (Oracle Monitor's proxy sends it on every response): our span still has the HTTP and
+GenAI attributes, status and 429 details, but no ``gen_ai.usage.*``, and says
+``oracle.llm.usage_reported_by=proxy`` (decided when the response's headers arrive, before a
+stream's body). Otherwise the HTTP span carries the usage. Both count
+``gen_ai.usage.input_tokens`` the same way: the whole prompt, cache reads and writes included
+(see `oracle_monitor.genai`).
 
 Content. Prompts and completions are recorded only when
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`` (read per call), as redacted JSON.

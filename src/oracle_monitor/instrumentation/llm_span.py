@@ -48,6 +48,9 @@ CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key")
 _INFERENCE_OPS = frozenset({"chat", "text_completion", "embeddings", "generate_content"})
 _MAX_JSON_BODY = 16 << 20
+#: Response header of an LLM proxy whose own span records the call's usage (ours sends it).
+USAGE_RECORDED_HEADER = "x-oracle-usage-recorded"
+USAGE_REPORTED_BY = "oracle.llm.usage_reported_by"
 
 
 class LLMSpan:
@@ -95,6 +98,9 @@ class LLMSpan:
             return
         headers = response.headers
         self.status, self.headers, self.version = response.status_code, headers, ""
+        if self.usage_here and headers.get(USAGE_RECORDED_HEADER) == "proxy":
+            self.usage_here = False  # decided before the body: a stream's too
+            self.span.set_attribute(USAGE_REPORTED_BY, "proxy")
         if self.new:
             self.version = response.http_version.replace("HTTP/", "")
         captured = options["captured_response_headers"]
@@ -226,7 +232,7 @@ def begin(request: Any, kind: tuple[str, str], options: Mapping[str, Any]) -> LL
             )
         )
     if not usage_here:
-        attributes["oracle.llm.usage_reported_by"] = "parent"
+        attributes[USAGE_REPORTED_BY] = "parent"
     name = f"{call.operation} {call.request_model}" if call.request_model else call.operation
     span = options["tracer"].start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
     inject(request.headers, context=trace.set_span_in_context(span))
