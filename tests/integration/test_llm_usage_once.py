@@ -4,7 +4,7 @@ The real `openai` and `anthropic` SDKs, instrumented by `instrument_llm_http`, c
 proxy, whose upstream is `oracle_monitor.demo.llm_provider` (no hosted LLM can be reached
 here). The proxy's span records usage and cost; the client's span of the same attempt keeps
 its HTTP and GenAI attributes but no usage (``oracle.llm.usage_reported_by=proxy``), so
-``/api/v1/costs`` of a real ``oracle-monitor serve`` counts each call once.
+``/api/v1/costs`` of a real ``oracle-monitor serve`` counts each call (and each 429) once.
 """
 
 from __future__ import annotations
@@ -159,10 +159,11 @@ def test_costs_count_each_call_once(start_server: StartServer, upstream: LLMProv
     )
     try:
         with running_proxy(upstream, proxy_provider) as (url, proxy_spans):
+            upstream.fail_next(1, retry_after="0")  # the first attempt: a 429, then a retry
             for vendor in ("openai", "anthropic"):
                 for stream in (False, True):
                     call(vendor, url, stream, agent="research")
-            finished(proxy_spans, 4)
+            finished(proxy_spans, 5)
         call("openai", upstream.base_url, stream=False)  # no proxy: the client's span counts
         assert provider.force_flush(10_000) and proxy_provider.force_flush(10_000)
     finally:
@@ -174,7 +175,7 @@ def test_costs_count_each_call_once(start_server: StartServer, upstream: LLMProv
     while time.monotonic() < deadline:
         costs = server.api("/api/v1/costs", group_by="agent").json()
         groups = {group["key"]: group for group in costs["groups"]}
-        if sum(group["requests"] for group in groups.values()) >= 5:
+        if sum(group["requests"] for group in groups.values()) >= 6:
             break
         time.sleep(0.1)
     time.sleep(0.3)  # and no more arrive
@@ -182,10 +183,11 @@ def test_costs_count_each_call_once(start_server: StartServer, upstream: LLMProv
     groups = {group["key"]: group for group in costs["groups"]}
     assert set(groups) == {"research", None}
     research, direct = groups["research"], groups[None]
-    assert research["requests"] == 4
+    assert (research["requests"], research["rate_limited"], research["errors"]) == (5, 1, 1)
     assert research["tokens"]["input"] == 2 * USAGE["openai"][0] + 2 * USAGE["anthropic"][0]
     assert research["tokens"]["output"] == 2 * USAGE["openai"][1] + 2 * USAGE["anthropic"][1]
     assert research["cost_usd"] > 0
     assert direct["requests"] == 1
     assert (direct["tokens"]["input"], direct["tokens"]["output"]) == USAGE["openai"]
-    assert costs["total"]["requests"] == 5
+    assert costs["total"]["requests"] == 6
+    assert costs["total"]["rate_limited"] == 1

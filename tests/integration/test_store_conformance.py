@@ -685,6 +685,28 @@ def test_llm_problems(store: Store) -> None:
     assert store.llm_problems(T0 + 75, T0 + 1000) == []
 
 
+def test_llm_attempts_the_proxy_records_are_not_counted_twice(store: Store) -> None:
+    """A client's span of an attempt through the LLM proxy (``usage_reported_by=proxy``)."""
+    proxied = {"oracle.llm.usage_reported_by": "proxy", "error.type": "rate_limit_exceeded"}
+    store.write_spans(
+        [
+            _llm(1, 0, provider="openai", model="gpt-4o", agent_name="research",
+                 rate_limited=True, status_code=StatusCode.ERROR,
+                 attributes={"error.type": "rate_limit_exceeded"}),  # the proxy's span
+            _llm(2, 0, provider="openai", model="gpt-4o", rate_limited=True,
+                 status_code=StatusCode.ERROR, attributes=proxied),  # the client's
+            _llm(3, 10, provider="openai", model="gpt-4o", status_code=StatusCode.ERROR,
+                 attributes={"oracle.llm.usage_reported_by": "proxy"}),
+            _llm(4, 20, provider="openai", model="gpt-4o", rate_limited=True,
+                 attributes={"oracle.llm.usage_reported_by": "parent"}),  # still counts
+        ]
+    )  # fmt: skip
+    (group,) = store.llm_costs("model")
+    assert (group.requests, group.rate_limited, group.errors) == (2, 2, 1)
+    problems = store.llm_problems(T0, T0 + 1000)
+    assert [p.span_id for p in problems] == [sid(1), sid(4)]
+
+
 def test_get_task_spans_every_trace_of_the_task(store: Store) -> None:
     store.write_spans(
         [

@@ -43,7 +43,8 @@ span then carries no ``gen_ai.usage.*`` attributes and says
 usage (Oracle Monitor's proxy sends it on every response): our span still has the HTTP and
 GenAI attributes, status and 429 details, but no ``gen_ai.usage.*``, and says
 ``oracle.llm.usage_reported_by=proxy`` (decided when the response's headers arrive, before a
-stream's body). Otherwise the HTTP span carries the usage. Both count
+stream's body); the stores' cost and LLM-problem queries leave such a span's 429 or error to
+the proxy's span too. Otherwise the HTTP span carries the usage. Both count
 ``gen_ai.usage.input_tokens`` the same way: the whole prompt, cache reads and writes included
 (see `oracle_monitor.genai`).
 

@@ -138,8 +138,12 @@ RECOMPUTE: Final = (
 )
 
 COST_GROUP_COLUMNS: Final = {"agent": "agent_name", "model": "model", "provider": "provider"}
-#: An LLM call: a span naming its provider with token counts, a rate limit or an error. The
-#: ``provider IS NOT NULL`` term lets SQLite use the partial index ``spans_llm_start``.
+#: Said by a client's span of an attempt whose LLM proxy's span records it (usage, 429, error).
+_NOT_PROXIED: Final = """json_extract({table}attributes, '$."oracle.llm.usage_reported_by"')
+    IS NOT 'proxy'"""
+#: An LLM call: a span naming its provider with token counts, a rate limit or an error (not
+#: the client's span of an attempt the proxy's span records). The ``provider IS NOT NULL``
+#: term lets SQLite use the partial index ``spans_llm_start``.
 LLM_COSTS: Final = """
     SELECT {column}, count(*), sum(rate_limited), sum(status_code = 2),
         sum(coalesce(input_tokens, 0)),
@@ -149,11 +153,11 @@ LLM_COSTS: Final = """
         sum(cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))
     FROM spans
     WHERE provider IS NOT NULL AND start_time_ns >= ? AND start_time_ns <= ?
-        AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR rate_limited
-            OR status_code = 2)
+        AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL
+            OR ((rate_limited OR status_code = 2) AND NOT_PROXIED))
     GROUP BY {column}
     ORDER BY total(cost_usd) DESC, count(*) DESC
-"""
+""".replace("NOT_PROXIED", _NOT_PROXIED.format(table=""))
 
 EVENT_COLUMNS: Final = (
     "event_id", "time_ns", "source", "kind", "entity", "severity", "summary", "attributes",
@@ -168,8 +172,9 @@ LLM_PROBLEMS: Final = """
     FROM spans AS s JOIN traces AS t ON t.trace_key = s.trace_key
     WHERE s.provider IS NOT NULL AND s.start_time_ns >= ? AND s.start_time_ns <= ?
         AND (s.rate_limited OR json_extract(s.attributes, '$."error.type"') IS NOT NULL)
+        AND NOT_PROXIED
     ORDER BY s.start_time_ns
-"""
+""".replace("NOT_PROXIED", _NOT_PROXIED.format(table="s."))
 
 #: Agents' spans since a time, newest first; ``agent_name IS NOT NULL`` selects the partial
 #: index ``spans_agent_start``.

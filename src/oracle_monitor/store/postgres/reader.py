@@ -52,6 +52,11 @@ _AGENT_SPANS: Final = (
     " ORDER BY s.start_time_ns DESC, s.span_id DESC LIMIT %s"
 )
 _COST_COLUMNS: Final = {"agent": "agent_name", "model": "model", "provider": "provider"}
+#: Said by a client's span of an attempt whose LLM proxy's span records it (usage, 429, error).
+_NOT_PROXIED: Final = (
+    "coalesce({t}attributes ->> 'oracle.llm.usage_reported_by',"
+    " {t}attributes_text::json ->> 'oracle.llm.usage_reported_by') IS DISTINCT FROM 'proxy'"
+)
 _LLM_COSTS: Final = """
     SELECT {column}, count(*), count(*) FILTER (WHERE rate_limited),
         count(*) FILTER (WHERE status_code = 2),
@@ -63,11 +68,11 @@ _LLM_COSTS: Final = """
             AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))
     FROM spans
     WHERE provider IS NOT NULL AND start_time_ns >= %s AND start_time_ns <= %s
-        AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR rate_limited
-            OR status_code = 2)
+        AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL
+            OR ((rate_limited OR status_code = 2) AND NOT_PROXIED))
     GROUP BY {column}
     ORDER BY coalesce(sum(cost_usd), 0) DESC, count(*) DESC
-"""
+""".replace("NOT_PROXIED", _NOT_PROXIED.format(t=""))
 _ERROR_TYPE: Final = (
     "coalesce(s.attributes -> 'error.type', (s.attributes_text::json -> 'error.type')::jsonb)"
 )
@@ -78,6 +83,7 @@ _LLM_PROBLEMS: Final = f"""
     FROM spans AS s CROSS JOIN LATERAL (SELECT {_ERROR_TYPE} AS error_type) AS p
     WHERE s.provider IS NOT NULL AND s.start_time_ns >= %s AND s.start_time_ns <= %s
         AND (s.rate_limited OR coalesce(jsonb_typeof(p.error_type), 'null') <> 'null')
+        AND {_NOT_PROXIED.format(t="s.")}
     ORDER BY s.start_time_ns
 """
 _TRACE_COLUMNS: Final = (
