@@ -16,6 +16,22 @@ pytestmark = pytest.mark.integration
 Fed = tuple[OracleServer, Seeded]
 
 
+def usd(value: float) -> str:
+    """A dollar amount as the dashboard writes it (frontend/src/lib/format.ts formatUsd)."""
+    if value == 0:
+        return "$0"
+    if abs(value) < 0.01:
+        return f"${value:.4f}"
+    if abs(value) < 100:
+        return f"${value:.2f}"
+    return f"${round(value):,}"
+
+
+def rfc3339_ms(ns: int) -> str:
+    """``ns`` as JavaScript's ``toISOString`` writes it (milliseconds, ``Z``)."""
+    return rfc3339(ns)[:23] + "Z"
+
+
 def missing_live_routes(server: OracleServer) -> bool:
     """Whether this server predates ``GET /alerts`` and ``WS /live`` (the dashboard then polls;
     the browser logs the refused socket and the 404, which are expected and tolerated)."""
@@ -86,6 +102,14 @@ def test_overview_shows_the_latest_snapshot(
         "data-status", "OK"
     )
     expect(page.get_by_test_id("cost-total")).to_have_text("$2.85")  # 0.02 * 95 * 1.5
+    # The running total: all LLM calls up to the shown snapshot, as the API counts them.
+    running = page.get_by_test_id("cost-running-total")
+    expect(running).to_have_attribute("data-state", "ready")
+    end = running.get_attribute("data-end")
+    assert end is not None and end[:19] == fed.snapshots[-1]["timestamp"][:19]
+    total = server.api("/api/v1/costs", group_by="agent", end=end).json()["total"]["cost_usd"]
+    assert total > 0
+    expect(running).to_have_text(usd(total))
     expect(page.locator('[data-testid=alert-item][data-kind="oom_killed"]')).to_have_count(1)
     render_ms = page.evaluate(
         "performance.getEntriesByName('overview-rendered')[0]?.startTime ?? null"
@@ -138,6 +162,14 @@ def test_the_scrubber_moved_back_shows_the_earlier_state(
         "data-status", "STALL"
     )
     expect(page.locator('[data-testid=alert-item][data-kind="oom_killed"]')).to_have_count(0)
+    # The running total as of the scrubbed snapshot.
+    running = page.get_by_test_id("cost-running-total")
+    expect(running).to_have_attribute("data-end", rfc3339_ms(fed.snapshot_ns[third]))
+    expect(running).to_have_attribute("data-state", "ready")
+    then = server.api(
+        "/api/v1/costs", group_by="agent", end=rfc3339_ms(fed.snapshot_ns[third])
+    ).json()["total"]["cost_usd"]
+    expect(running).to_have_text(usd(then))
     page.screenshot(path=screenshot_path("overview-scrubbed"), full_page=True)
     # Step back one snapshot, then return to live.
     page.get_by_label("step back").click()

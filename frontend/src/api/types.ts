@@ -238,3 +238,22 @@ export type LiveMessage =
   | { type: "snapshot"; timestamp: string; timestamp_unix_nano: number; snapshot: OracleState }
   | { type: "alert"; alert: Alert }
   | { type: "event"; event: InfraEventJson };
+
+/** One group (or the total) of `GET /api/v1/costs`. */
+export interface CostGroupJson {
+  key: string | null;
+  requests: number;
+  rate_limited: number;
+  errors: number;
+  tokens: { input: number; output: number; cache_read: number; cache_creation: number; reasoning: number };
+  cost_usd: number;
+  unpriced_requests: number;
+}
+
+export interface CostsAnswer {
+  group_by: "agent" | "model" | "provider";
+  start: string | null;
+  end: string | null;
+  groups: CostGroupJson[];
+  total: CostGroupJson;
+}

@@ -103,7 +103,7 @@ export function OverviewPage() {
           <MessageFlow state={state} series={series} />
         </div>
         <div className="grid grid-cols-1 gap-4 xl:grid-cols-[minmax(0,1fr)_minmax(0,1fr)]">
-          <CostTracker state={state} series={series} />
+          <CostTracker state={state} series={series} instantMs={takenMs} live={at === null} />
           <AlertTicker alerts={alerts} />
         </div>
       </div>

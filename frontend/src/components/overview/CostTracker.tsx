@@ -1,6 +1,7 @@
 import type { OracleState, StoredSnapshot } from "@/api/types";
 import { Panel } from "@/components/layout/Panel";
 import { TimeChart } from "@/components/overview/LazyChart";
+import { RunningTotal } from "@/components/overview/RunningTotal";
 import { formatCount, formatUsd } from "@/lib/format";
 import { tokenKinds, topGroups } from "@/lib/snapshot";
 
@@ -29,8 +30,19 @@ function Breakdown({ title, groups }: { title: string; groups: { key: string; co
   );
 }
 
-/** Running total, cost per hour, per agent and model, tokens by kind. */
-export function CostTracker({ state, series }: { state: OracleState; series: StoredSnapshot[] }) {
+/** Running total (as of the shown instant), the LLM window's total, cost per hour, per agent
+ * and model, tokens by kind. */
+export function CostTracker({
+  state,
+  series,
+  instantMs,
+  live,
+}: {
+  state: OracleState;
+  series: StoredSnapshot[];
+  instantMs: number;
+  live: boolean;
+}) {
   const usage = state.llm_usage;
   const kinds = tokenKinds(usage.totals);
   const totalTokens = kinds.input + kinds.cached + kinds.output + kinds.reasoning;
@@ -45,7 +57,8 @@ export function CostTracker({ state, series }: { state: OracleState; series: Sto
       testId="cost-tracker"
       aside={usage.window_seconds ? `LLM window ${Math.round(usage.window_seconds / 60)} min` : `llm ${usage.health.status}`}
     >
-      <div className="grid grid-cols-3 gap-3">
+      <div className="grid grid-cols-2 gap-3 sm:grid-cols-4">
+        <RunningTotal instantMs={instantMs} live={live} />
         <div>
           <div className="text-[11px] text-slate-500">window total</div>
           <div className="text-2xl font-semibold tabular-nums text-slate-50" data-testid="cost-total">
