@@ -4,6 +4,7 @@ import { LiveProvider } from "@/api/live";
 import { Panel } from "@/components/layout/Panel";
 import { Shell } from "@/components/layout/Shell";
 import { Empty, Loading } from "@/components/layout/States";
+import { TokenDialog } from "@/components/layout/TokenDialog";
 import { OverviewPage } from "@/pages/OverviewPage";
 
 // The Overview is in the first bundle; the other views load when first opened.
@@ -37,6 +38,7 @@ export function App() {
           </Routes>
           </Suspense>
         </Shell>
+        <TokenDialog />
       </LiveProvider>
     </BrowserRouter>
   );

@@ -93,8 +93,15 @@ class OracleServer:
         code = self.process.wait(timeout_s)
         return code
 
+    @property
+    def api_token(self) -> str | None:
+        """The bearer token the server's API asks for (from its env), if any."""
+        return self.env.get("ORACLE_API_TOKEN") or self.env.get("ORACLE_AUTH_TOKEN") or None
+
     def api(self, path: str, **params: Any) -> httpx.Response:
-        return httpx.get(f"{self.api_url}{path}", params=params, timeout=10)
+        token = self.api_token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(f"{self.api_url}{path}", params=params, headers=headers, timeout=10)
 
     def health(self) -> dict[str, Any]:
         response = self.api("/api/v1/health")

@@ -13,18 +13,69 @@ export class ApiError extends Error {
   }
 }
 
-/** The bearer token: from `?token=` (then remembered) or from local storage. */
+/** The bearer token: remembered on this browser (local storage) or for this tab only
+ * (session storage). */
 export function authToken(): string | null {
-  const fromUrl = new URLSearchParams(window.location.search).get("token");
-  if (fromUrl) {
-    window.localStorage.setItem(TOKEN_KEY, fromUrl);
-    return fromUrl;
-  }
-  return window.localStorage.getItem(TOKEN_KEY);
+  return window.localStorage.getItem(TOKEN_KEY) ?? window.sessionStorage.getItem(TOKEN_KEY);
 }
 
-export function setAuthToken(token: string): void {
-  window.localStorage.setItem(TOKEN_KEY, token);
+/** Take a `?token=` of the address (a link handed out once): store it and remove it from the
+ * address bar, so it is neither bookmarked nor shared with the page. */
+export function adoptUrlToken(): void {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get("token");
+  if (token === null) return;
+  if (token) setAuthToken(token, true);
+  url.searchParams.delete("token");
+  window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+}
+
+/** Whether the server asked for a token, and whether the one sent was refused. */
+export interface AuthState {
+  needed: boolean;
+  refused: boolean;
+  /** Bumped whenever a new token is set: data loaders reload on it. */
+  epoch: number;
+}
+
+let auth: AuthState = { needed: false, refused: false, epoch: 0 };
+const authListeners = new Set<() => void>();
+
+function setAuth(next: AuthState): void {
+  auth = next;
+  for (const listener of authListeners) listener();
+}
+
+/** The current `AuthState` (stable between changes, for `useSyncExternalStore`). */
+export function authState(): AuthState {
+  return auth;
+}
+
+/** Call `listener` on every change of `authState()`; returns the unsubscribe. */
+export function onAuthChange(listener: () => void): () => void {
+  authListeners.add(listener);
+  return () => authListeners.delete(listener);
+}
+
+/** The server answered 401 to a request sent with `sentToken`. Answers to a token that has
+ * been replaced since (requests under way while the user typed a new one) are ignored. */
+export function reportUnauthorized(sentToken: string | null): void {
+  if (sentToken !== authToken() || auth.needed) return;
+  setAuth({ ...auth, needed: true, refused: sentToken !== null });
+}
+
+/** Store `token` (on this browser when `remember`, else for this tab) and reload the data. */
+export function setAuthToken(token: string, remember = true): void {
+  window.localStorage.removeItem(TOKEN_KEY);
+  window.sessionStorage.removeItem(TOKEN_KEY);
+  (remember ? window.localStorage : window.sessionStorage).setItem(TOKEN_KEY, token);
+  setAuth({ needed: false, refused: false, epoch: auth.epoch + 1 });
+}
+
+function authHeaders(token: string | null): Record<string, string> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  return headers;
 }
 
 type Params = Record<string, string | number | null | undefined>;
@@ -41,30 +92,28 @@ export function apiUrl(path: string, params: Params = {}): string {
 
 /** GET a JSON document of the Jaeger-compatible API (`/jaeger/api<path>`). */
 export async function getJaeger<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
   const token = authToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
   const url = apiUrl(path, params).replace(/^\/api\/v1/, "/jaeger/api");
-  return readJson<T>(await fetch(url, { headers, signal }));
+  return readJson<T>(await fetch(url, { headers: authHeaders(token), signal }), token);
 }
 
 /** GET a JSON document of the API. Throws `ApiError` with the server's `detail`. */
 export async function getJson<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
   const token = authToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
   let response: Response;
   try {
-    response = await fetch(apiUrl(path, params), { headers, signal });
+    response = await fetch(apiUrl(path, params), { headers: authHeaders(token), signal });
   } catch (error) {
     if (error instanceof DOMException && error.name === "AbortError") throw error;
     throw new ApiError(0, "server unreachable");
   }
-  return readJson<T>(response);
+  return readJson<T>(response, token);
 }
 
-/** The JSON of a response, or `ApiError` with the server's `detail`. */
-export async function readJson<T>(response: Response): Promise<T> {
+/** The JSON of a response, or `ApiError` with the server's `detail`; a 401 (to a request
+ * sent with `sentToken`) also asks the user for a token. */
+export async function readJson<T>(response: Response, sentToken: string | null = authToken()): Promise<T> {
+  if (response.status === 401) reportUnauthorized(sentToken);
   if (!response.ok) {
     let detail = response.statusText;
     try {

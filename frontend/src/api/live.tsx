@@ -8,6 +8,7 @@
 import { createContext, startTransition, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { ApiError, authToken, getJson, prefetchedLatest } from "@/api/client";
 import type { Alert, InfraEventJson, LiveMessage, StoredSnapshot } from "@/api/types";
+import { useAuthEpoch } from "@/api/useApi";
 import { mergeAlerts } from "@/lib/snapshot";
 
 export type Connection = "connecting" | "live" | "polling" | "unreachable";
@@ -59,6 +60,8 @@ export function LiveProvider({ children }: { children: ReactNode }) {
   const [recent, setRecent] = useState<StoredSnapshot[]>([]);
   const socketOpen = useRef(false);
   const reconnectNow = useRef<() => void>(() => {});
+  // A new token (the token dialog): both loops start over with it.
+  const epoch = useAuthEpoch();
 
   const first = useRef(true);
   // A new snapshot re-renders every panel: after the first, as a transition, which React
@@ -137,7 +140,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       window.clearTimeout(retry);
       socket?.close();
     };
-  }, []);
+  }, [epoch]);
 
   // Polling while the socket is not delivering.
   useEffect(() => {
@@ -157,7 +160,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
           if (error instanceof ApiError && error.status === 404) {
             setEmpty(true);
             if (!socketOpen.current) setConnection("polling");
-          } else if (error instanceof ApiError && !socketOpen.current) {
+          } else if (error instanceof ApiError && error.status !== 401 && !socketOpen.current) {
             setConnection("unreachable");
           }
         }
@@ -178,7 +181,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       stopped = true;
       window.clearTimeout(timer);
     };
-  }, []);
+  }, [epoch]);
 
   const value = useMemo(
     () => ({ connection, latest, empty, alerts, events, recent }),

@@ -1,7 +1,12 @@
-import { useEffect, useRef, useState } from "react";
-import { ApiError, getJson } from "@/api/client";
+import { useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { ApiError, authState, getJson, onAuthChange } from "@/api/client";
 
 type Params = Record<string, string | number | null | undefined>;
+
+/** Bumped when a new token is set: effects that load data list it to load again. */
+export function useAuthEpoch(): number {
+  return useSyncExternalStore(onAuthChange, () => authState().epoch);
+}
 
 export interface ApiState<T> {
   data: T | undefined;
@@ -21,6 +26,7 @@ export function useApi<T>(
   const [state, setState] = useState<ApiState<T>>({ data: undefined, error: undefined, loading: true });
   const key = path === null ? null : `${path}?${JSON.stringify(params)}`;
   const keyRef = useRef(key);
+  const epoch = useAuthEpoch();
   useEffect(() => {
     if (path === null) {
       setState({ data: undefined, error: undefined, loading: false });
@@ -48,6 +54,6 @@ export function useApi<T>(
       window.clearTimeout(timer);
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key, refreshMs]);
+  }, [key, refreshMs, epoch]);
   return state;
 }
