@@ -70,8 +70,17 @@ def seeded_server(
 ) -> Iterator[tuple[OracleServer, Seeded]]:
     """One server per module, fed with the scenario (its own loop snapshots once an hour, so
     the stored history is the scenario's)."""
-    data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    server = OracleServer(data_dir=data_dir, env={"ORACLE_SNAPSHOT_INTERVAL_SECONDS": "3600"})
+    yield from seeded_server_with(tmp_path_factory, "e2e", {})
+
+
+def seeded_server_with(
+    tmp_path_factory: pytest.TempPathFactory, name: str, env: dict[str, str]
+) -> Iterator[tuple[OracleServer, Seeded]]:
+    """A server (``env`` added to its settings) fed with the scenario, stopped afterwards."""
+    data_dir = tmp_path_factory.mktemp(name) / "data"
+    server = OracleServer(
+        data_dir=data_dir, env={"ORACLE_SNAPSHOT_INTERVAL_SECONDS": "3600", **env}
+    )
     server.start()
     try:
         yield server, seed(server)

@@ -3,15 +3,14 @@ the token dialog, a refused token, and a remembered one."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from tests.e2e.conftest import screenshot_path
-from tests.e2e.scenario import Seeded, seed
+from tests.e2e.conftest import screenshot_path, seeded_server_with
+from tests.e2e.scenario import Seeded
 from tests.e2e.test_dashboard import usd
 from tests.integration.oracle_server import OracleServer
 
@@ -24,17 +23,7 @@ Fed = tuple[OracleServer, Seeded]
 @pytest.fixture(scope="module")
 def guarded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
     """A server with the API token set (OTLP stays open, so the scenario is fed as usual)."""
-    data_dir = tmp_path_factory.mktemp("e2e-token") / "data"
-    env = {"ORACLE_SNAPSHOT_INTERVAL_SECONDS": "3600", "ORACLE_API_TOKEN": TOKEN}
-    server = OracleServer(data_dir=data_dir, env=env)
-    server.start()
-    try:
-        yield server, seed(server)
-    finally:
-        try:
-            server.stop()
-        except subprocess.TimeoutExpired:
-            server.stop(9)
+    yield from seeded_server_with(tmp_path_factory, "e2e-token", {"ORACLE_API_TOKEN": TOKEN})
 
 
 @pytest.fixture
