@@ -99,6 +99,7 @@ class OracleServer:
         return self.env.get("ORACLE_API_TOKEN") or self.env.get("ORACLE_AUTH_TOKEN") or None
 
     def api(self, path: str, **params: Any) -> httpx.Response:
+        """GET ``path`` as an authorised client (with the server's token, when it has one)."""
         token = self.api_token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.get(f"{self.api_url}{path}", params=params, headers=headers, timeout=10)

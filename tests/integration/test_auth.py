@@ -60,8 +60,8 @@ def test_bearer_token_guards_every_door(
     exporter.shutdown()
 
     # API: health open, the rest closed without the token
-    assert server.api("/api/v1/health").status_code == 200
-    assert server.api("/api/v1/traces").status_code == 401
+    assert httpx.get(f"{server.api_url}/api/v1/health").status_code == 200
+    assert httpx.get(f"{server.api_url}/api/v1/traces").status_code == 401  # no token sent
     listing = httpx.get(
         f"{server.api_url}/api/v1/traces", headers={"Authorization": f"Bearer {TOKEN}"}
     )
