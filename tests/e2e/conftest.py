@@ -35,7 +35,11 @@ def chromium_path() -> str | None:
     found = os.environ.get("ORACLE_E2E_CHROMIUM") or shutil.which("chromium")
     if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False, env=env)
+        install = ["apt-get", "install", "-y", "-q", "chromium"]
+        if subprocess.run(install, check=False, env=env).returncode != 0:
+            # A new machine's package lists may be empty or stale: refresh them once, retry.
+            subprocess.run(["apt-get", "update", "-q"], check=False, env=env)
+            subprocess.run(install, check=False, env=env)
         found = shutil.which("chromium")
     return found
 
