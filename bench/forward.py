@@ -15,48 +15,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import httpx
 
-from ingest import cpu_seconds, free_port, send_all, wait_health, wait_readable
+from ingest import Server, cpu_seconds, running_server, send_all, wait_readable
 from workload import SPANS_PER_TRACE, requests
-
-
-@dataclass
-class Server:
-    """A running ``oracle-monitor serve``."""
-
-    process: subprocess.Popen[bytes]
-    grpc_port: int
-    api: str
 
 
 @contextmanager
 def serve(**env: str) -> Iterator[Server]:
-    with tempfile.TemporaryDirectory(prefix="oracle-bench-") as data_dir:
-        grpc_port, http_port, api_port = free_port(), free_port(), free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "oracle_monitor", "serve", "--data-dir", data_dir,
-             "--otlp-grpc-port", str(grpc_port), "--otlp-http-port", str(http_port),
-             "--api-port", str(api_port)],
-            env={**os.environ, "ORACLE_LOG_LEVEL": "ERROR", **env},
-        )  # fmt: skip
-        server = Server(process, grpc_port, f"http://127.0.0.1:{api_port}")
-        try:
-            wait_health(server.api, process)
-            yield server
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(120)
+    with (
+        tempfile.TemporaryDirectory(prefix="oracle-bench-") as data_dir,
+        running_server(data_dir, log_level="ERROR", **env) as server,
+    ):
+        yield server
 
 
 @contextmanager

@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -133,6 +134,38 @@ def wait_health(api: str, process: subprocess.Popen[bytes]) -> None:
     raise TimeoutError("server did not start")
 
 
+@dataclass
+class Server:
+    """A running ``oracle-monitor serve`` started by a benchmark."""
+
+    process: subprocess.Popen[bytes]
+    grpc_port: int
+    api: str
+
+
+@contextmanager
+def running_server(
+    data_dir: str, store_url: str | None = None, log_level: str = "WARNING", **env: str
+) -> Iterator[Server]:
+    """``oracle-monitor serve`` on free loopback ports (its store ``store_url``, default the
+    SQLite file in ``data_dir``), healthy when yielded, stopped with SIGTERM afterwards."""
+    grpc_port, http_port, api_port = free_port(), free_port(), free_port()
+    store = ["--store", store_url] if store_url else []
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oracle_monitor", "serve", "--data-dir", data_dir,
+         "--otlp-grpc-port", str(grpc_port), "--otlp-http-port", str(http_port),
+         "--api-port", str(api_port), *store],
+        env={**os.environ, "ORACLE_LOG_LEVEL": log_level, **env},
+    )  # fmt: skip
+    server = Server(process, grpc_port, f"http://127.0.0.1:{api_port}")
+    try:
+        wait_health(server.api, process)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(120)
+
+
 @contextmanager
 def fresh_store(url: str | None, data_dir: str, *, keep: bool = False) -> Iterator[str]:
     """The store URL to bench on: the SQLite file in ``data_dir``, or a new schema in the
@@ -164,28 +197,17 @@ def bench_end_to_end(
         tempfile.TemporaryDirectory(prefix="oracle-bench-") as data_dir,
         fresh_store(store_url, data_dir) as url,
     ):
-        grpc_port, http_port, api_port = free_port(), free_port(), free_port()
-        api = f"http://127.0.0.1:{api_port}"
-        server = subprocess.Popen(
-            [sys.executable, "-m", "oracle_monitor", "serve", "--data-dir", data_dir,
-             "--otlp-grpc-port", str(grpc_port), "--otlp-http-port", str(http_port),
-             "--api-port", str(api_port), "--store", url],
-            env={**os.environ, "ORACLE_LOG_LEVEL": "WARNING"},
-        )  # fmt: skip
-        try:
-            wait_health(api, server)
-            idle_cpu = cpu_seconds(server.pid)  # start-up (imports, schema)
+        with running_server(data_dir, url) as server:
+            idle_cpu = cpu_seconds(server.process.pid)  # start-up (imports, schema)
             started = time.perf_counter()
-            refusals = asyncio.run(send_all(f"127.0.0.1:{grpc_port}", bodies, concurrency))
+            target = f"127.0.0.1:{server.grpc_port}"
+            refusals = asyncio.run(send_all(target, bodies, concurrency))
             acknowledged = time.perf_counter()
-            wait_readable(api, last_trace, SPANS_PER_TRACE)
+            wait_readable(server.api, last_trace, SPANS_PER_TRACE)
             readable = time.perf_counter()
-            rss = peak_rss_mb(server.pid)
-            cpu = cpu_seconds(server.pid) - idle_cpu
+            rss = peak_rss_mb(server.process.pid)
+            cpu = cpu_seconds(server.process.pid) - idle_cpu
             pg_cpu = postgres_cpu_seconds(url) if store_url else 0.0
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(60)
         store = open_store(url)
         stored = store.count_spans()
         store.close()

@@ -12,17 +12,13 @@ once, then cached). Usage: ``python bench/jaeger.py [--spans N] [--rounds R]``.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 
 import httpx
 
-from ingest import free_port, fresh_store, wait_health
+from ingest import fresh_store, running_server
 from query import fill, report, timed
 
 
@@ -36,16 +32,8 @@ def main() -> None:
         fresh_store(None, data_dir, keep=False) as url,
     ):
         trace_ids = fill(url, args.spans, None, 1)
-        api_port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "oracle_monitor", "serve", "--data-dir", data_dir,
-             "--otlp-grpc-port", str(free_port()), "--otlp-http-port", str(free_port()),
-             "--api-port", str(api_port), "--store", url],
-            env={**os.environ, "ORACLE_LOG_LEVEL": "WARNING"},
-        )  # fmt: skip
-        try:
-            api = f"http://127.0.0.1:{api_port}"
-            wait_health(api, server)
+        with running_server(data_dir, url) as server:
+            api = server.api
             rounds = args.rounds
             with httpx.Client(base_url=api, timeout=120) as client:
                 print(f"{args.spans:,} spans stored")
@@ -82,9 +70,6 @@ def main() -> None:
                 )
                 report("/metrics, first scrape (reads the store)", timed(client, "/metrics", 1))
                 report("/metrics, cached", timed(client, "/metrics", rounds))
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(60)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,8 @@ between the originals': large stores in minutes rather than hours of client-side
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -30,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from ingest import free_port, fresh_store, wait_health
+from ingest import fresh_store, running_server
 from oracle_monitor.receiver.decode import DecodeLimits, decode_protobuf
 from oracle_monitor.store import open_store
 from workload import SPANS_PER_TRACE, requests
@@ -185,16 +181,8 @@ def main() -> None:
             if args.replicate > 1:
                 replicate(url, args.replicate - 1, step_of(args.spans, args.days))
                 trace_ids, total = stored_trace_ids(url, args.lookups)
-        api_port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "oracle_monitor", "serve", "--data-dir", data_dir,
-             "--otlp-grpc-port", str(free_port()), "--otlp-http-port", str(free_port()),
-             "--api-port", str(api_port), "--store", url],
-            env={**os.environ, "ORACLE_LOG_LEVEL": "WARNING"},
-        )  # fmt: skip
-        try:
-            api = f"http://127.0.0.1:{api_port}"
-            wait_health(api, server)
+        with running_server(data_dir, url) as server:
+            api = server.api
             with httpx.Client(base_url=api) as client:
                 by_id = []
                 for trace_id in random.sample(trace_ids, min(args.lookups, len(trace_ids))):
@@ -213,9 +201,6 @@ def main() -> None:
                     "search, last 24 hours, agent + error",
                     timed(client, "/api/v1/traces", 200, agent="writer", status="error", **day),
                 )
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(60)
 
 
 if __name__ == "__main__":
