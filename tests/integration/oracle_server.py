@@ -22,6 +22,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class _PortTaken(Exception):
+    """The server could not bind a port that was free when it was picked."""
+
+
 @dataclass
 class OracleServer:
     """A running ``oracle-monitor serve`` process and how to reach it."""
@@ -46,8 +50,22 @@ class OracleServer:
     def grpc_target(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
-    def start(self, timeout_s: float = 30.0) -> None:
+    def start(self, timeout_s: float = 30.0, attempts: int = 3) -> None:
+        """Start and wait for health. A port picked free may be taken by someone else before
+        the server binds it; then the server is started again on newly picked ports."""
+        for attempt in range(attempts):
+            try:
+                self._start_once(timeout_s)
+                return
+            except _PortTaken as taken:
+                if attempt == attempts - 1:
+                    raise RuntimeError(f"server could not bind its ports:\n{self.log()}") from taken
+                self.grpc_port, self.http_port = free_port(), free_port()
+                self.api_port = free_port()
+
+    def _start_once(self, timeout_s: float) -> None:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+        log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
@@ -71,6 +89,8 @@ class OracleServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "address already in use" in self.log()[log_offset:]:
+                    raise _PortTaken
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
                 if httpx.get(f"{self.api_url}/api/v1/health", timeout=1).status_code == 200:
