@@ -212,16 +212,24 @@ def iter_spans(trace: dict[str, Any], name_prefix: str) -> Iterator[dict[str, An
 
 
 def wait_for_spans(
-    server: OracleServer, trace_id: str, *names: str, timeout_s: float = 20.0
+    server: OracleServer,
+    trace_id: str,
+    *names: str,
+    llm_calls: int = 0,
+    timeout_s: float = 20.0,
 ) -> dict[str, Any]:
-    """The trace once it holds a span of each name (exporters flush in the background)."""
+    """The trace once it holds a span of each name and at least ``llm_calls`` chat spans
+    (each process's exporter flushes in the background, the proxy's too)."""
     deadline = time.monotonic() + timeout_s
     body: dict[str, Any] = {"spans": []}
     while time.monotonic() < deadline:
         response = server.api(f"/api/v1/traces/{trace_id}")
         if response.status_code == 200:
             body = response.json()
-            if set(names) <= {span["name"] for span in body["spans"]}:
+            chats = [
+                s for s in body["spans"] if s["attributes"].get("gen_ai.operation.name") == "chat"
+            ]
+            if set(names) <= {span["name"] for span in body["spans"]} and len(chats) >= llm_calls:
                 return body
         time.sleep(0.1)
     have = sorted({span["name"] for span in body["spans"]})

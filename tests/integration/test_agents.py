@@ -141,7 +141,11 @@ def test_a_task_goes_research_tools_writer_results_in_one_trace(stack: Stack) ->
     assert output["draft"].startswith("# How do batteries help solar and wind")
 
     trace = wait_for_spans(
-        stack.server, delivered.trace_id, "invoke_agent research", "invoke_agent writer"
+        stack.server,
+        delivered.trace_id,
+        "invoke_agent research",
+        "invoke_agent writer",
+        llm_calls=3,
     )
     services = by_service(trace)
     assert {"research-agent", "writer-agent", "tool-worker"} <= set(services)
