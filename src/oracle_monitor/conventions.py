@@ -189,10 +189,27 @@ def derive(attributes: Attributes, resource: Attributes) -> DerivedFields:
     return cast(DerivedFields, found)
 
 
+#: Usage fields a span leaves to the LLM proxy's span of the same call.
+_USAGE_FIELDS: Final = (
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
+    "reasoning_tokens",
+)  # fmt: skip
+
+
 def _llm_outcome(found: dict[str, str | int | float | bool | None], attributes: Attributes) -> None:
-    """Cost and rate limiting of an LLM call span (one that names its provider)."""
+    """Cost and rate limiting of an LLM call span (one that names its provider).
+
+    A span marked ``oracle.llm.usage_reported_by=proxy`` is a client's view of a call whose
+    LLM proxy span records the usage and cost (the Anthropic SDK's own span behind the proxy
+    still carries the SDK's counts): its derived counts and cost stay empty, so every call is
+    counted once, by the proxy's span. Its attributes keep what the client reported.
+    """
+    proxied = attributes.get("oracle.llm.usage_reported_by") == "proxy"
+    if proxied:
+        for name in _USAGE_FIELDS:
+            found[name] = None
     cost = attributes.get("oracle.llm.cost_usd")
-    if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0:
+    if not proxied and isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0:
         found["cost_usd"] = float(cost)
     limited = attributes.get("oracle.llm.rate_limited")
     found["rate_limited"] = limited is True or attributes.get("http.response.status_code") == 429

@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from oracle_monitor.conventions import derive
 from oracle_monitor.demo.llm_provider import LLMProvider, running_llm_provider
 from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
 from tests.integration.conftest import StartServer
@@ -53,8 +54,17 @@ def client_spans() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
     uninstrument_llm_http()
 
 
-def call(vendor: str, base_url: str, stream: bool, agent: str | None = None) -> None:
-    """One call through the vendor's SDK, its stream (if any) read to the end."""
+def call(
+    vendor: str,
+    base_url: str,
+    stream: bool,
+    agent: str | None = None,
+    sdk_provider: TracerProvider | None = None,
+) -> None:
+    """One call through the vendor's SDK, its stream (if any) read to the end.
+
+    With ``sdk_provider``, the Anthropic SDK emits its own call spans to it.
+    """
     headers = {"x-oracle-agent": agent} if agent else {}
     if vendor == "openai":
         client = openai.OpenAI(
@@ -72,7 +82,7 @@ def call(vendor: str, base_url: str, stream: bool, agent: str | None = None) -> 
         return
     claude = anthropic.Anthropic(
         api_key=ANTHROPIC_KEY, base_url=base_url, default_headers=headers, max_retries=2,
-        open_telemetry=False,
+        open_telemetry={"tracer_provider": sdk_provider} if sdk_provider else False,
     )  # fmt: skip
     if stream:
         with claude.messages.stream(model=CLAUDE, max_tokens=64, messages=USER) as events:
@@ -127,6 +137,37 @@ def test_client_span_leaves_usage_to_the_proxy(
     assert usage_of(direct)["gen_ai.usage.output_tokens"] == USAGE[vendor][1]
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_anthropic_sdk_span_behind_the_proxy_is_marked(
+    upstream: LLMProvider,
+    client_spans: tuple[TracerProvider, InMemorySpanExporter],
+    stream: bool,
+) -> None:
+    """The SDK's own span keeps its usage attributes but says the proxy records the call."""
+    provider, memory = client_spans
+    with running_proxy(upstream) as (url, proxy_spans):
+        claude = anthropic.Anthropic(
+            api_key=ANTHROPIC_KEY, base_url=url, max_retries=2,
+            open_telemetry={"tracer_provider": provider},
+        )  # fmt: skip
+        if stream:
+            with claude.messages.stream(model=CLAUDE, max_tokens=64, messages=USER) as events:
+                events.get_final_message()
+        else:
+            claude.messages.create(model=CLAUDE, max_tokens=64, messages=USER)
+        ours, sdk = sorted(finished(memory, 2), key=lambda span: span.start_time or 0)[::-1]
+        finished(proxy_spans, 1)
+    assert sdk.instrumentation_scope is not None
+    assert "anthropic" in sdk.instrumentation_scope.name
+    assert ours.parent is not None and ours.parent.span_id == sdk.context.span_id
+    assert attrs(sdk)["oracle.llm.usage_reported_by"] == "proxy"
+    assert attrs(ours)["oracle.llm.usage_reported_by"] == "proxy"
+    assert usage_of(ours) == {}
+    derived = derive(attrs(sdk), {})
+    assert derived["provider"] == "anthropic"
+    assert derived["input_tokens"] is None and derived["cost_usd"] is None
+
+
 def test_rate_limited_attempts_keep_their_details(
     upstream: LLMProvider, client_spans: tuple[TracerProvider, InMemorySpanExporter]
 ) -> None:
@@ -162,7 +203,8 @@ def test_costs_count_each_call_once(start_server: StartServer, upstream: LLMProv
             upstream.fail_next(1, retry_after="0")  # the first attempt: a 429, then a retry
             for vendor in ("openai", "anthropic"):
                 for stream in (False, True):
-                    call(vendor, url, stream, agent="research")
+                    # The Anthropic SDK's own spans go to the server too.
+                    call(vendor, url, stream, agent="research", sdk_provider=provider)
             finished(proxy_spans, 5)
         call("openai", upstream.base_url, stream=False)  # no proxy: the client's span counts
         assert provider.force_flush(10_000) and proxy_provider.force_flush(10_000)

@@ -313,3 +313,25 @@ def test_llm_cost_and_rate_limit(
     derived = derive(attributes, {})
     assert derived["cost_usd"] == cost
     assert derived["rate_limited"] is rate_limited
+
+
+def test_a_span_whose_proxy_records_the_usage_counts_none_of_its_own() -> None:
+    """The Anthropic SDK's span behind the LLM proxy: its counts stay in its attributes only."""
+    attributes: Attributes = {
+        "gen_ai.provider.name": "anthropic",
+        "gen_ai.request.model": "claude-sonnet-4",
+        "gen_ai.usage.input_tokens": 1200,
+        "gen_ai.usage.output_tokens": 340,
+        "gen_ai.usage.cache_read.input_tokens": 100,
+        "oracle.llm.cost_usd": 0.01,
+        "http.response.status_code": 429,
+        "oracle.llm.usage_reported_by": "proxy",
+    }
+    derived = derive(attributes, {})
+    assert derived["provider"] == "anthropic" and derived["model"] == "claude-sonnet-4"
+    assert derived["input_tokens"] is None and derived["output_tokens"] is None
+    assert derived["cache_read_tokens"] is None and derived["cost_usd"] is None
+    assert derived["rate_limited"] is True  # the stores leave it to the proxy's span
+    assert attributes["gen_ai.usage.input_tokens"] == 1200
+    unmarked = derive({**attributes, "oracle.llm.usage_reported_by": "parent"}, {})
+    assert unmarked["input_tokens"] == 1200 and unmarked["cost_usd"] == 0.01

@@ -44,9 +44,12 @@ usage (Oracle Monitor's proxy sends it on every response): our span still has th
 GenAI attributes, status and 429 details, but no ``gen_ai.usage.*``, and says
 ``oracle.llm.usage_reported_by=proxy`` (decided when the response's headers arrive, before a
 stream's body); the stores' cost and LLM-problem queries leave such a span's 429 or error to
-the proxy's span too. Otherwise the HTTP span carries the usage. Both count
-``gen_ai.usage.input_tokens`` the same way: the whole prompt, cache reads and writes included
-(see `oracle_monitor.genai`).
+the proxy's span too. When a parent span reports the usage (the Anthropic SDK's, still open
+while its attempts run), it is marked ``oracle.llm.usage_reported_by=proxy`` as well: its
+``gen_ai.usage.*`` attributes stay as the SDK set them, but the stores derive no token counts
+or cost from a span so marked, so the proxy's span alone counts the call. Otherwise the HTTP
+span carries the usage. Both count ``gen_ai.usage.input_tokens`` the same way: the whole
+prompt, cache reads and writes included (see `oracle_monitor.genai`).
 
 Content. Prompts and completions are recorded only when
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`` (read per call), as redacted JSON.

@@ -67,6 +67,7 @@ class LLMSpan:
         "headers",
         "new",
         "old",
+        "parent",
         "size",
         "span",
         "start_ns",
@@ -75,8 +76,11 @@ class LLMSpan:
         "version",
     )
 
-    def __init__(self, call: LLMCall, usage_here: bool, span: Any, semconv: Any) -> None:
+    def __init__(
+        self, call: LLMCall, usage_here: bool, span: Any, semconv: Any, parent: Any = None
+    ) -> None:
         self.call, self.usage_here, self.span = call, usage_here, span
+        self.parent = parent  # the GenAI span that reports the usage, if not this one
         self.old, self.new = _report_old(semconv), _report_new(semconv)
         self.start_ns = time.monotonic_ns()
         self.done = False
@@ -98,9 +102,11 @@ class LLMSpan:
             return
         headers = response.headers
         self.status, self.headers, self.version = response.status_code, headers, ""
-        if self.usage_here and headers.get(USAGE_RECORDED_HEADER) == "proxy":
+        if headers.get(USAGE_RECORDED_HEADER) == "proxy":
             self.usage_here = False  # decided before the body: a stream's too
             self.span.set_attribute(USAGE_REPORTED_BY, "proxy")
+            if self.parent is not None:  # e.g. the Anthropic SDK's span, open around attempts
+                self.parent.set_attribute(USAGE_REPORTED_BY, "proxy")
         if self.new:
             self.version = response.http_version.replace("HTTP/", "")
         captured = options["captured_response_headers"]
@@ -207,7 +213,8 @@ def begin(request: Any, kind: tuple[str, str], options: Mapping[str, Any]) -> LL
         body = b""
     capture = os.environ.get(CAPTURE_CONTENT_ENV, "").lower() == "true"
     call = start_call(kind[0], kind[1], body, capture_content=capture)
-    usage_here = not _parent_reports_usage(trace.get_current_span())
+    current = trace.get_current_span()
+    usage_here = not _parent_reports_usage(current)
     attributes: dict[str, Any] = dict(call.attributes(usage=False))
     semconv = options["sem_conv_opt_in_mode"]
     method = request.method
@@ -236,7 +243,7 @@ def begin(request: Any, kind: tuple[str, str], options: Mapping[str, Any]) -> LL
     name = f"{call.operation} {call.request_model}" if call.request_model else call.operation
     span = options["tracer"].start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
     inject(request.headers, context=trace.set_span_in_context(span))
-    return LLMSpan(call, usage_here, span, semconv)
+    return LLMSpan(call, usage_here, span, semconv, None if usage_here else current)
 
 
 def send(
