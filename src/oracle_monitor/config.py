@@ -141,6 +141,35 @@ class Settings(BaseSettings):
         None, gt=0, description="Cost rate above which cost_over_budget is emitted."
     )
 
+    # Scale-out: snapshot leadership among aggregators, and the API-only command.
+    leader_lock_name: str = Field(
+        "snapshots",
+        min_length=1,
+        description="Name of the snapshot leader's PostgreSQL advisory lock; the key also "
+        "depends on the store's schema and tenant, so deployments sharing a database differ.",
+    )
+    leader_retry_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="How often a follower tries to become leader; default: the snapshot "
+        "interval, so a dead leader is replaced within one interval.",
+    )
+    leader_check_seconds: float = Field(
+        1.0, gt=0, description="How often the leader checks it still holds its lock connection."
+    )
+    leader_keepalive_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="TCP keepalive idle time of the lock connection (both ends) and how long "
+        "a check may take: a vanished peer is noticed after about twice this.",
+    )
+    live_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="`oracle-monitor api`: how often the store is polled for new snapshots, "
+        "alerts and events to send to live clients.",
+    )
+
     @property
     def namespaces(self) -> tuple[str, ...]:
         """`k8s_namespaces` as a tuple (empty: every namespace the collector may list)."""
