@@ -143,3 +143,27 @@ def demo(
         ports=Ports(api=api_port or free_port()),
     )
     run_demo(options)
+
+
+# Scale-out: the API alone, over the store other processes write.
+@main.command()
+@click.option("--host", help="[ORACLE_HOST] address to bind, default 127.0.0.1")
+@click.option("--api-port", type=int, help="[ORACLE_API_PORT] default 8000")
+@click.option("--store", help="[ORACLE_STORE] the shared store, postgresql://…")
+@click.option(
+    "--migrate/--no-migrate",
+    "store_migrate",
+    default=None,
+    help="[ORACLE_STORE_MIGRATE] apply PostgreSQL schema migrations at start-up (default on)",
+)
+def api(**flags: Any) -> None:
+    """Serve the REST, WebSocket, Jaeger and metrics API (and the UI) over a shared store.
+
+    No receiver, collectors or snapshot loop: receivers and aggregators write the store; live
+    clients get what they store, polled every ORACLE_LIVE_POLL_SECONDS.
+    """
+    settings = _settings(Settings, **flags)
+    _logging(settings.log_level)
+    from oracle_monitor.api_server import serve_api
+
+    asyncio.run(serve_api(settings))

@@ -1,0 +1,77 @@
+"""`oracle-monitor api`: the REST, WebSocket, Jaeger and metrics API alone, over a shared store.
+
+For the scale-out topology: receivers and aggregators (other processes) write the store; this
+process only reads it, so it runs no OTLP receiver, no collectors and no snapshot loop, and
+any number of replicas can run behind one Service. Live clients are fed by a `StorePoller`
+(every ``ORACLE_LIVE_POLL_SECONDS``). ``/api/v1/health`` says ``"role": "api"``; ``/infra``
+has no collectors to show (the snapshots carry their state).
+
+Start-up: store (migrated unless ``--no-migrate``) → live hub and poller → API. Shutdown runs
+backwards: the API stops (live clients get close code 1012), the poller stops, the store
+closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from contextlib import AsyncExitStack
+from typing import Any
+
+from oracle_monitor.aggregator import ChainConfig
+from oracle_monitor.aggregator.live import LiveHub
+from oracle_monitor.api import create_app
+from oracle_monitor.api.live_poll import StorePoller
+from oracle_monitor.auth import BearerAuth, exposure_warnings
+from oracle_monitor.config import Settings
+from oracle_monitor.server import _redacted, _start_uvicorn
+from oracle_monitor.store import open_store
+
+logger = logging.getLogger("oracle_monitor")
+ROLE = "api"
+
+
+async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    api_auth = BearerAuth(settings.api_bearer_token())
+    for warning in exposure_warnings(settings.host, api_token=api_auth.enabled, otlp_token=True):
+        logger.warning("%s", warning)
+
+    async with AsyncExitStack() as stack:
+        store = await asyncio.to_thread(open_store, settings.store, migrate=settings.store_migrate)
+        stack.callback(store.close)  # closed last
+        hub = LiveHub()
+        hub.bind(loop)
+        stack.callback(hub.close)
+        poller = StorePoller(store, hub, settings.live_poll_seconds)
+        await poller.start()
+        stack.push_async_callback(poller.shutdown)
+
+        def status() -> dict[str, Any]:
+            return {"role": ROLE, "live": {"clients": hub.subscribers, "poll": poller.stats()}}
+
+        app = create_app(store, status, api_auth, (), hub)
+        app.state.chain_config = ChainConfig(
+            timeout_ns=int(settings.chain_timeout_seconds * 1e9),
+            orphan_timeout_ns=int(settings.chain_orphan_timeout_seconds * 1e9),
+        )
+        await _start_uvicorn(
+            stack, app, settings.host, settings.api_port, settings.shutdown_timeout_seconds
+        )
+        logger.info(
+            "API http://%s:%d/api/v1 over %s; bearer token %s",
+            settings.host,
+            settings.api_port,
+            _redacted(settings.store),
+            "required" if api_auth.enabled else "not required",
+        )
+        await stop.wait()
+        logger.info("shutting down")
+    logger.info("stopped")
