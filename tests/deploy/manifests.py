@@ -14,7 +14,9 @@ import yaml
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"
-OVERLAYS = ("single-node", "production")
+OVERLAYS = ("single-node", "production", "scale-out")
+#: Renders that run the all-in-one `oracle-monitor serve` (scale-out splits it in three roles).
+ALL_IN_ONE = ("base", "overlays/single-node", "overlays/production")
 #: Kubernetes versions whose OpenAPI schemas (shipped in `kubernetes-validate`) we check:
 #: the oldest release still commonly run by managed services, and the newest.
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")

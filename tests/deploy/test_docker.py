@@ -126,8 +126,11 @@ def test_compose_matches_the_compose_specification(compose: dict[str, Any]) -> N
 def test_compose_services(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert set(services) == {
-        "oracle-monitor", "redpanda", "postgres", "grafana", "jaeger", "prometheus"
+        "oracle-monitor", "redpanda", "postgres", "grafana", "jaeger", "prometheus",
+        "receiver", "aggregator", "api",
     }  # fmt: skip
+    default = {name for name, service in services.items() if "profiles" not in service}
+    assert "oracle-monitor" in default and not {"receiver", "aggregator", "api"} & default
     monitor = services["oracle-monitor"]
     assert monitor["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
     env = monitor["environment"]
@@ -137,6 +140,22 @@ def test_compose_services(compose: dict[str, Any]) -> None:
     assert env["ORACLE_FORWARD_OTLP_ENDPOINTS"] == "grpc://jaeger:4317"
     assert "redpanda:9092" in monitor["command"]
     assert monitor["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_compose_scale_out_profile(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    roles = {name: services[name] for name in ("receiver", "aggregator", "api")}
+    assert all(service["profiles"] == ["scale-out"] for service in roles.values())
+    pipeline = "kafka://redpanda:9092/oracle.spans"
+    assert roles["receiver"]["command"] == ["receiver", "--pipeline", pipeline]
+    aggregator = roles["aggregator"]["command"]
+    assert aggregator[:3] == ["aggregator", "--pipeline", pipeline]
+    store = aggregator[aggregator.index("--store") + 1]
+    assert store == roles["api"]["environment"]["ORACLE_STORE"]  # one database, shared
+    assert store.endswith("?schema=scale_out")  # apart from the all-in-one server's tables
+    assert roles["aggregator"]["deploy"]["replicas"] >= 2
+    published = {p.rsplit(":", 2)[1] for s in services.values() for p in s.get("ports", [])}
+    assert len(published) == sum(len(s.get("ports", [])) for s in services.values())
 
 
 def test_compose_images_are_pinned(compose: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ import kubernetes_validate
 import pytest
 
 from tests.deploy.manifests import (
+    ALL_IN_ONE,
     K8S,
     KUBERNETES_VERSIONS,
     OVERLAYS,
@@ -104,8 +105,9 @@ def test_pods_run_as_non_root(rendered: list[Manifest]) -> None:
             assert pod["securityContext"]["runAsUser"] > 0
 
 
-def test_monitor_probes_the_health_route(rendered: list[Manifest]) -> None:
-    monitor = by_kind(rendered, "Deployment")["oracle-monitor/oracle-monitor"]
+@pytest.mark.parametrize("render", ALL_IN_ONE)
+def test_monitor_probes_the_health_route(render: str) -> None:
+    monitor = by_kind(kustomize(K8S / render), "Deployment")["oracle-monitor/oracle-monitor"]
     (container,) = monitor["spec"]["template"]["spec"]["containers"]
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/api/v1/health", "port": "http"}
@@ -251,3 +253,75 @@ def test_every_oracle_variable_in_the_manifests_is_a_setting(rendered: list[Mani
             used |= {v["name"] for v in container.get("env", []) if v["name"].startswith("ORACLE_")}
     assert len(used) >= 10
     assert used <= known, f"not settings of any command: {sorted(used - known)}"
+
+
+PIPELINE = "kafka://redpanda:9092/oracle.spans"
+
+
+def _container(manifest: Manifest) -> Manifest:
+    (container,) = manifest["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def test_scale_out_splits_the_monitor_in_three_roles() -> None:
+    rendered = kustomize(K8S / "overlays" / "scale-out")
+    deployments = by_kind(rendered, "Deployment")
+    assert "oracle-monitor/oracle-monitor" not in deployments  # no all-in-one `serve`
+    receiver = deployments["oracle-monitor/oracle-monitor-receiver"]
+    aggregator = deployments["oracle-monitor/oracle-monitor-aggregator"]
+    api = deployments["oracle-monitor/oracle-monitor-api"]
+    assert _container(receiver)["args"] == ["receiver", "--pipeline", PIPELINE]
+    assert _container(aggregator)["args"] == [
+        "aggregator", "--pipeline", PIPELINE, "--store", "$(ORACLE_STORE)"
+    ]  # fmt: skip
+    assert _container(api)["args"] == ["api", "--store", "$(ORACLE_STORE)"]
+    for role in (aggregator, api):  # $(ORACLE_STORE) expands from the Secret
+        env = {v["name"]: v for v in _container(role)["env"]}
+        assert env["ORACLE_STORE"]["valueFrom"]["secretKeyRef"] == {
+            "name": "oracle-monitor-store", "key": "url"
+        }  # fmt: skip
+    # Only the aggregators (whose leader runs the collectors) get the collector's account.
+    assert aggregator["spec"]["template"]["spec"]["serviceAccountName"] == "oracle-monitor"
+    for role in (receiver, api):
+        assert role["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    assert receiver["spec"]["replicas"] > 1 and aggregator["spec"]["replicas"] > 1
+
+    # Probes: the receivers' /health on OTLP/HTTP, the API's /api/v1/health.
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert _container(receiver)[probe]["httpGet"] == {"path": "/health", "port": "otlp-http"}
+        assert _container(api)[probe]["httpGet"] == {"path": "/api/v1/health", "port": "http"}
+
+    # The agents' OTLP endpoint is unchanged: the Service oracle-monitor now fronts receivers.
+    services = by_kind(rendered, "Service")
+    otlp = services["oracle-monitor/oracle-monitor"]["spec"]
+    assert otlp["selector"] == {"app.kubernetes.io/name": "oracle-monitor-receiver"}
+    assert {p["port"] for p in otlp["ports"]} == {4317, 4318}
+    api_service = services["oracle-monitor/oracle-monitor-api"]["spec"]
+    assert api_service["selector"] == api["spec"]["selector"]["matchLabels"]
+    assert [p["port"] for p in api_service["ports"]] == [8000]
+    hpa = by_kind(rendered, "HorizontalPodAutoscaler")["oracle-monitor/oracle-monitor-receiver"]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "oracle-monitor-receiver"
+
+
+def test_scale_out_has_its_own_span_pipeline_broker() -> None:
+    rendered = kustomize(K8S / "overlays" / "scale-out")
+    # `redpanda` in the pipeline URL is the Service of the monitor's own namespace.
+    service = by_kind(rendered, "Service")["oracle-monitor/redpanda"]
+    broker = by_kind(rendered, "StatefulSet")["oracle-monitor/redpanda"]
+    assert service["spec"]["selector"] == broker["spec"]["selector"]["matchLabels"]
+    assert 9092 in {port["port"] for port in service["spec"]["ports"]}
+    assert broker["spec"]["replicas"] == 3
+    seeds = next(arg for arg in _container(broker)["args"] if arg.startswith("--seeds="))
+    assert seeds.count(".redpanda.oracle-monitor.svc.cluster.local:33145") == 3
+    assert "oracle-monitor/redpanda" in by_kind(rendered, "PodDisruptionBudget")
+    job = by_kind(rendered, "Job")["oracle-monitor/oracle-pipeline-topics"]
+    configs = by_kind(rendered, "ConfigMap")
+    (config,) = [m for k, m in configs.items() if k.startswith("oracle-monitor/pipeline-redpanda")]
+    volumes = job["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "config", "configMap": {"name": config["metadata"]["name"]}} in volumes
+    assert "rpk topic create oracle.spans" in config["data"]["topics.sh"]
+    assert "auto_create_topics_enabled: false" in config["data"]["bootstrap.yaml"]
+    # The agents' own broker is still there, and still the one whose lag is watched.
+    assert "agents/redpanda" in by_kind(rendered, "StatefulSet")
+    (monitor_config,) = [m for k, m in configs.items() if k.startswith("oracle-monitor/oracle-m")]
+    assert monitor_config["data"]["ORACLE_KAFKA_BOOTSTRAP"].startswith("redpanda.agents.svc")
