@@ -259,7 +259,8 @@ PIPELINE = "kafka://redpanda:9092/oracle.spans"
 
 
 def _container(manifest: Manifest) -> Manifest:
-    (container,) = manifest["spec"]["template"]["spec"]["containers"]
+    containers_: list[Manifest] = manifest["spec"]["template"]["spec"]["containers"]
+    (container,) = containers_
     return container
 
 
