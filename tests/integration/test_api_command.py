@@ -19,7 +19,7 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from oracle_monitor.aggregator.snapshot_loop import take_snapshot
-from oracle_monitor.model import Alert, InfraEvent, Severity
+from oracle_monitor.model import Alert, InfraEvent, Severity, Span, SpanKind
 from oracle_monitor.store import open_store
 from oracle_monitor.store.base import Store
 from tests.integration.oracle_server import free_port
@@ -69,6 +69,12 @@ def next_of(ws: ClientConnection, kind: str, timeout_s: float = 10) -> dict[str,
 def test_api_alone_serves_and_streams_what_others_store(store_url: str, tmp_path: Path) -> None:
     writer = open_store(store_url)  # stands in for the aggregators: another process's writes
     now = time.time_ns()
+    writer.write_spans([Span(
+        trace_id="ab" * 16, span_id="cd" * 8, parent_span_id="", name="invoke_agent research",
+        kind=SpanKind.INTERNAL, start_time_ns=now - 10 * SECOND, end_time_ns=now - 9 * SECOND,
+        agent_name="research", task_id="t-1",
+        attributes={"gen_ai.operation.name": "invoke_agent", "oracle.agent.reasoning": "plan"},
+    )])  # fmt: skip
     write_snapshot(writer, now - 2 * SECOND)
     old_event = InfraEvent(now - 3 * SECOND, "k8s", "oom_killed", "pod/agents/research-0",
                            Severity.ERROR, "OOMKilled")  # fmt: skip
@@ -81,6 +87,10 @@ def test_api_alone_serves_and_streams_what_others_store(store_url: str, tmp_path
         assert "receiver" not in health and "snapshots" not in health
         latest = httpx.get(f"{base}/snapshots/latest").json()
         assert latest["timestamp_unix_nano"] == now - 2 * SECOND
+        # Taken without collectors, from the PostgreSQL store's activity alone.
+        assert latest["snapshot"]["kubernetes"]["health"]["status"] == "stopped"
+        (agent,) = latest["snapshot"]["agents"]
+        assert (agent["name"], agent["last_reasoning"]) == ("research", "plan")
         events = httpx.get(f"{base}/events", params={"kind": "oom_killed"}).json()
         assert [e["entity"] for e in events["events"]] == ["pod/agents/research-0"]
 
