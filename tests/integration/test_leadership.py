@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import pytest
@@ -251,3 +252,82 @@ async def test_contenders_share_a_lock_per_schema_and_tenant(store_url: str) -> 
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+
+
+class FreezableProxy:
+    """A TCP proxy in front of the real PostgreSQL that can stop forwarding without closing
+    anything: to the leader it looks like a peer that went silent (a partition, a hung
+    node). A fake network, not a fake server: the database behind it is the real one."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self._upstream_port = upstream_port
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self._writers: list[asyncio.StreamWriter] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._upstream_port)
+        self._writers += [writer, up_writer]
+        await asyncio.gather(
+            self._pump(reader, up_writer), self._pump(up_reader, writer), return_exceptions=True
+        )
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                await self.flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    def cut(self) -> None:
+        """Close every connection (as the server does once its keepalives give up)."""
+        for writer in self._writers:
+            writer.close()
+        self._writers.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+
+
+async def test_a_leader_whose_database_goes_silent_stops_its_duties(store_url: str) -> None:
+    upstream = urlsplit(store_url)
+    proxy = FreezableProxy(upstream.port or 5432)
+    await proxy.start()
+    via_proxy = urlunsplit(upstream._replace(netloc=f"{upstream.username}@127.0.0.1:{proxy.port}"))
+    keepalive_s = 1.0
+    leadership = Leadership(
+        LeadershipConfig(store_url=via_proxy, holder="silent", retry_s=0.3, check_s=0.2,
+                         keepalive_s=keepalive_s)
+    )  # fmt: skip
+    duties = Recorder()
+    stop = asyncio.Event()
+    task = asyncio.create_task(leadership.run(duties, stop))
+    try:
+        await until(lambda: leadership.is_leader, 10, "leadership")
+        proxy.flowing.clear()  # nothing gets through, nothing is closed
+        silent = time.monotonic()
+        await until(lambda: duties.ends, 10, "the duties to stop")
+        stopped_after = duties.ends[0] - silent
+        print(f"duties stopped {stopped_after:.3f} s after the database went silent")
+        assert stopped_after < 0.2 + keepalive_s + 1.0  # a check, its timeout, slack
+        assert not leadership.is_leader and "did not answer" in leadership.last_error
+        # The server still sees a live session holding the lock until it gives up on it;
+        # then the lock is free and the leader, reconnected, leads again.
+        assert lock_holders(leadership.key) == [leadership.application_name]
+        proxy.cut()
+        proxy.flowing.set()
+        await until(lambda: len(duties.starts) == 2 and leadership.is_leader, 10, "a new term")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await proxy.close()
