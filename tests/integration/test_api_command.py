@@ -91,6 +91,10 @@ def test_api_alone_serves_and_streams_what_others_store(store_url: str, tmp_path
         assert latest["snapshot"]["kubernetes"]["health"]["status"] == "stopped"
         (agent,) = latest["snapshot"]["agents"]
         assert (agent["name"], agent["last_reasoning"]) == ("research", "plan")
+        services = httpx.get(f"http://127.0.0.1:{port}/jaeger/api/services").json()
+        assert services["data"] == ["unknown_service"]  # the span has no service.name
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics")
+        assert metrics.status_code == 200 and "oracle_llm_" in metrics.text
         events = httpx.get(f"{base}/events", params={"kind": "oom_killed"}).json()
         assert [e["entity"] for e in events["events"]] == ["pod/agents/research-0"]
 
