@@ -264,6 +264,7 @@ class FreezableProxy:
         self.flowing = asyncio.Event()
         self.flowing.set()
         self._writers: list[asyncio.StreamWriter] = []
+        self._handlers: set[asyncio.Task[Any]] = set()
         self.port = 0
         self._server: asyncio.Server | None = None
 
@@ -272,6 +273,10 @@ class FreezableProxy:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._upstream_port)
         self._writers += [writer, up_writer]
         await asyncio.gather(
@@ -294,9 +299,11 @@ class FreezableProxy:
         self._writers.clear()
 
     async def close(self) -> None:
+        self.flowing.set()
         self.cut()
         if self._server is not None:
             self._server.close()
+        await asyncio.wait_for(asyncio.gather(*self._handlers, return_exceptions=True), 5)
 
 
 async def test_a_leader_whose_database_goes_silent_stops_its_duties(store_url: str) -> None:
@@ -330,4 +337,34 @@ async def test_a_leader_whose_database_goes_silent_stops_its_duties(store_url: s
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+        await proxy.close()
+
+
+async def test_a_follower_whose_database_goes_silent_still_stops_promptly(store_url: str) -> None:
+    upstream = urlsplit(store_url)
+    proxy = FreezableProxy(upstream.port or 5432)
+    await proxy.start()
+    via_proxy = urlunsplit(upstream._replace(netloc=f"{upstream.username}@127.0.0.1:{proxy.port}"))
+    leader = Leadership(config(store_url, "direct"))
+    follower = Leadership(
+        LeadershipConfig(store_url=via_proxy, holder="behind", retry_s=0.2, check_s=0.2,
+                         keepalive_s=0.5)
+    )  # fmt: skip
+    stop, follower_stop = asyncio.Event(), asyncio.Event()
+    tasks = [asyncio.create_task(leader.run(Recorder(), stop))]
+    try:
+        await until(lambda: leader.is_leader, 10, "leadership")
+        following = asyncio.create_task(follower.run(Recorder(), follower_stop))
+        await until(lambda: follower.stats()["leader"] == "direct", 10, "the follower to look")
+        proxy.flowing.clear()
+        await until(lambda: "no answer" in follower.last_error, 10, "the attempt to time out")
+        assert not follower.is_leader
+        follower_stop.set()
+        asked = time.monotonic()
+        await asyncio.wait_for(following, 10)
+        assert time.monotonic() - asked < 0.5 * 2 + 1.0  # a pending connect times out
+    finally:
+        stop.set()
+        follower_stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
         await proxy.close()

@@ -180,18 +180,36 @@ class Leadership:
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = await asyncio.wait_for(self._connect(), self.config.keepalive_s * 2)
-            cursor = await self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
-            row = await cursor.fetchone()
+            row = await self._query("SELECT pg_try_advisory_lock(%s)", (self.key,))
             if row is not None and row[0]:
                 return True
-            cursor = await self._conn.execute(_HOLDER_QUERY, lock_ids(self.key))
-            found = await cursor.fetchone()
-            self._seen_leader = _holder_of(str(found[0])) if found else None
+            found = await self._query(_HOLDER_QUERY, lock_ids(self.key))
+            self._seen_leader = _holder_of(str(found[0])) if found and found[0] else None
             return False
         except (psycopg.Error, OSError, TimeoutError) as error:
-            self._note_error(f"contending for leadership failed: {error}")
+            self._note_error(f"contending for leadership failed: {str(error) or 'no answer'}")
             await self._drop_connection()
             return False
+
+    async def _query(self, sql: str, params: tuple[int, ...] = ()) -> tuple[Any, ...] | None:
+        """One row of ``sql`` on the lock connection, answered within ``keepalive_s``, else
+        TimeoutError. An unanswered query is not cancelled (a cancel request to a silent
+        server would wait too): it fails on its own once the connection is closed."""
+        conn = self._conn
+        if conn is None or conn.closed:
+            raise psycopg.OperationalError("the lock connection is closed")
+
+        async def run() -> tuple[Any, ...] | None:
+            cursor = await conn.execute(sql, params)
+            row: tuple[Any, ...] | None = await cursor.fetchone()
+            return row
+
+        task = asyncio.ensure_future(run())
+        task.add_done_callback(_retrieve)
+        done, _ = await asyncio.wait({task}, timeout=self.config.keepalive_s)
+        if not done:
+            raise TimeoutError
+        return task.result()
 
     async def _lead(self, duties: Duties, stop: asyncio.Event) -> None:
         self._leader = True
@@ -214,19 +232,13 @@ class Leadership:
             await self._drop_connection()  # frees the lock if it was still held
 
     async def _still_connected(self) -> bool:
-        """A ``SELECT 1`` answered within ``keepalive_s``. A check that does not answer is
-        left to fail on its own once the connection is closed."""
-        conn = self._conn
-        if conn is None or conn.closed:
-            return False
-        check = asyncio.ensure_future(conn.execute("SELECT 1"))
-        check.add_done_callback(_retrieve)
-        done, _ = await asyncio.wait({check}, timeout=self.config.keepalive_s)
-        if not done:
+        """A ``SELECT 1`` on the lock connection answered within ``keepalive_s``."""
+        try:
+            await self._query("SELECT 1")
+        except TimeoutError:
             self._note_error("the lock connection did not answer")
             return False
-        error = check.exception()
-        if error is not None:
+        except (psycopg.Error, OSError) as error:
             self._note_error(f"the lock connection failed: {error}")
             return False
         return True
