@@ -67,6 +67,64 @@ def serve(**flags: Any) -> None:
 
 
 @main.command()
+@click.option(
+    "--pipeline", help="[ORACLE_PIPELINE] kafka://host:port/topic to publish accepted spans to"
+)
+@click.option("--host", help="[ORACLE_HOST] address to bind, default 127.0.0.1")
+@click.option("--otlp-grpc-port", type=int, help="[ORACLE_OTLP_GRPC_PORT] default 4317")
+@click.option("--otlp-http-port", type=int, help="[ORACLE_OTLP_HTTP_PORT] default 4318")
+def receiver(**flags: Any) -> None:
+    """Run a stateless OTLP receiver that publishes to the scale-out pipeline's Kafka topic.
+
+    Same endpoints, token and limits as `serve`; an exporter is acknowledged once the brokers
+    have every span of its request (one message per trace id, keyed by it).
+    """
+    settings = _pipeline_settings(flags)
+    _logging(settings.log_level)
+    from oracle_monitor.pipeline.receiver import run_receiver
+
+    asyncio.run(run_receiver(settings))
+
+
+@main.command()
+@click.option("--pipeline", help="[ORACLE_PIPELINE] kafka://host:port/topic to consume")
+@click.option("--store", help="[ORACLE_STORE] postgresql://… (shared by all aggregators)")
+@click.option(
+    "--group-id", "pipeline_group_id", help="[ORACLE_PIPELINE_GROUP_ID] oracle-aggregators"
+)
+@click.option(
+    "--migrate/--no-migrate",
+    "store_migrate",
+    default=None,
+    help="[ORACLE_STORE_MIGRATE] apply PostgreSQL schema migrations at start-up (default on)",
+)
+@click.option(
+    "--health-port",
+    "pipeline_health_port",
+    type=int,
+    help="[ORACLE_PIPELINE_HEALTH_PORT] serve GET /health here (default: none)",
+)
+def aggregator(**flags: Any) -> None:
+    """Consume the scale-out pipeline's topic as one of a consumer group, into the store.
+
+    Offsets are committed only after the spans are committed to the store, so a crash
+    redelivers instead of losing; writes are idempotent, so nothing is stored twice.
+    """
+    settings = _pipeline_settings(flags)
+    _logging(settings.log_level)
+    from oracle_monitor.pipeline.aggregator import run_aggregator
+
+    asyncio.run(run_aggregator(settings))
+
+
+def _pipeline_settings(flags: dict[str, Any]) -> Settings:
+    settings = _settings(Settings, **flags)
+    if not settings.pipeline:
+        raise click.UsageError("--pipeline kafka://host:port/topic (or ORACLE_PIPELINE) is needed")
+    return settings
+
+
+@main.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), help="[ORACLE_DATA_DIR] ./oracle-data")
 @click.option("--store", help="[ORACLE_STORE] default sqlite:///<data-dir>/oracle.db")
 def migrate(**flags: Any) -> None:

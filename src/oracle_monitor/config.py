@@ -113,6 +113,65 @@ class Settings(BaseSettings):
         True, description="Add correlated infrastructure events to forwarded spans."
     )
 
+    # Scale-out pipeline: `oracle-monitor receiver` publishes to it, `aggregator` consumes it.
+    pipeline: str = Field(
+        "",
+        description="Kafka topic of the scale-out pipeline: kafka://host:port[,host:port]/topic "
+        "(receivers publish to it, aggregators consume it; its dead letters go to <topic>.dlq).",
+    )
+    pipeline_group_id: str = Field(
+        "oracle-aggregators", min_length=1, description="Consumer group of the aggregators."
+    )
+    pipeline_kafka_options: SecretStr | None = Field(
+        None,
+        description="Extra librdkafka settings for every pipeline client, key=value pairs "
+        "comma-separated (e.g. security.protocol=SASL_SSL,sasl.mechanism=PLAIN,...).",
+    )
+    pipeline_delivery_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How long a receiver waits for the brokers to acknowledge a request's "
+        "messages before answering UNAVAILABLE (the exporter retries).",
+    )
+    pipeline_linger_ms: float = Field(
+        5.0, ge=0, description="How long a receiver's producer waits to fill a batch."
+    )
+    pipeline_compression: str = Field(
+        "none", description="Producer compression: none, gzip, snappy, lz4 or zstd."
+    )
+    pipeline_max_message_bytes: int = Field(
+        1_000_000,
+        ge=4096,
+        description="Largest message a receiver publishes; a larger trace becomes several.",
+    )
+    pipeline_topic_partitions: int = Field(
+        12, ge=1, description="Partitions of the topic (and its .dlq) when it has to be created."
+    )
+    pipeline_consume_batch_messages: int = Field(
+        500, ge=1, description="Most messages an aggregator writes in one store transaction."
+    )
+    pipeline_session_timeout_ms: int = Field(
+        45_000,
+        ge=1,
+        description="Consumer session timeout: an aggregator silent this long is "
+        "presumed dead and its partitions go to the others.",
+    )
+    pipeline_heartbeat_interval_ms: int = Field(
+        3_000, ge=1, description="Consumer heartbeat interval (below a third of the session)."
+    )
+    pipeline_max_poll_interval_ms: int = Field(
+        300_000,
+        ge=1,
+        description="Longest a consumer may spend on one batch before it is "
+        "taken out of the group.",
+    )
+    pipeline_health_port: int | None = Field(
+        None, ge=0, le=65535, description="Port of an aggregator's GET /health (unset: none)."
+    )
+    pipeline_stats_interval_seconds: float = Field(
+        30.0, gt=0, description="How often an aggregator logs its counters."
+    )
+
     # Kubernetes collector: on with a kubeconfig, or in a pod (service account).
     kubeconfig: Path | None = Field(None, description="Kubeconfig of the cluster to watch.")
     k8s_namespaces: str = Field("", description="Comma-separated namespaces; empty: all.")
@@ -210,6 +269,15 @@ class Settings(BaseSettings):
         from oracle_monitor.forward.endpoints import parse_endpoints
 
         parse_endpoints(value)  # a ValueError names the bad entry
+        return value
+
+    @field_validator("pipeline")
+    @classmethod
+    def _check_pipeline(cls, value: str) -> str:
+        if value:
+            from oracle_monitor.pipeline.url import parse_pipeline_url
+
+            parse_pipeline_url(value)  # a ValueError says what is wrong
         return value
 
     @model_validator(mode="after")

@@ -19,14 +19,10 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Generator
 from contextlib import AsyncExitStack
 from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-
-import uvicorn
-from starlette.types import ASGIApp
 
 from oracle_monitor.aggregator import ChainConfig
 from oracle_monitor.aggregator.alert_engine import AlertEngine
@@ -45,46 +41,13 @@ from oracle_monitor.forward import ForwardConfig
 from oracle_monitor.receiver.decode import DecodeLimits
 from oracle_monitor.receiver.grpc_server import TraceServicer, create_grpc_server
 from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_app
+from oracle_monitor.receiver.store_sink import StoreSinkConfig
 from oracle_monitor.receiver.worker_process import WorkerConfig
 from oracle_monitor.receiver.workers import IngestWorkerPool
 from oracle_monitor.store import open_store
+from oracle_monitor.uvicorn_runner import start_uvicorn
 
 logger = logging.getLogger("oracle_monitor")
-
-
-class _EmbeddedUvicorn(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to us."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-async def _start_uvicorn(
-    stack: AsyncExitStack, app: ASGIApp, host: str, port: int, timeout_s: float
-) -> None:
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        access_log=False,
-        timeout_graceful_shutdown=int(timeout_s),
-    )
-    server = _EmbeddedUvicorn(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # raises why it could not start
-            raise OSError(f"cannot listen on {host}:{port}")
-        await asyncio.sleep(0.01)
-
-    async def stop() -> None:
-        server.should_exit = True
-        await task
-
-    stack.push_async_callback(stop)
 
 
 def _redacted(url: str) -> str:
@@ -118,11 +81,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         stack.callback(store.close)  # closed last
         ingest = IngestWorkerPool(
             WorkerConfig(
-                store_url=settings.store,
-                limits=DecodeLimits(settings.max_attribute_value_length),
+                sink=StoreSinkConfig(
+                    store_url=settings.store,
+                    limits=DecodeLimits(settings.max_attribute_value_length),
+                    pricing_file=str(settings.pricing_file) if settings.pricing_file else None,
+                ),
                 batch_max_spans=settings.write_batch_max_spans,
                 log_level=settings.log_level,
-                pricing_file=str(settings.pricing_file) if settings.pricing_file else None,
                 forward=ForwardConfig.from_settings(settings),
             ),
             workers=settings.ingest_workers or os.cpu_count() or 1,
@@ -141,7 +106,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await grpc_server.start()
         stack.push_async_callback(grpc_server.stop, settings.shutdown_timeout_seconds)
 
-        await _start_uvicorn(
+        await start_uvicorn(
             stack,
             create_http_app(HttpTraceReceiver(ingest, settings.max_request_bytes, otlp_auth)),
             settings.host,
@@ -210,7 +175,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         app = create_app(store, status, api_auth, collectors, live_hub)
         app.state.chain_config = chain_config
-        await _start_uvicorn(
+        await start_uvicorn(
             stack,
             app,
             settings.host,

@@ -1,12 +1,13 @@
-"""The child side of the ingest workers: decode OTLP requests, store them, then answer.
+"""The child side of the ingest workers: decode OTLP requests, commit them, then answer.
 
 Runs in a process of its own (see `oracle_monitor.receiver.workers`), reading requests from a
 socket shared with the server process. It takes every request already waiting (up to
-``batch_max_spans`` spans), decodes each, writes all their spans in one store transaction and
-only then answers each request, so an answer means the spans are durable. LLM calls that
-report tokens but no cost are priced here (`oracle_monitor.collectors.llm.pricing`). Once
-answered, stored spans go to the worker's forwarder, if any (`oracle_monitor.forward`). It exits
-when the server closes the socket, after finishing the batch in hand.
+``batch_max_spans`` spans), lets its sink (`oracle_monitor.receiver.sink`) prepare each, commits
+them all at once and only then answers each request, so an answer means the spans are durable.
+The sink of ``serve`` writes to the store in one transaction (`store_sink`); the sink of
+``receiver`` publishes to Kafka and waits for the brokers' acknowledgements
+(`oracle_monitor.pipeline.publisher`). It exits when the server closes the socket, after
+finishing the batch in hand.
 
 Frames on the socket (little-endian):
   request  <id u64><encoding u8><body length u32> body
@@ -20,22 +21,12 @@ import select
 import signal
 import socket
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
-from oracle_monitor.collectors.llm.pricing import PriceTable, load_prices, price_spans
-from oracle_monitor.forward import ForwardConfig, ForwardCounters, Forwarder
-from oracle_monitor.model import Span
-from oracle_monitor.receiver.decode import (
-    DecodedBatch,
-    DecodeLimits,
-    MalformedRequest,
-    decode_json,
-    decode_protobuf,
-)
-from oracle_monitor.store import Store, open_store
+from oracle_monitor.forward import ForwardConfig, ForwardCounters
+from oracle_monitor.receiver.decode import MalformedRequest
+from oracle_monitor.receiver.sink import Prepared, Sink, SinkConfig
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +34,6 @@ REQUEST: Final = struct.Struct("<QBI")
 REPLY: Final = struct.Struct("<QBIII")
 PROTOBUF: Final = 0
 JSON: Final = 1
-DECODERS: Final[dict[int, Callable[[bytes, DecodeLimits], DecodedBatch]]] = {
-    PROTOBUF: decode_protobuf,
-    JSON: decode_json,
-}
 #: Reply outcomes.
 STORED: Final = 0
 MALFORMED: Final = 1
@@ -57,11 +44,9 @@ STORE_FAILED: Final = 2
 class WorkerConfig:
     """What a worker needs to know; sent to the child process when it starts."""
 
-    store_url: str
-    limits: DecodeLimits
+    sink: SinkConfig
     batch_max_spans: int
     log_level: str = "INFO"
-    pricing_file: str | None = None
     forward: ForwardConfig | None = None
 
 
@@ -110,16 +95,12 @@ class _FrameReader:
 def serve_requests(
     sock: socket.socket, config: WorkerConfig, counters: ForwardCounters | None = None
 ) -> None:
-    """Decode and store requests from ``sock`` until the server closes it.
+    """Prepare, commit and answer requests from ``sock`` until the server closes it.
 
-    With ``config.forward`` (and the server's shared ``counters``), stored spans are also
-    handed to a `Forwarder`, which never blocks this loop.
+    With ``config.forward`` (and the server's shared ``counters``), the sink may also forward
+    what it committed, without blocking this loop.
     """
-    prices = load_prices(Path(config.pricing_file) if config.pricing_file else None)
-    store = open_store(config.store_url, migrate=False)  # the server has migrated it
-    forwarder = None
-    if config.forward is not None and counters is not None:
-        forwarder = Forwarder(config.forward, counters, store)
+    sink = config.sink.open(config.forward, counters)
     reader = _FrameReader(sock)
     try:
         while True:
@@ -128,62 +109,59 @@ def serve_requests(
             except EOFError:
                 return
             assert first is not None
-            stored = _handle_batch(sock, store, prices, reader, first, config)
-            if forwarder is not None:
-                forwarder.submit(stored)
+            committed = _handle_batch(sock, sink, reader, first, config)
+            if committed:
+                sink.committed(committed)
     finally:
-        if forwarder is not None:
-            forwarder.shutdown()
-        store.close()
+        sink.close()
 
 
 def _handle_batch(
     sock: socket.socket,
-    store: Store,
-    prices: PriceTable,
+    sink: Sink,
     reader: _FrameReader,
     first: tuple[int, int, bytes],
     config: WorkerConfig,
-) -> list[Span]:
-    """Decode, store and answer one batch of requests; return the spans stored."""
+) -> list[Prepared]:
+    """Prepare, commit and answer one batch of requests; return what was committed."""
     replies: list[bytes] = []
-    decoded: list[tuple[int, DecodedBatch]] = []
-    spans: list[Span] = []
+    prepared: list[tuple[int, Prepared]] = []
+    spans = 0
     frame: tuple[int, int, bytes] | None = first
     while frame is not None:
         request_id, encoding, body = frame
         try:
-            batch = DECODERS[encoding](body, config.limits)
+            item = sink.prepare(encoding, body)
         except MalformedRequest as error:
             replies.append(reply(request_id, MALFORMED, 0, 0, str(error)))
         else:
-            price_spans(batch.spans, prices)
-            decoded.append((request_id, batch))
-            spans.extend(batch.spans)
-        if len(spans) >= config.batch_max_spans:
+            prepared.append((request_id, item))
+            spans += item.accepted
+        if spans >= config.batch_max_spans:
             break
         try:
             frame = reader.next(block=False)
         except EOFError:
             frame = None
+    batch = [item for _, item in prepared]
     try:
-        store.write_spans(spans)
+        sink.commit(batch)
     except Exception as error:  # answer "retry later" rather than die
-        logger.exception("writing %d spans failed; exporters will retry", len(spans))
+        logger.exception("committing %d spans failed; exporters will retry", spans)
         replies.extend(
-            reply(rid, STORE_FAILED, 0, 0, f"store write failed: {error}") for rid, _ in decoded
+            reply(rid, STORE_FAILED, 0, 0, f"write failed: {error}") for rid, _ in prepared
         )
-        spans = []
+        batch = []
     else:
         replies.extend(
-            reply(rid, STORED, len(b.spans), b.rejected_spans, b.error_message)
-            for rid, b in decoded
+            reply(rid, STORED, item.accepted, item.rejected, item.error_message)
+            for rid, item in prepared
         )
     try:
         sock.sendall(b"".join(replies))
     except OSError:
         logger.warning("the server went away before %d replies were sent", len(replies))
-    return spans
+    return batch
 
 
 def worker_main(

@@ -1,0 +1,132 @@
+"""`oracle-monitor aggregator`: one consumer of the pipeline's group, writing to the store.
+
+Composition, in start-up order: store (schema migrated unless ``--no-migrate``) → topics
+checked → the consumer loop (`consumer.SpanConsumer`, in a thread of its own) → the health
+endpoint (``GET /health`` on ``ORACLE_PIPELINE_HEALTH_PORT``, when set) → the duties that
+only one aggregator of the group should run at a time, which start in ``duties``, the
+`AsyncExitStack` handed to ``extra_duties`` (none by default). Shutdown (SIGTERM/SIGINT)
+runs the stack backwards: those duties stop, the health endpoint stops, the consumer finishes
+the batch in hand (written, then committed), leaves the group so the others take its
+partitions at once, and the store closes last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import asdict
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from oracle_monitor.collectors.llm.pricing import load_prices
+from oracle_monitor.config import Settings
+from oracle_monitor.pipeline.clients import (
+    consumer_config,
+    ensure_topics,
+    pipeline_url,
+    producer_config,
+)
+from oracle_monitor.pipeline.consumer import ConsumerConfig, SpanConsumer
+from oracle_monitor.receiver.decode import DecodeLimits
+from oracle_monitor.store import Store, open_store
+from oracle_monitor.uvicorn_runner import start_uvicorn
+
+__all__ = ["ExtraDuties", "consumer_settings", "run_aggregator"]
+
+logger = logging.getLogger("oracle_monitor.aggregator")
+
+#: Starts further duties of an aggregator on the stack (which stops them first at shutdown).
+ExtraDuties = Callable[[AsyncExitStack, Settings, Store], Awaitable[None]]
+
+
+def consumer_settings(settings: Settings) -> ConsumerConfig:
+    """The consumer loop's configuration from the settings."""
+    url = pipeline_url(settings)
+    return ConsumerConfig(
+        topic=url.topic,
+        dead_letter_topic=url.dead_letter_topic,
+        consumer=consumer_config(settings),
+        producer=producer_config(settings),
+        limits=DecodeLimits(settings.max_attribute_value_length),
+        batch_messages=settings.pipeline_consume_batch_messages,
+        stats_interval_s=settings.pipeline_stats_interval_seconds,
+    )
+
+
+async def run_aggregator(
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    extra_duties: ExtraDuties | None = None,
+) -> None:
+    """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    config = consumer_settings(settings)
+    prices = load_prices(Path(settings.pricing_file) if settings.pricing_file else None)
+
+    async with AsyncExitStack() as stack:
+        store = await asyncio.to_thread(open_store, settings.store, migrate=settings.store_migrate)
+        stack.callback(store.close)  # closed last
+        await asyncio.to_thread(ensure_topics, settings)
+
+        consumer = SpanConsumer(config, store, prices)
+        halt = threading.Event()
+        loop_task = asyncio.create_task(asyncio.to_thread(consumer.run, halt))
+
+        async def stop_consumer() -> None:
+            halt.set()
+            await loop_task
+
+        stack.push_async_callback(stop_consumer)
+        loop_task.add_done_callback(lambda _task: stop.set())  # a crashed loop stops us
+
+        if settings.pipeline_health_port is not None:
+
+            async def health(_request: Request) -> JSONResponse:
+                alive = not loop_task.done()
+                body = {
+                    "status": "ok" if alive else "stopped",
+                    "pipeline": {"topic": config.topic, "group": settings.pipeline_group_id},
+                    "aggregator": asdict(consumer.stats),
+                }
+                return JSONResponse(body, status_code=200 if alive else 503)
+
+            app = Starlette(routes=[Route("/health", health, methods=["GET"])])
+            await start_uvicorn(
+                stack,
+                app,
+                settings.host,
+                settings.pipeline_health_port,
+                settings.shutdown_timeout_seconds,
+            )
+
+        # Duties of one aggregator of the group at a time start here, after the consumer,
+        # and stop before it.
+        duties = AsyncExitStack()
+        await stack.enter_async_context(duties)
+        if extra_duties is not None:
+            await extra_duties(duties, settings, store)
+
+        logger.info(
+            "aggregator consuming %s as group %s into %s",
+            config.topic,
+            settings.pipeline_group_id,
+            store.__class__.__name__,
+        )
+        await stop.wait()
+        logger.info("shutting down: finishing the batch in hand, leaving the group")
+    if loop_task.done() and not loop_task.cancelled() and loop_task.exception() is not None:
+        raise RuntimeError("the consumer loop failed") from loop_task.exception()
+    logger.info("stopped; %d spans written since start-up", consumer.stats.spans_written)

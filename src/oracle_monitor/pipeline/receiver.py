@@ -1,0 +1,121 @@
+"""`oracle-monitor receiver`: a stateless OTLP receiver that publishes to the pipeline topic.
+
+The same OTLP/gRPC and OTLP/HTTP endpoints, authentication and limits as ``serve``
+(`oracle_monitor.receiver`), and the same ingest worker processes; only their sink differs:
+each request's valid spans go to Kafka, one message per trace id (`publisher.KafkaSink`), and
+the exporter is answered once the brokers acknowledged all of them. ``GET /health`` on the
+OTLP/HTTP port answers with the counters.
+
+Start-up: topics checked (created when missing) → workers → OTLP/gRPC → OTLP/HTTP. Shutdown,
+backwards: the receivers stop taking requests and finish those in flight; the workers publish
+what they hold and exit. Nothing acknowledged is lost: it is on the brokers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from contextlib import AsyncExitStack
+from dataclasses import asdict
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from oracle_monitor.auth import BearerAuth, exposure_warnings
+from oracle_monitor.config import Settings
+from oracle_monitor.pipeline.clients import ensure_topics, pipeline_url, producer_config
+from oracle_monitor.pipeline.publisher import KafkaSinkConfig
+from oracle_monitor.receiver.grpc_server import TraceServicer, create_grpc_server
+from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_app
+from oracle_monitor.receiver.worker_process import WorkerConfig
+from oracle_monitor.receiver.workers import IngestWorkerPool
+from oracle_monitor.uvicorn_runner import start_uvicorn
+
+__all__ = ["run_receiver"]
+
+logger = logging.getLogger("oracle_monitor.receiver")
+
+
+def worker_config(settings: Settings) -> WorkerConfig:
+    """The ingest workers' configuration: publish to the pipeline topic."""
+    return WorkerConfig(
+        sink=KafkaSinkConfig(
+            topic=pipeline_url(settings).topic,
+            producer=producer_config(settings),
+            max_message_bytes=settings.pipeline_max_message_bytes,
+            delivery_timeout_s=settings.pipeline_delivery_timeout_seconds,
+        ),
+        batch_max_spans=settings.write_batch_max_spans,
+        log_level=settings.log_level,
+    )
+
+
+async def run_receiver(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    url = pipeline_url(settings)
+    otlp_auth = BearerAuth(settings.otlp_bearer_token())
+    for warning in exposure_warnings(settings.host, api_token=True, otlp_token=otlp_auth.enabled):
+        logger.warning("%s", warning)
+
+    async with AsyncExitStack() as stack:
+        await asyncio.to_thread(ensure_topics, settings)
+        ingest = IngestWorkerPool(
+            worker_config(settings),
+            workers=settings.ingest_workers or os.cpu_count() or 1,
+            max_queued_bytes=settings.queue_max_bytes,
+            retry_after_s=settings.retry_after_seconds,
+        )
+        await ingest.start()
+        stack.push_async_callback(ingest.shutdown)  # publishes what it holds, after receivers
+
+        grpc_server, grpc_port = create_grpc_server(
+            TraceServicer(ingest, otlp_auth),
+            settings.host,
+            settings.otlp_grpc_port,
+            settings.max_request_bytes,
+        )
+        await grpc_server.start()
+        stack.push_async_callback(grpc_server.stop, settings.shutdown_timeout_seconds)
+
+        app = create_http_app(HttpTraceReceiver(ingest, settings.max_request_bytes, otlp_auth))
+
+        async def health(_request: Request) -> JSONResponse:
+            return JSONResponse(
+                {
+                    "status": "ok",
+                    "pipeline": {"topic": url.topic, "brokers": url.bootstrap_servers},
+                    "receiver": {
+                        **asdict(ingest.stats),
+                        "queued_bytes": ingest.queued_bytes,
+                        "queued_requests": ingest.queued_requests,
+                        "publish_latency_seconds": ingest.write_latency.as_json(),
+                    },
+                }
+            )
+
+        app.add_route("/health", health, methods=["GET"])
+        await start_uvicorn(
+            stack, app, settings.host, settings.otlp_http_port, settings.shutdown_timeout_seconds
+        )
+        logger.info(
+            "receiver listening: OTLP/gRPC %s:%d, OTLP/HTTP http://%s:%d/v1/traces; "
+            "publishing to topic %s on %s; bearer token %s",
+            settings.host,
+            grpc_port,
+            settings.host,
+            settings.otlp_http_port,
+            url.topic,
+            url.bootstrap_servers,
+            "required" if otlp_auth.enabled else "not required",
+        )
+        await stop.wait()
+        logger.info("shutting down: finishing in-flight requests and publishing queued spans")
+    logger.info("stopped; %d spans published since start-up", ingest.stats.accepted_spans)
