@@ -26,8 +26,9 @@ from oracle_monitor.api import create_app
 from oracle_monitor.api.live_poll import StorePoller
 from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.config import Settings
-from oracle_monitor.server import _redacted, _start_uvicorn
+from oracle_monitor.server import _redacted
 from oracle_monitor.store import open_store
+from oracle_monitor.uvicorn_runner import start_uvicorn
 
 logger = logging.getLogger("oracle_monitor")
 ROLE = "api"
@@ -62,7 +63,7 @@ async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> No
             timeout_ns=int(settings.chain_timeout_seconds * 1e9),
             orphan_timeout_ns=int(settings.chain_orphan_timeout_seconds * 1e9),
         )
-        await _start_uvicorn(
+        await start_uvicorn(
             stack, app, settings.host, settings.api_port, settings.shutdown_timeout_seconds
         )
         logger.info(
