@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     pipeline: str = Field(
         "",
         description="Kafka topic of the scale-out pipeline: kafka://host:port[,host:port]/topic "
-        "(receivers publish to it, aggregators consume it; its dead letters go to <topic>.dlq).",
+        "(receivers publish to it, aggregators consume it; dead letters go to TOPIC.dlq).",
     )
     pipeline_group_id: str = Field(
         "oracle-aggregators", min_length=1, description="Consumer group of the aggregators."

@@ -3,8 +3,9 @@
 Turning OTLP into spans is CPU-bound Python, and one process uses one core. So the receivers
 (asyncio, in the server process) only check capacity and hand each request's bytes to the
 worker with the least work queued; the worker (`oracle_monitor.receiver.worker_process`)
-decodes, writes in one store transaction and answers. A request is acknowledged only when its
-worker has committed, refused up front when too many bytes wait (`PipelineFull`, so exporters
+decodes, commits through its sink (one store transaction for ``serve``, Kafka publication
+acknowledged by the brokers for ``receiver``) and answers. A request is acknowledged only when
+its worker has committed, refused up front when too many bytes wait (`PipelineFull`, so exporters
 back off and retry), and answered ``UNAVAILABLE`` if its worker dies (the worker is restarted,
 the exporter retries, and writes are idempotent).
 """
