@@ -12,7 +12,8 @@ With ``--pipeline`` it benches the scale-out topology instead: a tansu broker, o
 second from the first send until the last span is counted in PostgreSQL, and the load average.
 
 Requests are serialised before the clock starts, so the figures measure the server, not the
-client's encoder. Usage: ``python bench/ingest.py [--traces N] [--concurrency N] [--store URL] [--pipeline]``.
+client's encoder.
+Usage: ``python bench/ingest.py [--traces N] [--concurrency N] [--store URL] [--pipeline]``.
 """
 
 from __future__ import annotations
