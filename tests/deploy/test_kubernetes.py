@@ -273,7 +273,8 @@ def test_scale_out_splits_the_monitor_in_three_roles() -> None:
     api = deployments["oracle-monitor/oracle-monitor-api"]
     assert _container(receiver)["args"] == ["receiver", "--pipeline", PIPELINE]
     assert _container(aggregator)["args"] == [
-        "aggregator", "--pipeline", PIPELINE, "--store", "$(ORACLE_STORE)"
+        "aggregator", "--pipeline", PIPELINE, "--store", "$(ORACLE_STORE)",
+        "--health-port", "8001",
     ]  # fmt: skip
     assert _container(api)["args"] == ["api", "--store", "$(ORACLE_STORE)"]
     for role in (aggregator, api):  # $(ORACLE_STORE) expands from the Secret
@@ -287,10 +288,14 @@ def test_scale_out_splits_the_monitor_in_three_roles() -> None:
         assert role["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
     assert receiver["spec"]["replicas"] > 1 and aggregator["spec"]["replicas"] > 1
 
-    # Probes: the receivers' /health on OTLP/HTTP, the API's /api/v1/health.
+    # Probes: the receivers' /health on OTLP/HTTP, the aggregators' on their health port, the
+    # API's /api/v1/health.
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert _container(receiver)[probe]["httpGet"] == {"path": "/health", "port": "otlp-http"}
         assert _container(api)[probe]["httpGet"] == {"path": "/api/v1/health", "port": "http"}
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert _container(aggregator)[probe]["httpGet"] == {"path": "/health", "port": "health"}
+    assert _container(aggregator)["ports"] == [{"name": "health", "containerPort": 8001}]
 
     # The agents' OTLP endpoint is unchanged: the Service oracle-monitor now fronts receivers.
     services = by_kind(rendered, "Service")

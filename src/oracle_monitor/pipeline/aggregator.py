@@ -3,8 +3,13 @@
 Composition, in start-up order: store (schema migrated unless ``--no-migrate``) → topics
 checked → the consumer loop (`consumer.SpanConsumer`, in a thread of its own) → the health
 endpoint (``GET /health`` on ``ORACLE_PIPELINE_HEALTH_PORT``, when set) → the duties that
-only one aggregator of the group should run at a time, which start in ``duties``, the
-`AsyncExitStack` handed to ``extra_duties`` (none by default). Shutdown (SIGTERM/SIGINT)
+only one aggregator of the group runs at a time, which start in ``duties``, the
+`AsyncExitStack` handed to ``extra_duties``. By default that is `snapshot_leadership`: on a
+PostgreSQL store every aggregator contends for the snapshot leadership (an advisory lock,
+`oracle_monitor.aggregator.leadership`) and the one holding it runs the alert engine, the
+collectors, the snapshot loop and retention (`oracle_monitor.aggregator.leader_duties`);
+another takes over within one retry interval if it dies. On another store (one aggregator
+on one machine) it runs them without contending. Shutdown (SIGTERM/SIGINT)
 runs the stack backwards: those duties stop, the health endpoint stops, the consumer finishes
 the batch in hand (written, then committed), leaves the group so the others take its
 partitions at once, and the store closes last.
@@ -21,12 +26,14 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from oracle_monitor.aggregator.leader_duties import leader_duties, run_leadership
 from oracle_monitor.collectors.llm.pricing import load_prices
 from oracle_monitor.config import Settings
 from oracle_monitor.pipeline.clients import (
@@ -40,12 +47,51 @@ from oracle_monitor.receiver.decode import DecodeLimits
 from oracle_monitor.store import Store, open_store
 from oracle_monitor.uvicorn_runner import start_uvicorn
 
-__all__ = ["ExtraDuties", "consumer_settings", "run_aggregator"]
+__all__ = ["ExtraDuties", "consumer_settings", "run_aggregator", "snapshot_leadership"]
 
 logger = logging.getLogger("oracle_monitor.aggregator")
 
 #: Starts further duties of an aggregator on the stack (which stops them first at shutdown).
 ExtraDuties = Callable[[AsyncExitStack, Settings, Store], Awaitable[None]]
+#: What the aggregator's ``/health`` shows of its duties: name -> function returning stats.
+DutyStats = dict[str, Callable[[], dict[str, Any]]]
+
+
+def _is_postgresql(url: str) -> bool:
+    return url.partition("://")[0].lower() in ("postgresql", "postgres")
+
+
+def snapshot_leadership(health: DutyStats) -> ExtraDuties:
+    """The default duties: contend for snapshot leadership and lead while holding it.
+
+    ``health`` receives the leadership's and the term's stats for ``GET /health``.
+    """
+
+    async def start(stack: AsyncExitStack, settings: Settings, store: Store) -> None:
+        if not _is_postgresql(settings.store):
+            logger.warning(
+                "store is not PostgreSQL: this aggregator takes the snapshots without "
+                "contending; run only one aggregator on it"
+            )
+            duties = leader_duties(settings, store)
+            health["leader_duties"] = duties.stats
+            await stack.enter_async_context(duties())
+            return
+        leaving = asyncio.Event()
+
+        def started(leadership: Any, duties: Any) -> None:
+            health["leadership"] = leadership.stats
+            health["leader_duties"] = duties.stats
+
+        task = asyncio.create_task(run_leadership(settings, store, leaving, on_start=started))
+
+        async def stop() -> None:
+            leaving.set()
+            await task
+
+        stack.push_async_callback(stop)
+
+    return start
 
 
 def consumer_settings(settings: Settings) -> ConsumerConfig:
@@ -67,13 +113,19 @@ async def run_aggregator(
     stop: asyncio.Event | None = None,
     extra_duties: ExtraDuties | None = None,
 ) -> None:
-    """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly."""
+    """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly.
+
+    ``extra_duties`` default to `snapshot_leadership`.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     config = consumer_settings(settings)
+    duty_stats: DutyStats = {}
+    if extra_duties is None:
+        extra_duties = snapshot_leadership(duty_stats)
     prices = load_prices(Path(settings.pricing_file) if settings.pricing_file else None)
 
     async with AsyncExitStack() as stack:
@@ -100,6 +152,7 @@ async def run_aggregator(
                     "status": "ok" if alive else "stopped",
                     "pipeline": {"topic": config.topic, "group": settings.pipeline_group_id},
                     "aggregator": asdict(consumer.stats),
+                    **{name: stats() for name, stats in duty_stats.items()},
                 }
                 return JSONResponse(body, status_code=200 if alive else 503)
 
@@ -116,8 +169,7 @@ async def run_aggregator(
         # and stop before it.
         duties = AsyncExitStack()
         await stack.enter_async_context(duties)
-        if extra_duties is not None:
-            await extra_duties(duties, settings, store)
+        await extra_duties(duties, settings, store)
 
         logger.info(
             "aggregator consuming %s as group %s into %s",
