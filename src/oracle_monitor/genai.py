@@ -61,6 +61,18 @@ _QUIET_EVENTS = frozenset(
         b"response.output_text.done",
     }
 )
+# What, after a stream's first token, an event can still tell `StreamAccumulator._event` (the
+# text itself aside): usage, a finish reason, Anthropic's closing delta or an error, a whole
+# response object (responses API). JSON strings escape their quotes, so no text matches. Such
+# events close a stream: each API sends them among its last few events (OpenAI chat: a chunk
+# per finishing choice, then usage and [DONE]; Anthropic: message_delta, message_stop; the
+# responses API: the output's .done events, then response.completed), and a later one
+# replaces what an earlier one said, so only the last `_CLOSING_EVENTS` are searched.
+_TAIL_FACTS = re.compile(
+    rb'"(?:usage"\s*:\s*\{|finish_reason"\s*:\s*"|stop_reason"\s*:\s*"|response"\s*:\s*\{'
+    rb'|type"\s*:\s*"(?:error|message_delta)")'
+)
+_CLOSING_EVENTS = 16
 
 
 def redact(text: str) -> str:
@@ -391,6 +403,61 @@ class StreamAccumulator:
         if tail:
             self._line += tail
         self._lines(lines)
+
+    def feed_tail(self, data: bytes, contiguous: bool) -> None:
+        """The stream's last bytes, kept unparsed since its first token: parse what matters.
+
+        ``data`` continues what `feed` saw when ``contiguous``; otherwise its start was dropped
+        and it begins mid-event. Only the closing events that can still change the span (see
+        `_TAIL_FACTS`) are parsed, in order; a last event without its blank line stays
+        pending for `finish`. Same outcome as feeding every chunk, without content capture.
+        """
+        if self._dead or not data:
+            return
+        if self._cr and contiguous and data[:1] == b"\n":
+            data = data[1:]
+        self._cr = False
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if not contiguous:  # begins mid-event: skip to the next event
+            self._line.clear()
+            self._data.clear()
+            self._name = b""
+            if data[:1] == b"\n" or data.startswith((b"data:", b"event:")):
+                done = 0  # a line starts here: from it on, events are whole
+            else:
+                done = data.find(b"\n\n") + 2
+                if done < 2:
+                    return
+        else:
+            end = data.find(b"\n\n")  # the end of the event the tail starts in
+            if end < 0:
+                self.feed(data)
+                return
+            done = end + 2
+            head = data[:done]
+            pending = self._line or self._data or self._name or head[:1] == b"\n"
+            if pending or _TAIL_FACTS.search(head):
+                self.feed(head)  # ends the event `feed` had begun, or one that matters
+        start = len(data)  # walk back to the start of the closing events
+        for _ in range(_CLOSING_EVENTS):
+            before = data.rfind(b"\n\n", done, start - 1) if start > done else -1
+            if before < 0:
+                start = done
+                break
+            start = before + 2
+        for fact in _TAIL_FACTS.finditer(data, start):
+            at = fact.start()
+            if at < done:
+                continue  # in an event already parsed
+            before = data.rfind(b"\n\n", done, at)
+            begin = done if before < 0 else before + 2
+            end = data.find(b"\n\n", at)
+            if end < 0:  # the last event, not ended: pending for `finish`
+                self.feed(data[begin:])
+                return
+            done = end + 2
+            self.feed(data[begin:done])
 
     def _lines(self, lines: list[bytes]) -> None:
         """Complete lines, in order (one call per chunk: this runs for every event)."""

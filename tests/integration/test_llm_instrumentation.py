@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anthropic
 import httpx
 import openai
 import pytest
+from opentelemetry import baggage, propagate, trace
+from opentelemetry.context import attach, detach
 from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import TextMapPropagator, default_setter
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -38,6 +43,7 @@ def upstream(server: LLMProvider) -> LLMProvider:
     server.requests.clear()
     server.fail_next(0)
     server.chunk_delay_s = 0.0
+    server.stream_parts = None
     return server
 
 
@@ -194,6 +200,42 @@ def test_stream_passes_through_unbuffered(
     assert 0 < attrs(span)["oracle.llm.time_to_first_token_s"] < total / 2
 
 
+@pytest.mark.parametrize(("vendor", "path", "extra"), STREAMS)
+def test_a_long_stream_is_read_once_and_ends_with_its_usage(
+    upstream: LLMProvider,
+    exporter: InMemorySpanExporter,
+    vendor: str,
+    path: str,
+    extra: dict[str, Any],
+) -> None:
+    """Past its first token a stream is only kept, not parsed: its closing events still count."""
+    upstream.stream_parts = [f" w{i}" for i in range(2000)]  # far more chunks than are kept
+    texts: list[str] = []
+    if vendor == "anthropic":
+        for event in claude(upstream, None).messages.create(
+            model=CLAUDE, max_tokens=64, messages=USER, stream=True
+        ):
+            if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                texts.append(event.delta.text)
+    elif path == "/v1/responses":
+        for item in oai(upstream).responses.create(model="gpt-4.1", input="hi", stream=True):
+            if item.type == "response.output_text.delta":
+                texts.append(item.delta)
+    else:
+        for chunk in oai(upstream).chat.completions.create(
+            model="o4-mini", messages=USER, stream=True, **extra
+        ):
+            texts.extend(choice.delta.content or "" for choice in chunk.choices)
+    assert "".join(texts) == "".join(upstream.stream_parts)
+    (span,) = http_spans(exporter)
+    usage = {"/v1/chat/completions": 2006, "/v1/responses": 1536, "/v1/messages": 8248}[path]
+    assert attrs(span)["gen_ai.usage.input_tokens"] == usage
+    assert attrs(span)["gen_ai.usage.output_tokens"] > 0
+    reason = {"/v1/chat/completions": "stop", "/v1/responses": "completed"}.get(path, "end_turn")
+    assert attrs(span)["gen_ai.response.finish_reasons"] == (reason,)
+    assert attrs(span)["oracle.llm.time_to_first_token_s"] > 0
+
+
 async def test_async_stream_parsed_by_sdk(
     upstream: LLMProvider, exporter: InMemorySpanExporter
 ) -> None:
@@ -300,6 +342,53 @@ def test_trace_context_goes_upstream(upstream: LLMProvider, exporter: InMemorySp
     assert attrs(span)["http.method"] == "POST"  # the stock instrumentor's HTTP attributes
     assert attrs(span)["http.url"] == upstream.openai_base_url + "/chat/completions"
     assert attrs(span)["http.status_code"] == 200
+
+
+def test_baggage_and_other_propagators_go_upstream_too(
+    upstream: LLMProvider, exporter: InMemorySpanExporter
+) -> None:
+    with use_context(baggage.set_baggage("tenant", "acme")):
+        oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
+    assert upstream.requests[-1].headers["baggage"] == "tenant=acme"
+    assert "traceparent" in upstream.requests[-1].headers
+    before = propagate.get_global_textmap()
+    propagate.set_global_textmap(CompositePropagator([JaegerStylePropagator()]))
+    try:
+        oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
+    finally:
+        propagate.set_global_textmap(before)
+    headers = upstream.requests[-1].headers
+    span = http_spans(exporter)[-1]
+    assert span.context is not None
+    assert "traceparent" not in headers
+    assert headers["uber-trace-id"] == f"{span.context.trace_id:032x}:{span.context.span_id:016x}"
+    oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
+    assert "traceparent" in upstream.requests[-1].headers  # back to the default
+
+
+class JaegerStylePropagator(TextMapPropagator):
+    """A propagator that is not W3C's: its header alone must go upstream."""
+
+    def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+        return context
+
+    def inject(self, carrier: Any, context: Any = None, setter: Any = default_setter) -> None:
+        span_context = trace.get_current_span(context).get_span_context()
+        value = f"{span_context.trace_id:032x}:{span_context.span_id:016x}"
+        setter.set(carrier, "uber-trace-id", value)
+
+    @property
+    def fields(self) -> set[str]:
+        return {"uber-trace-id"}
+
+
+@contextmanager
+def use_context(context: Any) -> Iterator[None]:
+    token = attach(context)
+    try:
+        yield
+    finally:
+        detach(token)
 
 
 def test_transport_error_ends_the_span(exporter: InMemorySpanExporter) -> None:

@@ -270,7 +270,8 @@ def per_event(data: bytes) -> list[bytes]:  # as servers send them: one event pe
     return [event + b"\n\n" for event in data.split(b"\n\n") if event]
 
 
-SPLITS: list[Callable[[bytes], list[bytes]]] = [
+Split = Callable[[bytes], list[bytes]]
+SPLITS: list[Split] = [
     whole,
     per_event,
     every_byte,
@@ -318,7 +319,7 @@ STREAM_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
 @pytest.mark.parametrize("split", SPLITS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize(("path", "provider", "request_body", "expected"), STREAM_CASES)
 def test_stream_accumulator(
-    split: Callable[[bytes], list[bytes]],
+    split: Split,
     path: str,
     provider: str,
     request_body: dict[str, Any],

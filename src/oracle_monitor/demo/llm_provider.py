@@ -22,6 +22,7 @@ Two modes:
         client = openai.OpenAI(api_key="sk-test", base_url=provider.openai_base_url)
         provider.fail_next(2)            # the next two calls get 429 + retry-after
         provider.chunk_delay_s = 0.1     # sleep between SSE events
+        provider.stream_parts = ["Hi"] * 1000  # a stream's text deltas (exact mode)
         provider.requests                # every request seen, in order
 """
 
@@ -88,6 +89,8 @@ class LLMProvider:
     requests: list[RecordedRequest] = field(default_factory=list)
     record: bool = True
     chunk_delay_s: float = 0.0
+    #: Exact mode: the text deltas a stream sends (default the examples' `STREAM_TEXT`).
+    stream_parts: list[str] | None = None
     failures_left: int = 0
     failure_status: int = 429
     retry_after: str | None = "1"
@@ -142,7 +145,8 @@ class LLMProvider:
         if not self.realistic:
             self.counts["ok"] += 1
             if body.get("stream"):
-                return self._streaming(bodies.sse_chunks(path, body), 0.0)
+                chunks = bodies.sse_chunks(path, body, None, self.stream_parts)
+                return self._streaming(chunks, 0.0)
             headers = {"request-id": "req_018EeWyXxfu5pfWkrYcMdjWG"} if anthropic else {}
             return JSONResponse(bodies.example(path, body), headers=headers)
         return await self._realistic(path, body, anthropic)

@@ -6,14 +6,20 @@ with the HTTP attributes the stock instrumentor would give it (in its semantic-c
 with its header-capture and excluded-URL settings) plus the GenAI ones, and injects the trace
 context into the request. `LLMSpan.respond` puts a pass-through stream in place of
 ``response.stream``: each chunk reaches the client the moment the client asks for it,
-unchanged, after being fed to a `StreamAccumulator` (SSE) or kept for JSON parsing (a whole
-response, which the client buffers anyway; at most 16 MiB). When the body ends or is closed
-(or dropped), `LLMSpan.finish` sets the response's attributes in one call and ends the span.
+unchanged. A JSON body is kept for parsing (a whole response, which the client buffers anyway;
+at most 16 MiB). A stream's chunks are fed to a `StreamAccumulator` until its first token (its
+id, model, input usage and time to first token are known by then); after that they are only
+kept, unparsed, in a bounded deque of its last 256 chunks, so a long stream costs no more per
+chunk than a pass-through generator. When the body ends or is closed (or dropped),
+`LLMSpan.finish` parses the closing events in that tail (usage, finish reason), sets the
+response's attributes in one call and ends the span. With content capture on, or a compressed
+body, every chunk is parsed.
 
 Kept lean on purpose (each step costs CPU in the caller's thread on every LLM call): the span
 is not made current during the transport call (nothing below it makes spans; the context is
-injected explicitly), headers are only looked at when capture is configured, and all response
-attributes are set at once. The instrumentor's HTTP duration metric is not recorded for LLM
+injected explicitly, the W3C headers written directly when those are the propagators),
+headers are only looked at when capture is configured, and all response attributes are set
+at once. The instrumentor's HTTP duration metric is not recorded for LLM
 requests: their span has the duration.
 """
 
@@ -23,15 +29,19 @@ import logging
 import os
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import baggage, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.instrumentation._semconv import _report_new, _report_old
 from opentelemetry.instrumentation.httpx import _normalize_headers
 from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
-from opentelemetry.propagate import inject
+from opentelemetry.propagate import get_global_textmap, inject
+from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.http import (
     get_custom_header_attributes,
     normalise_request_header_name,
@@ -48,6 +58,8 @@ CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key")
 _INFERENCE_OPS = frozenset({"chat", "text_completion", "embeddings", "generate_content"})
 _MAX_JSON_BODY = 16 << 20
+_W3C_COMPOSITES = (CompositePropagator, TraceContextTextMapPropagator)
+_TAIL_CHUNKS = 256  # a stream's last chunks kept for its closing events (at most 16 MiB)
 #: Response header of an LLM proxy whose own span records the call's usage (ours sends it).
 USAGE_RECORDED_HEADER = "x-oracle-usage-recorded"
 USAGE_REPORTED_BY = "oracle.llm.usage_reported_by"
@@ -72,6 +84,7 @@ class LLMSpan:
         "span",
         "start_ns",
         "status",
+        "tail",
         "usage_here",
         "version",
     )
@@ -93,6 +106,7 @@ class LLMSpan:
         self.size = 0
         self.decoder: Any = None  # zlib decompressor for a gzip/deflate body
         self.broken = False
+        self.tail: deque[bytes] | None = None  # a stream's chunks since its first token
 
     def respond(self, response: Any, options: Mapping[str, Any], body_class: type[Any]) -> None:
         """Response headers are in: keep what the span needs and route the body through us."""
@@ -146,6 +160,23 @@ class LLMSpan:
             return self.accumulator.feed  # the common stream: no layer in between
         return self.feed
 
+    def watch(self) -> StreamAccumulator | None:
+        """The stream whose first token ends chunk-by-chunk parsing (None: parse every chunk).
+
+        After the first token, a stream's chunks only matter for what its last events say
+        (usage, finish reason), so they are kept, unparsed, in a bounded `tail` (the last
+        `_TAIL_CHUNKS`), and `finish` parses the events there that can still matter. Not when
+        content is captured (every delta's text is needed) or the body is compressed.
+        """
+        if self.decoder is None and not self.call.capture_content:
+            return self.accumulator
+        return None
+
+    def keep_tail(self) -> Callable[[bytes], None]:
+        """Start keeping the stream's chunks in `tail`; what to give each one."""
+        self.tail = deque(maxlen=_TAIL_CHUNKS)
+        return self.tail.append
+
     def feed(self, chunk: bytes) -> None:
         """One chunk of the body, as the client reads it (decoded, parsed or kept)."""
         if self.decoder is not None:
@@ -173,6 +204,9 @@ class LLMSpan:
         try:
             if self.accumulator is not None:
                 call.status_code = status
+                if self.tail is not None:
+                    kept, self.tail = self.tail, None
+                    self.accumulator.feed_tail(b"".join(kept), len(kept) < _TAIL_CHUNKS)
                 self.accumulator.finish()
             else:
                 finish_call(call, status, self.headers, b"".join(self.chunks or ()))
@@ -242,7 +276,7 @@ def begin(request: Any, kind: tuple[str, str], options: Mapping[str, Any]) -> LL
         attributes[USAGE_REPORTED_BY] = "parent"
     name = f"{call.operation} {call.request_model}" if call.request_model else call.operation
     span = options["tracer"].start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-    inject(request.headers, context=trace.set_span_in_context(span))
+    _inject(request.headers, span)
     return LLMSpan(call, usage_here, span, semconv, None if usage_here else current)
 
 
@@ -290,6 +324,38 @@ async def send_async(
     return response
 
 
+_W3C_ONLY: list[Any] = [None, False]  # the global propagator last checked, and the answer
+
+
+def _inject(headers: Any, span: Any) -> None:
+    """Put the span's context in the request headers, as `opentelemetry.propagate.inject` would.
+
+    With the default propagators (W3C trace context and baggage) and no baggage, that is the
+    ``traceparent`` header (and ``tracestate`` when set): written directly, which saves most
+    of the propagation API's cost in the caller's thread. Anything else goes through the API.
+    """
+    textmap = get_global_textmap()
+    if textmap is not _W3C_ONLY[0]:
+        parts = getattr(textmap, "_propagators", [textmap])
+        kinds = [type(part) for part in parts] if type(textmap) in _W3C_COMPOSITES else []
+        _W3C_ONLY[:] = [
+            textmap,
+            kinds[:1] == [TraceContextTextMapPropagator]
+            and all(
+                kind in (TraceContextTextMapPropagator, W3CBaggagePropagator) for kind in kinds
+            ),
+        ]
+    if not _W3C_ONLY[1] or baggage.get_all():
+        inject(headers, context=trace.set_span_in_context(span))
+        return
+    context = span.get_span_context()
+    headers["traceparent"] = (
+        f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    )
+    if context.trace_state:
+        headers["tracestate"] = context.trace_state.to_header()
+
+
 def _parent_reports_usage(parent: Any) -> bool:
     """Whether the current span is a GenAI inference span that records this call's usage."""
     if not parent.is_recording():
@@ -311,15 +377,28 @@ class SyncBody:
 
     def __iter__(self) -> Any:
         state = self._state
-        sink = state.sink()
-        for chunk in self._inner:
-            if sink is not None:
+        inner = iter(self._inner)
+        sink, keep = state.sink(), None
+        if sink is not None:
+            watch = state.watch()
+            for chunk in inner:
                 try:
                     sink(chunk)
                 except Exception:  # never let a bad body break the application's read
                     state.broke()
                     sink = None
-            yield chunk
+                yield chunk
+                if sink is None:
+                    break
+                if watch is not None and watch.first_token_ns is not None:
+                    keep = state.keep_tail()
+                    break
+        if keep is None:
+            yield from inner
+        else:
+            for chunk in inner:
+                keep(chunk)
+                yield chunk
         state.finish()
 
     def close(self) -> None:
@@ -340,15 +419,29 @@ class AsyncBody:
 
     async def __aiter__(self) -> Any:
         state = self._state
-        sink = state.sink()
-        async for chunk in self._inner:
-            if sink is not None:
+        inner = self._inner.__aiter__()
+        sink, keep = state.sink(), None
+        if sink is not None:
+            watch = state.watch()
+            async for chunk in inner:
                 try:
                     sink(chunk)
                 except Exception:  # never let a bad body break the application's read
                     state.broke()
                     sink = None
-            yield chunk
+                yield chunk
+                if sink is None:
+                    break
+                if watch is not None and watch.first_token_ns is not None:
+                    keep = state.keep_tail()
+                    break
+        if keep is None:
+            async for chunk in inner:
+                yield chunk
+        else:
+            async for chunk in inner:
+                keep(chunk)
+                yield chunk
         state.finish()
 
     async def aclose(self) -> None:
