@@ -22,7 +22,16 @@ Reports, per client and kind, each mode's p50 and p95 CPU µs per call and its o
 ``none``: ``+p50`` is the median of the per-round differences, ``+p95`` the difference of the
 p95s; then the exporter thread's CPU per span (encoding, off the calling thread).
 
-Usage: ``python bench/llm_instrumentation.py [--rounds N] [--compare FILE]``.
+``--replay`` takes the network out: each kind's response is recorded once from the provider,
+then every call gets those bytes from an in-memory connection pool (an ``httpcore2`` pool's
+``handle_request``, chunk by chunk as they arrived), so the figures are the client's and the
+instrumentation's CPU alone, with less noise; the instrumentation is the same code either way.
+
+``--stream-parts N`` makes each stream N text deltas long (default: the documented examples'
+few), as a long answer is: what a chunk costs shows up there.
+
+Usage: ``python bench/llm_instrumentation.py [--rounds N] [--replay] [--stream-parts N]
+[--compare FILE]``.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import anthropic
+import httpcore2
 import httpx2
 import openai
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -67,6 +77,33 @@ class EncodingExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
+class ReplayPool:
+    """An ``httpcore2`` connection pool that answers each kind of call with recorded bytes."""
+
+    def __init__(self) -> None:
+        self.live = httpcore2.ConnectionPool()
+        self.recorded: dict[str, tuple[int, list[tuple[bytes, bytes]], list[bytes]]] = {}
+        self.key = ""
+        self._recording = False
+
+    def record(self, key: str, call: Callable[[], None]) -> None:
+        """Make ``call`` once for real and keep its response as the answer for ``key``."""
+        self.key, self._recording = key, True
+        try:
+            call()
+        finally:
+            self._recording = False
+
+    def handle_request(self, request: httpcore2.Request) -> httpcore2.Response:
+        if self._recording:
+            response = self.live.handle_request(request)
+            chunks = list(response.stream)  # type: ignore[arg-type]
+            response.close()
+            self.recorded[self.key] = (response.status, response.headers, chunks)
+        status, headers, chunks = self.recorded[self.key]
+        return httpcore2.Response(status, headers=headers, content=iter(chunks))
+
+
 def transport_class(name: str, toggle: Toggle) -> type[httpx2.HTTPTransport]:
     """An ``HTTPTransport`` subclass that keeps what ``toggle`` installed, after it is undone."""
     on, off = toggle
@@ -91,6 +128,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=1000, help="calls per mode and kind")
     parser.add_argument("--compare", help="another llm_http.py to measure as mode 'compared'")
+    parser.add_argument("--stream-parts", type=int, default=0, help="text deltas per stream")
+    parser.add_argument("--replay", action="store_true", help="replay recorded responses")
     args = parser.parse_args()
     bare = TracerProvider()
     exporter = EncodingExporter()
@@ -108,23 +147,36 @@ def main() -> None:
         toggles["compared"] = (lambda: other.instrument_llm_http(bare), other.uninstrument_llm_http)
     transports = {name: transport_class(name, toggle) for name, toggle in toggles.items()}
     with running_llm_provider() as upstream:
+        if args.stream_parts:
+            upstream.stream_parts = [f" w{i}" for i in range(args.stream_parts)]
         calls: dict[str, dict[str, Callable[[], None]]] = {}
+        replay = ReplayPool() if args.replay else None
+
+        def client(transport: type[httpx2.HTTPTransport]) -> httpx2.Client:
+            instance = transport()
+            if replay is not None:
+                instance._pool = replay  # type: ignore[assignment]
+            return httpx2.Client(transport=instance)
+
         for name, transport in transports.items():
             oai = openai.OpenAI(
-                api_key="sk-bench",
-                base_url=upstream.openai_base_url,
-                http_client=httpx2.Client(transport=transport()),
+                api_key="sk-bench", base_url=upstream.openai_base_url, http_client=client(transport)
             )
             claude = anthropic.Anthropic(
                 api_key="sk-ant-bench",
                 base_url=upstream.base_url,
                 open_telemetry=False,
-                http_client=httpx2.Client(transport=transport()),
+                http_client=client(transport),
             )
             calls[name] = kinds(oai, claude)
+        if replay is not None:
+            for label, call in calls["none"].items():
+                replay.record(label, call)
         print(f"{args.rounds} calls per mode, CPU µs per call of the calling thread")
         print(f"{'':<17}{'mode':<15}{'p50':>7}{'p95':>7}{'+p50':>7}{'+p95':>7}")
         for label in calls["none"]:
+            if replay is not None:
+                replay.key = label
             measure(label, {name: calls[name][label] for name in calls}, args.rounds)
             upstream.requests.clear()
         batched.force_flush()
