@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from pydantic import AliasChoices
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
@@ -160,6 +161,8 @@ def env_name(kind: type[BaseSettings], name: str, field: FieldInfo) -> str:
     """The environment variable that sets ``name`` of ``kind``."""
     if isinstance(field.validation_alias, str):
         return field.validation_alias.upper()
+    if isinstance(field.validation_alias, AliasChoices):
+        return "` or `".join(str(choice).upper() for choice in field.validation_alias.choices)
     prefix = str(kind.model_config.get("env_prefix", ""))
     return f"{prefix}{name}".upper()
 

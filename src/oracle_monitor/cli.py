@@ -29,6 +29,8 @@ def _logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request at INFO; the Supabase store makes one per snapshot and batch.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 @click.group()
@@ -62,8 +64,12 @@ def serve(**flags: Any) -> None:
     settings = _settings(Settings, **flags)
     _logging(settings.log_level)
     from oracle_monitor.server import serve as run_server
+    from oracle_monitor.store import StoreOpenError
 
-    asyncio.run(run_server(settings))
+    try:
+        asyncio.run(run_server(settings))
+    except StoreOpenError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -27,6 +27,21 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=0, le=65535, description="REST API and UI port.")
     store: str = Field(
         "", description="Store URL: sqlite:///<data-dir>/oracle.db (default) or postgresql://…"
+    )
+    supabase_url: str = Field(
+        "",
+        validation_alias=AliasChoices("ORACLE_SUPABASE_URL", "SUPABASE_URL"),
+        description="A Supabase project's API URL (https://<ref>.supabase.co). With a key and "
+        "no store URL, events, snapshots and alerts go to the project through its API "
+        '(PostgREST) and spans to <data-dir>/oracle.db; see README, "PostgreSQL / Supabase".',
+    )
+    supabase_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "ORACLE_SUPABASE_KEY", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_KEY"
+        ),
+        description="The project's service_role (secret) key, used with supabase_url (the "
+        "first of these variables that is set); the anon key is refused.",
     )
     store_migrate: bool = Field(
         True, description="Apply the PostgreSQL store's schema migrations at start-up."
@@ -282,8 +297,21 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _default_store(self) -> Settings:
-        if not self.store:
-            self.store = f"sqlite:///{(self.data_dir / 'oracle.db').as_posix()}"
+        if self.store:
+            return self
+        sqlite = f"sqlite:///{(self.data_dir / 'oracle.db').as_posix()}"
+        if not self.supabase_url:
+            self.store = sqlite
+        elif self.supabase_key is None or not self.supabase_key.get_secret_value():
+            raise ValueError(
+                "SUPABASE_URL is set without a key: set SUPABASE_SERVICE_ROLE_KEY (the "
+                "project's service_role key), or ORACLE_STORE=postgresql://… instead"
+            )
+        else:
+            from oracle_monitor.store.postgrest.url import supabase_store_url
+
+            key = self.supabase_key.get_secret_value()
+            self.store = supabase_store_url(self.supabase_url, key, sqlite)
         return self
 
 

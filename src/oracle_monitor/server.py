@@ -44,7 +44,7 @@ from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_a
 from oracle_monitor.receiver.store_sink import StoreSinkConfig
 from oracle_monitor.receiver.worker_process import WorkerConfig
 from oracle_monitor.receiver.workers import IngestWorkerPool
-from oracle_monitor.store import open_store
+from oracle_monitor.store import StoreOpenError, open_store
 from oracle_monitor.uvicorn_runner import start_uvicorn
 
 logger = logging.getLogger("oracle_monitor")
@@ -77,7 +77,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     async with AsyncExitStack() as stack:
         load_prices(settings.pricing_file)  # a bad pricing file stops start-up, not a worker
         # Before the workers: it creates or migrates the schema.
-        store = open_store(settings.store, migrate=settings.store_migrate)
+        try:
+            store = open_store(settings.store, migrate=settings.store_migrate)
+        except Exception as error:  # reported in one line by the command, no traceback
+            logger.debug("opening the store failed", exc_info=True)
+            raise StoreOpenError(
+                f"cannot open the store {_redacted(settings.store)}: {error}"
+            ) from error
         stack.callback(store.close)  # closed last
         ingest = IngestWorkerPool(
             WorkerConfig(

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
+from websockets.sync.connection import Connection
 
 from oracle_monitor.aggregator.snapshot_loop import take_snapshot
 from oracle_monitor.model import Alert, InfraEvent, Severity, Span, SpanKind
@@ -57,7 +58,7 @@ def start_api(url: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise TimeoutError(log.read_text())
 
 
-def next_of(ws: ClientConnection, kind: str, timeout_s: float = 10) -> dict[str, Any]:
+def next_of(ws: Connection, kind: str, timeout_s: float = 10) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while (left := deadline - time.monotonic()) > 0:
         message: dict[str, Any] = orjson.loads(ws.recv(timeout=left))

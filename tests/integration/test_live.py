@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
+from websockets.sync.connection import Connection
 
 from oracle_monitor import __version__
 from oracle_monitor.api import create_app
@@ -27,12 +28,12 @@ def url(server: OracleServer, query: str = "") -> str:
     return f"ws://127.0.0.1:{server.api_port}/api/v1/live{query}"
 
 
-def receive(ws: ClientConnection, timeout_s: float = 5) -> dict[str, Any]:
+def receive(ws: Connection, timeout_s: float = 5) -> dict[str, Any]:
     message: dict[str, Any] = orjson.loads(ws.recv(timeout=timeout_s))
     return message
 
 
-def until(ws: ClientConnection, kind: str, timeout_s: float = 20) -> dict[str, Any]:
+def until(ws: Connection, kind: str, timeout_s: float = 20) -> dict[str, Any]:
     """The next message of type ``kind`` (others are skipped)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -7,6 +7,9 @@ Supported URLs:
   `oracle_monitor.store.sqlite`).
 * ``postgresql://user@host:5432/db?schema=oracle&tenant=acme`` (or ``postgres://``): PostgreSQL
   or Supabase, see `oracle_monitor.store.postgres` for the options.
+* ``supabase://:KEY@project.supabase.co?spans=sqlite:///…`` (``supabase+http://`` for plain
+  HTTP): a Supabase project through its API (PostgREST) alone, spans in the SQLite file; see
+  `oracle_monitor.store.postgrest`. `Settings` builds it from ``SUPABASE_URL`` and a key.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from oracle_monitor.store.base import (
     SpanReader,
     SpanWriter,
     Store,
+    StoreOpenError,
     TraceQuery,
     TraceSummary,
 )
@@ -60,6 +64,7 @@ __all__ = [
     "SpanReader",
     "SpanWriter",
     "Store",
+    "StoreOpenError",
     "TraceQuery",
     "TraceSummary",
     "open_store",
@@ -83,12 +88,21 @@ def _open_postgresql(url: str, migrate: bool) -> Store:
     return PostgresStore(url, migrate=migrate)
 
 
+def _open_supabase(url: str, migrate: bool) -> Store:
+    from oracle_monitor.store.postgrest import SupabaseStore
+
+    return SupabaseStore(url, migrate=migrate)
+
+
 #: URL scheme -> function(everything after "scheme://" up to "?", query options) -> Store.
 _BACKENDS: dict[str, Callable[[str, dict[str, str]], Store]] = {"sqlite": _open_sqlite}
 #: URL schemes of servers -> function(whole URL, migrate) -> Store.
 _SERVERS: dict[str, Callable[[str, bool], Store]] = {
     "postgresql": _open_postgresql,
     "postgres": _open_postgresql,
+    "supabase": _open_supabase,
+    "supabase+http": _open_supabase,
+    "supabase+https": _open_supabase,
 }
 
 

@@ -161,6 +161,11 @@ class EventQuery:
     limit: int = 100
 
 
+class StoreOpenError(RuntimeError):
+    """A store could not be opened (unreachable, a refused key, a schema that is behind);
+    the message says why and what to do, so the command prints it without a traceback."""
+
+
 class SpanWriter(Protocol):
     """Writes spans durably."""
 
