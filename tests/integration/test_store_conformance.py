@@ -25,6 +25,7 @@ from oracle_monitor.model import (
 )
 from oracle_monitor.store import EventQuery, Store, TraceQuery, TraceSummary, open_store
 from tests.integration.postgres import fresh_store_url
+from tests.integration.supabase_api import fresh_supabase_store_url
 
 
 def _sqlite(tmp_path: Path) -> Iterator[str]:
@@ -35,10 +36,17 @@ def _postgresql(tmp_path: Path) -> Iterator[str]:
     yield from fresh_store_url()
 
 
+def _supabase(tmp_path: Path) -> Iterator[str]:
+    # Events, snapshots and alerts through PostgREST (the fake, on the real PostgreSQL, with
+    # a small max-rows), spans in SQLite: every test runs on the composed store.
+    yield from fresh_supabase_store_url(tmp_path)
+
+
 #: Backend name -> generator of the URL of a fresh, empty store.
 BACKENDS: dict[str, Callable[[Path], Iterator[str]]] = {
     "sqlite": _sqlite,
     "postgresql": _postgresql,
+    "supabase": _supabase,
 }
 
 T0 = 1_700_000_000_000_000_000  # a start time, in unix nanoseconds

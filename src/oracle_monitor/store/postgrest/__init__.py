@@ -61,9 +61,10 @@ def check_schema(rest: Rest) -> None:
     from oracle_monitor.store.postgres.migrate import MIGRATIONS
 
     try:
-        rows = rest.fetch(
+        rows = rest.rows(
             "GET oracle_schema_migrations",
-            lambda: rest.table("oracle_schema_migrations").select("version"),
+            lambda: rest.table("oracle_schema_migrations").select("version").order("version"),
+            None,
         )
     except PostgRESTError as error:
         if error.status == 404 or error.code in ("42P01", "PGRST205"):

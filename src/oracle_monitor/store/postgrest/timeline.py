@@ -134,7 +134,7 @@ def snapshot_series_text(
                 .order("timestamp_ns")
             )
 
-        rows = rest.fetch("GET system_snapshots", select)
+        rows = rest.rows("GET system_snapshots", select, None)
         series += [(int(r["timestamp_ns"]), orjson.dumps(r["snapshot"]).decode()) for r in rows]
     return series
 
@@ -220,7 +220,7 @@ def write_alerts(rest: Rest, tenant: str, alerts: Sequence[Alert]) -> None:
                 .in_("alert_id", part)
             )
 
-        rows = rest.fetch("GET alerts", select)
+        rows = rest.rows("GET alerts", select, None)
         for row in rows:
             stored = _alert(row)
             merged[stored.alert_id] = _merge(stored, merged[stored.alert_id])
