@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     otlp_http_port: int = Field(4318, ge=0, le=65535, description="OTLP/HTTP port.")
     api_port: int = Field(8000, ge=0, le=65535, description="REST API and UI port.")
     store: str = Field(
-        "", description="Store URL: sqlite:///<data-dir>/oracle.db (default) or postgresql://…"
+        "",
+        description="Store URL: sqlite:///<data-dir>/oracle.db (default) or postgresql://…",
+        repr=False,  # it may hold a password or a Supabase key
     )
     supabase_url: str = Field(
         "",
@@ -42,6 +44,11 @@ class Settings(BaseSettings):
         ),
         description="The project's service_role (secret) key, used with supabase_url (the "
         "first of these variables that is set); the anon key is refused.",
+    )
+    supabase_schema: str = Field(
+        "public",
+        description="The schema of Oracle Monitor's tables in that project, one the Data API "
+        "exposes (the migrations' tables go to public unless applied to another).",
     )
     store_migrate: bool = Field(
         True, description="Apply the PostgreSQL store's schema migrations at start-up."
@@ -311,7 +318,7 @@ class Settings(BaseSettings):
             from oracle_monitor.store.postgrest.url import supabase_store_url
 
             key = self.supabase_key.get_secret_value()
-            self.store = supabase_store_url(self.supabase_url, key, sqlite)
+            self.store = supabase_store_url(self.supabase_url, key, sqlite, self.supabase_schema)
         return self
 
 

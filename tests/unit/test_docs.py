@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from oracle_monitor import config
@@ -51,7 +52,10 @@ def test_every_setting_is_documented() -> None:
         prefix = str(kind.model_config.get("env_prefix", ""))
         for name, field in kind.model_fields.items():
             alias = field.validation_alias
-            variable = alias if isinstance(alias, str) else f"{prefix}{name}".upper()
+            if isinstance(alias, AliasChoices):  # the row names every variable, in order
+                variable = "` or `".join(str(choice).upper() for choice in alias.choices)
+            else:
+                variable = alias if isinstance(alias, str) else f"{prefix}{name}".upper()
             assert f"| `{variable}` |" in text, f"{kind.__name__}.{name} ({variable})"
             count += 1
     assert count >= 40

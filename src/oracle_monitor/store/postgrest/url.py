@@ -70,15 +70,18 @@ class SupabaseURL:
         return cls(f"{scheme}://{host}{port}{path}", key, options["spans"], schema, tenant, timeout)
 
 
-def supabase_store_url(api_url: str, key: str, spans: str) -> str:
+def supabase_store_url(api_url: str, key: str, spans: str, schema: str = "public") -> str:
     """The store URL of project ``api_url`` (``SUPABASE_URL``) with ``key``, spans in
-    ``spans`` (a sqlite URL); raises ValueError for an API URL that is not http(s)."""
+    ``spans`` (a sqlite URL), tables in ``schema``; raises ValueError for an API URL that is
+    not http(s)."""
     parts = urlsplit(api_url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
         raise ValueError(f"SUPABASE_URL must be https://<project>.supabase.co, not {api_url!r}")
     scheme = "supabase" if parts.scheme == "https" else "supabase+http"
     netloc = parts.netloc.rpartition("@")[2]
-    query = urlencode({"spans": spans})
+    query = urlencode(
+        {"spans": spans} if schema == "public" else {"spans": spans, "schema": schema}
+    )
     return f"{scheme}://:{quote(key, safe='')}@{netloc}{parts.path.rstrip('/')}?{query}"
 
 
