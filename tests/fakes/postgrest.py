@@ -66,6 +66,7 @@ _OPERATORS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": 
               "like": "LIKE", "ilike": "ILIKE"}  # fmt: skip
 _RESERVED = {"select", "order", "limit", "offset", "on_conflict", "columns"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEY_HINT = "Double check your Supabase `anon` or `service_role` API key."
 
 
 class _Problem(Exception):
@@ -297,8 +298,7 @@ class FakePostgREST:
             raise _Problem(401, None, "No API key found in request",
                            hint="No `apikey` request header or url param was found.")  # fmt: skip
         if key not in self.keys:
-            raise _Problem(401, None, "Invalid API key",
-                           hint="Double check your Supabase `anon` or `service_role` API key.")  # fmt: skip
+            raise _Problem(401, None, "Invalid API key", hint=_KEY_HINT)
         bearer = request.headers.get("authorization", "")
         if bearer and bearer.removeprefix("Bearer ") not in self.keys:
             raise _Problem(401, "PGRST301", "JWSError JWSInvalidSignature")
@@ -478,9 +478,7 @@ class FakePostgREST:
     def start(self) -> str:
         """Serve on a free loopback port; returns the project URL (``http://127.0.0.1:N``)."""
         app = Starlette(
-            routes=[
-                Route("/rest/v1/{table}", self._endpoint, methods=["GET", "POST", "DELETE"])
-            ]
+            routes=[Route("/rest/v1/{table}", self._endpoint, methods=["GET", "POST", "DELETE"])]
         )
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -22,7 +22,10 @@ from tests.integration.postgres import SERVER_URL, admin_connection, drop_schema
 
 def _jwt(role: str) -> str:
     """A key shaped like a Supabase legacy API key (a JWT naming its role; unsigned here)."""
-    part = lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")  # noqa: E731
+
+    def part(data: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
     return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'role': role, 'iss': 'supabase'})}.c2ln"
 
 
@@ -65,7 +68,9 @@ def migrated_schema() -> Iterator[str]:
         drop_schema(name)
 
 
-def store_url(api_url: str, schema: str, spans: Path, key: str = SERVICE_KEY, **options: str) -> str:
+def store_url(
+    api_url: str, schema: str, spans: Path, key: str = SERVICE_KEY, **options: str
+) -> str:
     """The ``supabase+http://`` store URL of ``schema`` behind the fake at ``api_url``."""
     host = api_url.removeprefix("http://")
     query = urlencode({"spans": f"sqlite:///{spans}", "schema": schema, **options})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -16,6 +17,11 @@ from oracle_monitor.store.postgrest.url import SupabaseURL, key_role, supabase_s
 
 _ENV = ("ORACLE_STORE", "ORACLE_SUPABASE_URL", "SUPABASE_URL", "ORACLE_SUPABASE_KEY",
         "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_KEY", "ORACLE_SUPABASE_SCHEMA")  # fmt: skip
+
+
+def settings(**flags: Any) -> Settings:
+    """Settings as `serve` reads them: from the environment, then these flags."""
+    return Settings(**flags)
 
 
 def jwt(role: str) -> str:
@@ -95,11 +101,11 @@ def test_settings_build_the_supabase_store_from_url_and_service_role_key(
     monkeypatch.setenv("SUPABASE_URL", "https://abc.supabase.co")
     monkeypatch.setenv("SUPABASE_KEY", jwt("anon"))  # a project's .env often has both
     monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", jwt("service_role"))
-    settings = Settings(data_dir=tmp_path)
-    parsed = SupabaseURL.parse(settings.store)
+    built = settings(data_dir=tmp_path)
+    parsed = SupabaseURL.parse(built.store)
     assert parsed.key == jwt("service_role")  # the service role key wins
     assert parsed.spans == f"sqlite:///{(tmp_path / 'oracle.db').as_posix()}"
-    assert jwt("service_role") not in repr(settings)
+    assert jwt("service_role") not in repr(built)
 
 
 def test_settings_fall_back_to_supabase_key_and_take_a_schema(
@@ -108,7 +114,7 @@ def test_settings_fall_back_to_supabase_key_and_take_a_schema(
     monkeypatch.setenv("SUPABASE_URL", "https://abc.supabase.co")
     monkeypatch.setenv("SUPABASE_KEY", "sb_secret_abc")
     monkeypatch.setenv("ORACLE_SUPABASE_SCHEMA", "oracle")
-    parsed = SupabaseURL.parse(Settings().store)
+    parsed = SupabaseURL.parse(settings().store)
     assert (parsed.key, parsed.schema) == ("sb_secret_abc", "oracle")
 
 
@@ -116,14 +122,14 @@ def test_a_store_url_wins_over_supabase_url(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SUPABASE_URL", "https://abc.supabase.co")
     monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", "sb_secret_abc")
     monkeypatch.setenv("ORACLE_STORE", "postgresql://db.abc.supabase.co/postgres")
-    assert Settings().store == "postgresql://db.abc.supabase.co/postgres"
+    assert settings().store == "postgresql://db.abc.supabase.co/postgres"
 
 
 def test_supabase_url_without_a_key_is_a_settings_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUPABASE_URL", "https://abc.supabase.co")
     with pytest.raises(ValidationError, match="SUPABASE_SERVICE_ROLE_KEY"):
-        Settings()
+        settings()
 
 
 def test_without_supabase_the_default_stays_sqlite(tmp_path: Path) -> None:
-    assert Settings(data_dir=tmp_path).store.startswith("sqlite:///")
+    assert settings(data_dir=tmp_path).store.startswith("sqlite:///")
