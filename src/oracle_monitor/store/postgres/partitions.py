@@ -62,15 +62,15 @@ def ensure_partitions(conn: psycopg.Connection[Any], days: Iterable[int]) -> Non
         existing = span_partitions(conn)
         for day in wanted:
             if day not in existing:
+                name = sql.Identifier(partition_name(day))
                 conn.execute(
                     sql.SQL(
                         "CREATE TABLE {} PARTITION OF spans FOR VALUES FROM ({}) TO ({})"
-                    ).format(
-                        sql.Identifier(partition_name(day)),
-                        sql.Literal(day * DAY_NS),
-                        sql.Literal((day + 1) * DAY_NS),
-                    )
+                    ).format(name, sql.Literal(day * DAY_NS), sql.Literal((day + 1) * DAY_NS))
                 )
+                # Named directly, a partition skips the parent's policies: with row-level
+                # security and no policy, only the owner reads it (migration 7).
+                conn.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(name))
 
 
 def drop_before(conn: psycopg.Connection[Any], cutoff_ns: int) -> list[str]:
