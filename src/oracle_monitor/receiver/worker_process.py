@@ -175,4 +175,6 @@ def worker_main(
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
     )
+    # As in the server: no INFO line per HTTP request (the Supabase store makes them).
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     serve_requests(sock, config, counters)
