@@ -16,8 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from psycopg import sql
 
+from oracle_monitor.cli import main
 from oracle_monitor.model import Alert, InfraEvent, Severity
 from oracle_monitor.store import AlertQuery, EventQuery, Store, open_store
 from oracle_monitor.store.postgrest import PostgRESTError
@@ -101,6 +103,19 @@ def test_serve_with_only_the_api_url_and_key_stores_through_postgrest(
         assert count_rows(schema, "system_snapshots") >= 3  # in PostgreSQL, via PostgREST
         latest = server.api("/api/v1/snapshots/latest")
         assert latest.status_code == 200, latest.text
+
+        # PostgREST failing for a while: those snapshots fail and are counted, then more come.
+        fake.fail("POST", "system_snapshots", 500, "XX000", "out of disk", times=3)
+        deadline = time.monotonic() + 20
+        while server.health()["snapshots"]["failed_snapshots"] < 3:
+            assert time.monotonic() < deadline, server.health()["snapshots"]
+            time.sleep(0.1)
+        stored = count_rows(schema, "system_snapshots")
+        while count_rows(schema, "system_snapshots") <= stored:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert server.health()["snapshots"]["failed_snapshots"] == 3
+        assert "HTTP 500 XX000: out of disk" in server.log()
 
         # Spans go to the SQLite file of the data dir, and are read back from it.
         trace_id = "ab" * 16
@@ -274,3 +289,19 @@ def test_the_fake_checks_the_keys(fake: FakePostgREST) -> None:
     bad_bearer = httpx.get(url, headers={"apikey": SERVICE_KEY, "Authorization": "Bearer x"})
     assert (bad_bearer.status_code, bad_bearer.json()["code"]) == (401, "PGRST301")
     assert SERVER_URL  # the fake runs on this PostgreSQL
+
+
+def test_migrate_checks_through_the_api_and_says_what_it_cannot_do(
+    fake: FakePostgREST, schema: str, tmp_path: Path
+) -> None:
+    env = {"SUPABASE_URL": fake.url, "SUPABASE_SERVICE_ROLE_KEY": SERVICE_KEY,
+           "ORACLE_SUPABASE_SCHEMA": schema, "ORACLE_STORE": ""}  # fmt: skip
+    args = ["migrate", "--data-dir", str(tmp_path)]
+    done = CliRunner().invoke(main, args, env=env)
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == "schema already up to date"
+    env["ORACLE_SUPABASE_SCHEMA"] = "oracle_test_never_migrated"
+    refused = CliRunner().invoke(main, args, env=env)
+    assert refused.exit_code == 1
+    assert "PostgREST cannot create tables" in refused.output
+    assert SERVICE_KEY not in refused.output
