@@ -305,3 +305,17 @@ def test_migrate_checks_through_the_api_and_says_what_it_cannot_do(
     assert refused.exit_code == 1
     assert "PostgREST cannot create tables" in refused.output
     assert SERVICE_KEY not in refused.output
+
+
+def test_thinning_reads_the_times_by_count_and_key(fake: FakePostgREST, store: Store) -> None:
+    for n in range(3 * MAX_ROWS - 1):
+        store.write_snapshot(T0 + n * 10, {"n": n})
+    before = len(fake.requests)
+    assert store.thin_snapshots(T0 + 10**9, T0 + 2 * 10**9, 100) == 0  # an empty range
+    assert len(fake.requests) - before == 1  # the count says there is nothing more
+    before = len(fake.requests)
+    assert store.thin_snapshots(T0, T0 + 10**9, 100) == 3 * MAX_ROWS - 1 - 2  # one per 100 ns
+    gets = [r for r in fake.requests[before:] if r["method"] == "GET"]
+    assert len(gets) == 3  # pages of max-rows, by key, until the count is reached
+    assert "count=exact" in (gets[0]["prefer"] or "")
+    assert [ts - T0 for ts, _ in store.snapshot_series(T0, T0 + 10**9, 100)] == [90, 190]

@@ -19,7 +19,7 @@ from postgrest.types import CountMethod, ReturnMethod
 
 from oracle_monitor.model import Alert
 from oracle_monitor.store.base import AlertQuery
-from oracle_monitor.store.postgrest.rest import Rest
+from oracle_monitor.store.postgrest.rest import PAGE_ROWS, Rest
 
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: A JSON ``\u0000`` escape, not preceded by an escaped backslash (``\\u0000`` is text).
@@ -80,15 +80,22 @@ def snapshot_at(rest: Rest, tenant: str, timestamp_ns: int) -> tuple[int, dict[s
 
 
 def timestamps(rest: Rest, tenant: str, start_ns: int, end_ns: int, *, end_open: bool) -> list[int]:
-    """The snapshot times in [start, end] (or [start, end) when ``end_open``), oldest first;
-    read by key (each page starts after the last time seen), so max-rows cannot cut it."""
-    found: list[int] = []
-    after: int | None = None
-    while True:
-        low = after
+    """The snapshot times in [start, end] (or [start, end) when ``end_open``), oldest first.
 
-        def select(low: int | None = low) -> Any:
-            request = rest.table("system_snapshots").select("timestamp_ns").eq("tenant_id", tenant)
+    The first page asks for the exact count (``Prefer: count=exact``; the range is indexed),
+    then pages follow by key (after the last time seen) until that many were read: max-rows
+    cannot cut it short, and no extra request is needed to find the end.
+    """
+    found: list[int] = []
+    total: int | None = None
+    while total is None or len(found) < total:
+        low = found[-1] if found else None
+
+        def select(low: int | None = low, count: bool = total is None) -> Any:
+            request = rest.table("system_snapshots").select(
+                "timestamp_ns", count=CountMethod.exact if count else None
+            )
+            request = request.eq("tenant_id", tenant)
             request = (
                 request.gte("timestamp_ns", start_ns)
                 if low is None
@@ -99,13 +106,17 @@ def timestamps(rest: Rest, tenant: str, start_ns: int, end_ns: int, *, end_open:
                 if end_open
                 else request.lte("timestamp_ns", end_ns)
             )
-            return request.order("timestamp_ns")
+            return request.order("timestamp_ns").limit(PAGE_ROWS)
 
-        page = [int(row["timestamp_ns"]) for row in rest.rows("GET system_snapshots", select, 1000)]
+        response = rest.run("GET system_snapshots", select)
+        if total is None:
+            total = int(response.count or 0)
+        rows: list[dict[str, Any]] = response.data  # type: ignore[assignment]
+        page = [int(row["timestamp_ns"]) for row in rows]
+        if not page:  # rows deleted meanwhile
+            break
         found += page
-        if len(page) < 1000:  # `rows` read to the end
-            return found
-        after = page[-1]
+    return found
 
 
 def _last_of_each_step(times: list[int], step_ns: int) -> list[int]:
