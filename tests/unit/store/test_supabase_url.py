@@ -75,6 +75,11 @@ def test_bad_urls_say_what_is_wrong_without_the_key(url: str, message: str) -> N
     assert ":k@" not in str(raised.value)
 
 
+def test_the_rest_url_is_taken_for_the_project_url() -> None:
+    url = supabase_store_url("https://abc.supabase.co/rest/v1/", "k", "sqlite:///a.db")
+    assert SupabaseURL.parse(url).api_url == "https://abc.supabase.co"
+
+
 def test_an_api_url_that_is_not_http_is_refused() -> None:
     with pytest.raises(ValueError, match="SUPABASE_URL"):
         supabase_store_url("abc.supabase.co", "k", "sqlite:///a.db")

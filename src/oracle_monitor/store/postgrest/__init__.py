@@ -67,7 +67,7 @@ def check_schema(rest: Rest) -> None:
             None,
         )
     except PostgRESTError as error:
-        if error.status == 404 or error.code in ("42P01", "PGRST205"):
+        if error.code in ("42P01", "PGRST205"):  # PostgREST's "no such table" (old, new)
             raise PostgRESTError(
                 "Supabase API", error.status, _NO_TABLES.format(detail=""), error.code
             ) from None

@@ -82,7 +82,8 @@ def supabase_store_url(api_url: str, key: str, spans: str, schema: str = "public
     query = urlencode(
         {"spans": spans} if schema == "public" else {"spans": spans, "schema": schema}
     )
-    return f"{scheme}://:{quote(key, safe='')}@{netloc}{parts.path.rstrip('/')}?{query}"
+    path = parts.path.rstrip("/").removesuffix("/rest/v1")  # the project URL, not its REST URL
+    return f"{scheme}://:{quote(key, safe='')}@{netloc}{path}?{query}"
 
 
 def key_role(key: str) -> str | None:
