@@ -12,8 +12,9 @@ views, operators, pagination and count, Prefer header, errors) and postgrest-py'
   column's type. Rows as a JSON array (``json_agg``, as PostgREST builds it). A ``Range:
   0-9`` header (``Range-Unit: items``) works like ``offset``/``limit``; the answer always has
   ``Content-Range: <first>-<last>/<total or *>`` (``*/<total>`` when empty), the total with
-  ``Prefer: count=exact``. ``max_rows`` caps every answer silently, as ``db-max-rows`` does
-  (Supabase's default is 1000).
+  ``Prefer: count=exact`` (then 206 Partial Content for part of the rows, and 416
+  ``PGRST103`` for an offset past the end). ``max_rows`` caps every answer silently, as
+  ``db-max-rows`` does (Supabase's default is 1000).
 * ``POST /rest/v1/<table>?columns="a","b"&on_conflict=a`` with a JSON object or array:
   ``INSERT … SELECT … FROM json_populate_recordset``; ``Prefer: resolution=ignore-duplicates``
   is ``ON CONFLICT … DO NOTHING``, ``merge-duplicates`` ``DO UPDATE`` of every column sent
@@ -373,10 +374,16 @@ class FakePostgREST:
                 sql.SQL("SELECT count(*) FROM {} WHERE {}").format(table.ident, where)
             ).fetchone()
             total = int(counted[0]) if counted else 0
+        if total is not None and offset > 0 and offset >= total:
+            raise _Problem(
+                416, "PGRST103", "Requested range not satisfiable",
+                details=f"An offset of {offset} was requested, but there are only {total} rows.",
+            )  # fmt: skip
+        partial = total is not None and int(row[1]) < total  # 206 with a count, as PostgREST
         return Response(
             json.dumps(row[0]),
-            200,
-            {"Content-Range": _content_range(offset, int(row[1]), total)},
+            206 if partial else 200,
+            {"Content-Range": _content_range(offset, int(row[1]), total), "Range-Unit": "items"},
             media_type="application/json",
         )
 
