@@ -48,9 +48,9 @@ def test_an_api_session_without_a_tenant_claim_sees_no_tenant(url: str, tenant_r
                     " entity, severity, summary) VALUES ('x', 'default', 1, 'k', 'k', 'e',"
                     " 'info', '')"
                 )
-    claims = '{"role": "authenticated", "tenant_id": "default"}'
-    with _as_role(url, tenant_role, **{"request.jwt.claims": claims}) as conn:
-        assert conn.execute(COUNTS).fetchall() == [(1, 1, 1, 1)]
+    for claims in ('{"role": "authenticated", "tenant_id": "default"}', '{"role": "service_role"}'):
+        with _as_role(url, tenant_role, **{"request.jwt.claims": claims}) as conn:
+            assert conn.execute(COUNTS).fetchall() == [(1, 1, 1, 1)], claims
 
 
 def test_a_partition_named_directly_shows_nothing_but_to_the_owner(

@@ -3,8 +3,9 @@
 -- `authenticated`, and the tenant policies apply to every role, so through PostgREST the
 -- public anon key, or any signed-in user without a `tenant_id` claim, fell back to the
 -- 'default' tenant: the whole data of a single-tenant deployment, to read and to write.
--- Now a PostgREST request's tenant is its JWT's `tenant_id` claim or none (no rows);
--- sessions without JWT claims (the store's, psql) keep `oracle.tenant_id`, else 'default'.
+-- Now a PostgREST request's tenant is its JWT's `tenant_id` claim or none (no rows), but for
+-- service_role's; sessions without JWT claims (the store's, psql) keep `oracle.tenant_id`,
+-- else 'default'.
 
 CREATE OR REPLACE FUNCTION oracle_current_tenant() RETURNS text
 LANGUAGE sql STABLE AS $$
@@ -12,7 +13,11 @@ LANGUAGE sql STABLE AS $$
         WHEN nullif(current_setting('oracle.tenant_id', true), '') IS NOT NULL
             THEN current_setting('oracle.tenant_id', true)
         WHEN nullif(current_setting('request.jwt.claims', true), '') IS NOT NULL
-            THEN current_setting('request.jwt.claims', true)::jsonb ->> 'tenant_id'
+            THEN coalesce(
+                current_setting('request.jwt.claims', true)::jsonb ->> 'tenant_id',
+                -- service_role bypasses row-level security; its inserts keep the old default
+                CASE WHEN current_setting('request.jwt.claims', true)::jsonb ->> 'role'
+                    = 'service_role' THEN 'default' END)
         ELSE 'default'
     END
 $$;
