@@ -26,8 +26,7 @@ from oracle_monitor.api import create_app
 from oracle_monitor.api.live_poll import StorePoller
 from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.config import Settings
-from oracle_monitor.server import _redacted
-from oracle_monitor.store import open_store
+from oracle_monitor.server import _redacted, open_settings_store
 from oracle_monitor.uvicorn_runner import start_uvicorn
 
 logger = logging.getLogger("oracle_monitor")
@@ -46,7 +45,7 @@ async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> No
         logger.warning("%s", warning)
 
     async with AsyncExitStack() as stack:
-        store = await asyncio.to_thread(open_store, settings.store, migrate=settings.store_migrate)
+        store = await asyncio.to_thread(open_settings_store, settings)
         stack.callback(store.close)  # closed last
         hub = LiveHub()
         hub.bind(loop)

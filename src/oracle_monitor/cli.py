@@ -229,5 +229,9 @@ def api(**flags: Any) -> None:
     settings = _settings(Settings, **flags)
     _logging(settings.log_level)
     from oracle_monitor.api_server import serve_api
+    from oracle_monitor.store import StoreOpenError
 
-    asyncio.run(serve_api(settings))
+    try:
+        asyncio.run(serve_api(settings))
+    except StoreOpenError as error:
+        raise click.ClickException(str(error)) from None

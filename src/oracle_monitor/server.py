@@ -44,7 +44,7 @@ from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_a
 from oracle_monitor.receiver.store_sink import StoreSinkConfig
 from oracle_monitor.receiver.worker_process import WorkerConfig
 from oracle_monitor.receiver.workers import IngestWorkerPool
-from oracle_monitor.store import StoreOpenError, open_store
+from oracle_monitor.store import Store, StoreOpenError, open_store
 from oracle_monitor.uvicorn_runner import start_uvicorn
 
 logger = logging.getLogger("oracle_monitor")
@@ -57,6 +57,18 @@ def _redacted(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def open_settings_store(settings: Settings) -> Store:
+    """Open (and migrate) the store of ``settings``; any failure becomes `StoreOpenError`
+    with the store's redacted URL and the reason, which the command prints in one line."""
+    try:
+        return open_store(settings.store, migrate=settings.store_migrate)
+    except Exception as error:
+        logger.debug("opening the store failed", exc_info=True)
+        raise StoreOpenError(
+            f"cannot open the store {_redacted(settings.store)}: {error}"
+        ) from error
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -77,13 +89,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     async with AsyncExitStack() as stack:
         load_prices(settings.pricing_file)  # a bad pricing file stops start-up, not a worker
         # Before the workers: it creates or migrates the schema.
-        try:
-            store = open_store(settings.store, migrate=settings.store_migrate)
-        except Exception as error:  # reported in one line by the command, no traceback
-            logger.debug("opening the store failed", exc_info=True)
-            raise StoreOpenError(
-                f"cannot open the store {_redacted(settings.store)}: {error}"
-            ) from error
+        store = open_settings_store(settings)
         stack.callback(store.close)  # closed last
         ingest = IngestWorkerPool(
             WorkerConfig(

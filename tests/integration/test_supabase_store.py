@@ -319,3 +319,11 @@ def test_thinning_reads_the_times_by_count_and_key(fake: FakePostgREST, store: S
     assert len(gets) == 3  # pages of max-rows, by key, until the count is reached
     assert "count=exact" in (gets[0]["prefer"] or "")
     assert [ts - T0 for ts, _ in store.snapshot_series(T0, T0 + 10**9, 100)] == [90, 190]
+
+
+def test_the_api_command_reports_a_store_it_cannot_open_in_one_line(tmp_path: Path) -> None:
+    url = f"supabase+http://:{SERVICE_KEY}@127.0.0.1:9?spans=sqlite:///{tmp_path}/s.db"
+    done = CliRunner().invoke(main, ["api", "--store", url, "--api-port", "0"])
+    assert done.exit_code == 1
+    assert "cannot open the store supabase+http://:***@127.0.0.1:9" in done.output
+    assert "no answer" in done.output and SERVICE_KEY not in done.output
