@@ -33,6 +33,14 @@ def _logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
+_migrate_option = click.option(
+    "--migrate/--no-migrate",
+    "store_migrate",
+    default=None,
+    help="[ORACLE_STORE_MIGRATE] apply PostgreSQL schema migrations at start-up (default on)",
+)
+
+
 @click.group()
 @click.version_option(__version__, prog_name="oracle-monitor")
 def main() -> None:
@@ -46,12 +54,7 @@ def main() -> None:
 @click.option("--otlp-http-port", type=int, help="[ORACLE_OTLP_HTTP_PORT] default 4318")
 @click.option("--api-port", type=int, help="[ORACLE_API_PORT] default 8000")
 @click.option("--store", help="[ORACLE_STORE] default sqlite:///<data-dir>/oracle.db")
-@click.option(
-    "--migrate/--no-migrate",
-    "store_migrate",
-    default=None,
-    help="[ORACLE_STORE_MIGRATE] apply PostgreSQL schema migrations at start-up (default on)",
-)
+@_migrate_option
 @click.option(
     "--kubeconfig",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
@@ -98,12 +101,7 @@ def receiver(**flags: Any) -> None:
 @click.option(
     "--group-id", "pipeline_group_id", help="[ORACLE_PIPELINE_GROUP_ID] oracle-aggregators"
 )
-@click.option(
-    "--migrate/--no-migrate",
-    "store_migrate",
-    default=None,
-    help="[ORACLE_STORE_MIGRATE] apply PostgreSQL schema migrations at start-up (default on)",
-)
+@_migrate_option
 @click.option(
     "--health-port",
     "pipeline_health_port",
@@ -214,12 +212,7 @@ def demo(
 @click.option("--host", help="[ORACLE_HOST] address to bind, default 127.0.0.1")
 @click.option("--api-port", type=int, help="[ORACLE_API_PORT] default 8000")
 @click.option("--store", help="[ORACLE_STORE] the shared store, postgresql://…")
-@click.option(
-    "--migrate/--no-migrate",
-    "store_migrate",
-    default=None,
-    help="[ORACLE_STORE_MIGRATE] apply PostgreSQL schema migrations at start-up (default on)",
-)
+@_migrate_option
 def api(**flags: Any) -> None:
     """Serve the REST, WebSocket, Jaeger and metrics API (and the UI) over a shared store.
 

@@ -39,7 +39,7 @@ from oracle_monitor.collectors.registry import create_collectors
 from oracle_monitor.config import Settings
 from oracle_monitor.forward import ForwardConfig
 from oracle_monitor.receiver.decode import DecodeLimits
-from oracle_monitor.receiver.grpc_server import TraceServicer, create_grpc_server
+from oracle_monitor.receiver.grpc_server import start_grpc_server
 from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_app
 from oracle_monitor.receiver.store_sink import StoreSinkConfig
 from oracle_monitor.receiver.worker_process import WorkerConfig
@@ -109,14 +109,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await ingest.start()
         stack.push_async_callback(ingest.shutdown)  # drains after the receivers stop
 
-        grpc_server, grpc_port = create_grpc_server(
-            TraceServicer(ingest, otlp_auth),
-            settings.host,
-            settings.otlp_grpc_port,
-            settings.max_request_bytes,
-        )
-        await grpc_server.start()
-        stack.push_async_callback(grpc_server.stop, settings.shutdown_timeout_seconds)
+        grpc_port = await start_grpc_server(stack, ingest, otlp_auth, settings)
 
         await start_uvicorn(
             stack,

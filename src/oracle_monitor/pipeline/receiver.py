@@ -28,7 +28,7 @@ from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.config import Settings
 from oracle_monitor.pipeline.clients import ensure_topics, pipeline_url, producer_config
 from oracle_monitor.pipeline.publisher import KafkaSinkConfig
-from oracle_monitor.receiver.grpc_server import TraceServicer, create_grpc_server
+from oracle_monitor.receiver.grpc_server import start_grpc_server
 from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_app
 from oracle_monitor.receiver.worker_process import WorkerConfig
 from oracle_monitor.receiver.workers import IngestWorkerPool
@@ -76,14 +76,7 @@ async def run_receiver(settings: Settings, stop: asyncio.Event | None = None) ->
         await ingest.start()
         stack.push_async_callback(ingest.shutdown)  # publishes what it holds, after receivers
 
-        grpc_server, grpc_port = create_grpc_server(
-            TraceServicer(ingest, otlp_auth),
-            settings.host,
-            settings.otlp_grpc_port,
-            settings.max_request_bytes,
-        )
-        await grpc_server.start()
-        stack.push_async_callback(grpc_server.stop, settings.shutdown_timeout_seconds)
+        grpc_port = await start_grpc_server(stack, ingest, otlp_auth, settings)
 
         app = create_http_app(HttpTraceReceiver(ingest, settings.max_request_bytes, otlp_auth))
 

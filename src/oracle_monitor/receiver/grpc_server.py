@@ -10,7 +10,8 @@ inflated message.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -21,6 +22,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from oracle_monitor.auth import REFUSED_MESSAGE, BearerAuth
 from oracle_monitor.receiver.errors import REFUSALS, Unauthenticated, grpc_status_for
 from oracle_monitor.receiver.workers import IngestWorkerPool
+
+if TYPE_CHECKING:
+    from oracle_monitor.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -87,3 +91,21 @@ def create_grpc_server(
     if bound == 0:
         raise OSError(f"cannot bind OTLP/gRPC to {host}:{port}")
     return server, bound
+
+
+async def start_grpc_server(
+    stack: AsyncExitStack, ingest: IngestWorkerPool, auth: BearerAuth, settings: Settings
+) -> int:
+    """Start the OTLP/gRPC receiver of ``settings`` over ``ingest``; ``stack`` stops it.
+
+    Returns the bound port. On the way out, in-flight exports get the shutdown timeout.
+    """
+    server, port = create_grpc_server(
+        TraceServicer(ingest, auth),
+        settings.host,
+        settings.otlp_grpc_port,
+        settings.max_request_bytes,
+    )
+    await server.start()
+    stack.push_async_callback(server.stop, settings.shutdown_timeout_seconds)
+    return port
