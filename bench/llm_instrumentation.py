@@ -8,6 +8,8 @@ through these transports:
 - ``none``: no instrumentation;
 - ``stock``: OpenTelemetry's plain httpx2 instrumentor, no hooks (for reference);
 - ``llm_http``: `instrument_llm_http`, spans to a tracer provider with no processor;
+- ``unsampled``: `instrument_llm_http` with a sampler that records nothing: our code's cost
+  without the recording span's;
 - ``llm_http+batch``: the same with a `BatchSpanProcessor` (as `configure` sets up) whose
   exporter encodes each batch to OTLP protobuf and drops it: adds ``on_end``'s cost;
 - ``--compare FILE``: also another version of ``llm_http.py`` (say from an older checkout).
@@ -53,6 +55,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from oracle_monitor.demo.llm_provider import running_llm_provider
 from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
@@ -132,6 +135,7 @@ def main() -> None:
     parser.add_argument("--replay", action="store_true", help="replay recorded responses")
     args = parser.parse_args()
     bare = TracerProvider()
+    unsampled = TracerProvider(sampler=ALWAYS_OFF)
     exporter = EncodingExporter()
     batched = TracerProvider()
     batched.add_span_processor(BatchSpanProcessor(exporter))
@@ -140,6 +144,7 @@ def main() -> None:
         "none": (lambda: None, lambda: None),
         "stock": (lambda: plain.instrument(tracer_provider=bare), plain.uninstrument),
         "llm_http": (lambda: instrument_llm_http(bare), uninstrument_llm_http),
+        "unsampled": (lambda: instrument_llm_http(unsampled), uninstrument_llm_http),
         "llm_http+batch": (lambda: instrument_llm_http(batched), uninstrument_llm_http),
     }
     if args.compare:
