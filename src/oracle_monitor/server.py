@@ -18,24 +18,17 @@ import contextlib
 import logging
 import os
 import signal
-import time
 from contextlib import AsyncExitStack
 from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from oracle_monitor.aggregator import ChainConfig
-from oracle_monitor.aggregator.alert_engine import AlertEngine
-from oracle_monitor.aggregator.alerts import AlertBook
+from oracle_monitor.aggregator.leader_duties import LeaderDuties, chain_config
 from oracle_monitor.aggregator.live import LiveHub
-from oracle_monitor.aggregator.retention import RetentionLoop, RetentionPolicy
-from oracle_monitor.aggregator.snapshot_loop import SnapshotLoop
 from oracle_monitor.api import create_app
 from oracle_monitor.api.serialize import event_json
 from oracle_monitor.auth import BearerAuth, exposure_warnings
-from oracle_monitor.collectors.event_sink import StoreEventSink
 from oracle_monitor.collectors.llm.pricing import load_prices
-from oracle_monitor.collectors.registry import create_collectors
 from oracle_monitor.config import Settings
 from oracle_monitor.forward import ForwardConfig
 from oracle_monitor.receiver.decode import DecodeLimits
@@ -119,45 +112,21 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             settings.shutdown_timeout_seconds,
         )
 
-        # Alerts and the live stream: stored events raise alerts and go to live clients.
+        # The live stream: stored events, alerts and snapshots go to its clients.
         live_hub = LiveHub()
         live_hub.bind(loop)
         stack.callback(live_hub.close)
-        book = AlertBook(
-            round(settings.alert_dedupe_seconds * 1e9), round(settings.alert_active_seconds * 1e9)
-        )
-        chain_config = ChainConfig(
-            timeout_ns=int(settings.chain_timeout_seconds * 1e9),
-            orphan_timeout_ns=int(settings.chain_orphan_timeout_seconds * 1e9),
-        )
-        alerts = AlertEngine(store, book=book, config=chain_config, publish=live_hub.publish_alert)
-        await asyncio.to_thread(alerts.restore, time.time_ns())
-
-        # Collectors: their events are stored in batches by the sink, which stops after them.
-        sink = StoreEventSink(store)
-        sink.add_listener(lambda events: live_hub.publish_events([event_json(e) for e in events]))
-        sink.add_listener(alerts.on_events)
-        await sink.start()
-        stack.push_async_callback(sink.shutdown)
-        collectors = create_collectors(settings, sink, store)
-        for collector in collectors:
-            await collector.start()
-            stack.push_async_callback(collector.shutdown)
-            logger.info("collector %s started", collector.name)
-
-        # System snapshots, taken from the collectors' states; stops before them.
-        snapshots = SnapshotLoop(
+        # Alerts, collectors (their events stored by a sink), snapshots and retention: the
+        # leader's duties, for the server's whole life, feeding the live stream too.
+        duties = LeaderDuties(
+            settings,
             store,
-            collectors,
-            settings.snapshot_interval_seconds,
-            alerts=alerts,
             on_snapshot=live_hub.publish_snapshot,
+            publish_alert=live_hub.publish_alert,
+            on_events=lambda events: live_hub.publish_events([event_json(e) for e in events]),
         )
-        await snapshots.start()
-        stack.push_async_callback(snapshots.shutdown)
-        retention = RetentionLoop(store, RetentionPolicy.from_settings(settings))
-        await retention.start()
-        stack.push_async_callback(retention.shutdown)
+        await stack.enter_async_context(duties())
+        collectors = duties.collectors
 
         def status() -> dict[str, Any]:
             return {
@@ -168,9 +137,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     "max_queued_bytes": settings.queue_max_bytes,
                     "write_latency_seconds": ingest.write_latency.as_json(),
                 },
-                "snapshots": snapshots.stats(),
+                **duties.stats(),
                 "live": {"clients": live_hub.subscribers},
-                "retention": retention.stats(),
                 "forward": {
                     "endpoints": ingest.forward_counters.snapshot()
                     if ingest.forward_counters
@@ -179,7 +147,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             }
 
         app = create_app(store, status, api_auth, collectors, live_hub)
-        app.state.chain_config = chain_config
+        app.state.chain_config = chain_config(settings)
         await start_uvicorn(
             stack,
             app,

@@ -8,7 +8,9 @@ alerts) and retention; at the end of the term it stops them in reverse. Nothing 
 outlives it: the next term, here or in another process, starts from what is stored.
 
 With ``collectors=False`` (or when the settings turn none on) the snapshots hold the agents
-and alerts only, with every collector's section ``stopped``.
+and alerts only, with every collector's section ``stopped``. ``serve`` runs one term for its
+whole life, with hooks that feed its live stream (``on_snapshot``, ``publish_alert``,
+``on_events``).
 
 For an aggregator command, one call::
 
@@ -21,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
@@ -35,10 +37,20 @@ from oracle_monitor.collectors.base import Collector
 from oracle_monitor.collectors.event_sink import StoreEventSink
 from oracle_monitor.collectors.registry import create_collectors
 from oracle_monitor.config import Settings
+from oracle_monitor.model import InfraEvent
 from oracle_monitor.store.base import Store
 
 logger = logging.getLogger(__name__)
 OnSnapshot = Callable[[int, dict[str, Any]], None]
+OnEvents = Callable[[Sequence[InfraEvent]], None]
+
+
+def chain_config(settings: Settings) -> ChainConfig:
+    """The causal-chain timeouts of ``settings``."""
+    return ChainConfig(
+        timeout_ns=int(settings.chain_timeout_seconds * 1e9),
+        orphan_timeout_ns=int(settings.chain_orphan_timeout_seconds * 1e9),
+    )
 
 
 class LeaderDuties:
@@ -51,11 +63,15 @@ class LeaderDuties:
         *,
         collectors: bool = True,
         on_snapshot: OnSnapshot | None = None,
+        publish_alert: Callable[[dict[str, Any]], None] | None = None,
+        on_events: OnEvents | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._with_collectors = collectors
         self._on_snapshot = on_snapshot
+        self._publish_alert = publish_alert
+        self._on_events = on_events
         self._snapshots: SnapshotLoop | None = None
         self._retention: RetentionLoop | None = None
         self.collectors: list[Collector] = []
@@ -71,14 +87,14 @@ class LeaderDuties:
                 round(settings.alert_dedupe_seconds * 1e9),
                 round(settings.alert_active_seconds * 1e9),
             )
-            config = ChainConfig(
-                timeout_ns=int(settings.chain_timeout_seconds * 1e9),
-                orphan_timeout_ns=int(settings.chain_orphan_timeout_seconds * 1e9),
+            alerts = AlertEngine(
+                store, book=book, config=chain_config(settings), publish=self._publish_alert
             )
-            alerts = AlertEngine(store, book=book, config=config)
             await asyncio.to_thread(alerts.restore, time.time_ns())
             # The sink stops after the collectors (the exit stack runs backwards).
             sink = StoreEventSink(store)
+            if self._on_events is not None:
+                sink.add_listener(self._on_events)
             sink.add_listener(alerts.on_events)
             await sink.start()
             stack.push_async_callback(sink.shutdown)
@@ -101,7 +117,7 @@ class LeaderDuties:
             stack.push_async_callback(retention.shutdown)
             self._snapshots, self._retention = snapshots, retention
             logger.info(
-                "leading: snapshots every %.3g s, collectors: %s",
+                "snapshots every %.3g s; collectors: %s",
                 settings.snapshot_interval_seconds,
                 ", ".join(c.name for c in collectors) or "none",
             )
