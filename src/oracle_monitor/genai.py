@@ -72,7 +72,7 @@ _TAIL_FACTS = re.compile(
     rb'"(?:usage"\s*:\s*\{|finish_reason"\s*:\s*"|stop_reason"\s*:\s*"|response"\s*:\s*\{'
     rb'|type"\s*:\s*"(?:error|message_delta)")'
 )
-_CLOSING_EVENTS = 16
+_CLOSING_EVENTS = 8
 
 
 def redact(text: str) -> str:
@@ -352,7 +352,17 @@ class StreamAccumulator:
     chunk carrying generated content was fed. `finish` completes the call at the stream's end.
     """
 
-    __slots__ = ("_cr", "_data", "_dead", "_line", "_name", "_texts", "call", "first_token_ns")
+    __slots__ = (
+        "_cr",
+        "_data",
+        "_dead",
+        "_line",
+        "_name",
+        "_opening",
+        "_texts",
+        "call",
+        "first_token_ns",
+    )
 
     def __init__(self, call: LLMCall) -> None:
         self.call = call
@@ -363,6 +373,7 @@ class StreamAccumulator:
         self._texts: list[str] = []
         self._cr = False  # the previous chunk ended in \r (its \n may start this one)
         self._dead = False  # not SSE after all; stop looking
+        self._opening = b""  # an OpenAI stream's opening chunk, parsed only if nothing else said
 
     def feed(self, chunk: bytes) -> None:
         """Parse the complete lines in ``chunk``; keep its incomplete tail for the next call."""
@@ -486,7 +497,8 @@ class StreamAccumulator:
         content is captured. An OpenAI chat chunk is a plain delta when all its choices have
         ``"finish_reason":null`` and it has no usage; then only its text matters, and the
         compact JSON the API sends shows whether it has any. The opening chunk (no text) is
-        parsed: its id and model stay known if the stream is cut short.
+        kept: every chunk repeats its id and model, so `finish` parses it only when no later
+        event was parsed (a stream cut short).
         """
         name = self._name
         if name and name in _QUIET_EVENTS:
@@ -508,6 +520,9 @@ class StreamAccumulator:
         # The first text: its time is all this chunk tells.
         if b'"content":"' in data and b'"content":""' not in data:
             self.first_token_ns = time.monotonic_ns()
+            return True
+        if not self._opening:
+            self._opening = data
             return True
         return False
 
@@ -558,5 +573,8 @@ class StreamAccumulator:
         tail = [bytes(self._line)] if self._line else []
         self._line.clear()
         self._lines([*tail, b""])
+        if self._opening and self.call.response_id is None:
+            opening, self._opening = self._opening, b""
+            self._event(opening)
         if self.call.capture_content:
             _set_output(self.call, self._texts)
