@@ -9,8 +9,8 @@ context into the request. `LLMSpan.respond` puts a pass-through stream in place 
 unchanged. A JSON body is kept for parsing (a whole response, which the client buffers anyway;
 at most 16 MiB). A stream's chunks are fed to a `StreamAccumulator` until its first token (its
 id, model, input usage and time to first token are known by then); after that they are only
-kept, unparsed, in a bounded deque of its last 256 chunks, so a long stream costs no more per
-chunk than a pass-through generator. When the body ends or is closed (or dropped),
+kept, unparsed, in a bounded deque of its last 256 chunks, so past the first token a chunk
+costs what a pass-through generator does. When the body ends or is closed (or dropped),
 `LLMSpan.finish` parses the closing events in that tail (usage, finish reason), sets the
 response's attributes in one call and ends the span. With content capture on, or a compressed
 body, every chunk is parsed.
