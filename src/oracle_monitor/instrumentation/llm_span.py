@@ -58,7 +58,6 @@ CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key")
 _INFERENCE_OPS = frozenset({"chat", "text_completion", "embeddings", "generate_content"})
 _MAX_JSON_BODY = 16 << 20
-_W3C_COMPOSITES = (CompositePropagator, TraceContextTextMapPropagator)
 _TAIL_CHUNKS = 256  # a stream's last chunks kept for its closing events (at most 16 MiB)
 #: Response header of an LLM proxy whose own span records the call's usage (ours sends it).
 USAGE_RECORDED_HEADER = "x-oracle-usage-recorded"
@@ -324,7 +323,27 @@ async def send_async(
     return response
 
 
-_W3C_ONLY: list[Any] = [None, False]  # the global propagator last checked, and the answer
+def _is_w3c(textmap: Any) -> bool:
+    """Whether ``textmap`` is W3C trace context, alone or with W3C baggage."""
+    if type(textmap) is CompositePropagator:
+        kinds = [type(part) for part in textmap._propagators]
+    else:
+        kinds = [type(textmap)]
+    return kinds[:1] == [TraceContextTextMapPropagator] and set(kinds) <= {
+        TraceContextTextMapPropagator,
+        W3CBaggagePropagator,
+    }
+
+
+_w3c_checked: tuple[Any, bool] = (None, False)  # the global propagator last seen, `_is_w3c`
+
+
+def _w3c_only(textmap: Any) -> bool:
+    """`_is_w3c`, worked out again only when the global propagator changes."""
+    global _w3c_checked
+    if _w3c_checked[0] is not textmap:
+        _w3c_checked = (textmap, _is_w3c(textmap))
+    return _w3c_checked[1]
 
 
 def _inject(headers: Any, span: Any) -> None:
@@ -334,18 +353,7 @@ def _inject(headers: Any, span: Any) -> None:
     ``traceparent`` header (and ``tracestate`` when set): written directly, which saves most
     of the propagation API's cost in the caller's thread. Anything else goes through the API.
     """
-    textmap = get_global_textmap()
-    if textmap is not _W3C_ONLY[0]:
-        parts = getattr(textmap, "_propagators", [textmap])
-        kinds = [type(part) for part in parts] if type(textmap) in _W3C_COMPOSITES else []
-        _W3C_ONLY[:] = [
-            textmap,
-            kinds[:1] == [TraceContextTextMapPropagator]
-            and all(
-                kind in (TraceContextTextMapPropagator, W3CBaggagePropagator) for kind in kinds
-            ),
-        ]
-    if not _W3C_ONLY[1] or baggage.get_all():
+    if not _w3c_only(get_global_textmap()) or baggage.get_all():
         inject(headers, context=trace.set_span_in_context(span))
         return
     context = span.get_span_context()
