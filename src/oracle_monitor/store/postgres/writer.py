@@ -269,9 +269,19 @@ def without_nul(span: Span) -> Span:
     return dataclasses.replace(span, **changes) if changes else span
 
 
-def _text(value: str) -> str:
+def text_without_nul(value: str) -> str:
     """``value`` with NUL characters as U+FFFD (PostgreSQL text cannot hold them)."""
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def json_without_nul(text: str) -> str:
+    """JSON ``text`` with its ``\\u0000`` escapes as ``\\ufffd`` (jsonb cannot hold them)."""
+    return _NUL_ESCAPE.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+
+def timestamptz(timestamp_ns: int) -> dt.datetime:
+    """``timestamp_ns`` as the UTC datetime of a ``timestamptz`` column (microseconds)."""
+    return _EPOCH + dt.timedelta(microseconds=timestamp_ns // 1000)
 
 
 def span_days(spans: Sequence[Span]) -> set[int]:
@@ -288,9 +298,9 @@ def insert_events(conn: psycopg.Connection[Any], tenant: str, events: Sequence[I
             jsonb_or_text(codec.encode_attributes(e.attributes)) if e.attributes else (None, None)
         )
         rows.append(
-            (_text(e.event_id), tenant, e.time_ns, _text(e.source), _text(e.kind),
-             _text(e.entity), str(e.severity), _text(e.summary),
-             None if jsonb is None else jsonb[1:].decode(), raw)
+            (text_without_nul(e.event_id), tenant, e.time_ns, text_without_nul(e.source),
+             text_without_nul(e.kind), text_without_nul(e.entity), str(e.severity),
+             text_without_nul(e.summary), None if jsonb is None else jsonb[1:].decode(), raw)
         )  # fmt: skip
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
@@ -306,8 +316,8 @@ def insert_snapshot(
     conn: psycopg.Connection[Any], tenant: str, timestamp_ns: int, snapshot: dict[str, Any]
 ) -> None:
     """Insert one snapshot (its ``\\u0000`` escapes replaced: jsonb cannot hold them)."""
-    text = _NUL_ESCAPE.sub(r"\1\\ufffd", orjson.dumps(snapshot).decode())
-    at = _EPOCH + dt.timedelta(microseconds=timestamp_ns // 1000)
+    text = json_without_nul(orjson.dumps(snapshot).decode())
+    at = timestamptz(timestamp_ns)
     with conn.transaction():
         conn.execute(
             'INSERT INTO system_snapshots (tenant_id, timestamp_ns, "timestamp", snapshot)'

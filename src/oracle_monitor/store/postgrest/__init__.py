@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from oracle_monitor.model import Alert, InfraEvent, Span, SpanKind
 from oracle_monitor.store.base import (
     AgentActivity,
@@ -196,8 +198,6 @@ class SupabaseStore:
         self, start_ns: int, end_ns: int, step_ns: int
     ) -> list[tuple[int, dict[str, Any]]]:
         """The last snapshot of each ``step_ns`` bucket of [start, end], oldest first."""
-        import orjson
-
         rows = self.snapshot_series_text(start_ns, end_ns, step_ns)
         return [(ts, orjson.loads(text)) for ts, text in rows]
 

@@ -12,17 +12,12 @@ from postgrest.types import ReturnMethod
 from oracle_monitor.model import InfraEvent, Severity
 from oracle_monitor.store import codec
 from oracle_monitor.store.base import EventQuery
-from oracle_monitor.store.postgres.writer import jsonb_or_text
+from oracle_monitor.store.postgres.writer import jsonb_or_text, text_without_nul
 from oracle_monitor.store.postgrest.rest import Rest
 
 __all__ = ["find_events", "write_events"]
 
 _COLUMNS: Final = "event_id,time_ns,source,kind,entity,severity,summary,attributes,attributes_text"
-
-
-def text(value: str) -> str:
-    """``value`` with NUL characters as U+FFFD (PostgreSQL text cannot hold them)."""
-    return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
 def _row(tenant: str, event: InfraEvent) -> dict[str, Any]:
@@ -33,9 +28,10 @@ def _row(tenant: str, event: InfraEvent) -> dict[str, Any]:
         jsonb, raw = jsonb_or_text(encoded)  # jsonb cannot hold a \u0000: kept as text then
         attributes = orjson.loads(encoded) if jsonb is not None else None
     return {
-        "event_id": text(event.event_id), "tenant_id": tenant, "time_ns": event.time_ns,
-        "source": text(event.source), "kind": text(event.kind), "entity": text(event.entity),
-        "severity": str(event.severity), "summary": text(event.summary),
+        "event_id": text_without_nul(event.event_id), "tenant_id": tenant,
+        "time_ns": event.time_ns, "source": text_without_nul(event.source),
+        "kind": text_without_nul(event.kind), "entity": text_without_nul(event.entity),
+        "severity": str(event.severity), "summary": text_without_nul(event.summary),
         "attributes": attributes, "attributes_text": raw,
     }  # fmt: skip
 

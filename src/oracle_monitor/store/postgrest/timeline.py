@@ -9,8 +9,6 @@ batch, merges as the PostgreSQL store's ``ON CONFLICT`` does, and writes the mer
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
@@ -19,11 +17,9 @@ from postgrest.types import CountMethod, ReturnMethod
 
 from oracle_monitor.model import Alert
 from oracle_monitor.store.base import AlertQuery
+from oracle_monitor.store.postgres.writer import json_without_nul, timestamptz
 from oracle_monitor.store.postgrest.rest import PAGE_ROWS, Rest
 
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-#: A JSON ``\u0000`` escape, not preceded by an escaped backslash (``\\u0000`` is text).
-_NUL_ESCAPE: Final = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 #: Keys per ``in.(…)`` filter, so that a URL stays a few kilobytes long.
 _CHUNK: Final = 100
 _ALERT_COLUMNS: Final = (
@@ -45,8 +41,8 @@ def write_snapshot(rest: Rest, tenant: str, timestamp_ns: int, snapshot: dict[st
     ``\\u0000`` escapes are replaced: jsonb cannot hold them)."""
     text = orjson.dumps(snapshot).decode()
     if "\\u0000" in text:
-        snapshot = orjson.loads(_NUL_ESCAPE.sub(r"\1\\ufffd", text))
-    at = _EPOCH + dt.timedelta(microseconds=timestamp_ns // 1000)
+        snapshot = orjson.loads(json_without_nul(text))
+    at = timestamptz(timestamp_ns)
     row = {"tenant_id": tenant, "timestamp_ns": timestamp_ns, "timestamp": at.isoformat(),
            "snapshot": snapshot}  # fmt: skip
     rest.run(
