@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +32,16 @@ def _logging(level: str) -> None:
     )
     # httpx logs every request at INFO; the Supabase store makes one per snapshot and batch.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run a command's main coroutine; a store it cannot open is one line, not a traceback."""
+    from oracle_monitor.store import StoreOpenError
+
+    try:
+        asyncio.run(main)
+    except StoreOpenError as error:
+        raise click.ClickException(str(error)) from None
 
 
 _migrate_option = click.option(
@@ -67,12 +78,8 @@ def serve(**flags: Any) -> None:
     settings = _settings(Settings, **flags)
     _logging(settings.log_level)
     from oracle_monitor.server import serve as run_server
-    from oracle_monitor.store import StoreOpenError
 
-    try:
-        asyncio.run(run_server(settings))
-    except StoreOpenError as error:
-        raise click.ClickException(str(error)) from None
+    _run(run_server(settings))
 
 
 @main.command()
@@ -222,9 +229,5 @@ def api(**flags: Any) -> None:
     settings = _settings(Settings, **flags)
     _logging(settings.log_level)
     from oracle_monitor.api_server import serve_api
-    from oracle_monitor.store import StoreOpenError
 
-    try:
-        asyncio.run(serve_api(settings))
-    except StoreOpenError as error:
-        raise click.ClickException(str(error)) from None
+    _run(serve_api(settings))
