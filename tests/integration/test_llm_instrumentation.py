@@ -20,6 +20,7 @@ from opentelemetry.propagators.textmap import TextMapPropagator, default_setter
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from oracle_monitor.demo.llm_payloads import sse_chunks
 from oracle_monitor.demo.llm_provider import LLMProvider, running_llm_provider
@@ -342,6 +343,21 @@ def test_trace_context_goes_upstream(upstream: LLMProvider, exporter: InMemorySp
     assert attrs(span)["http.method"] == "POST"  # the stock instrumentor's HTTP attributes
     assert attrs(span)["http.url"] == upstream.openai_base_url + "/chat/completions"
     assert attrs(span)["http.status_code"] == 200
+
+
+def test_an_unsampled_call_still_sends_its_trace_upstream(upstream: LLMProvider) -> None:
+    memory = InMemorySpanExporter()
+    tracer_provider = TracerProvider(sampler=ALWAYS_OFF)
+    tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
+    instrument_llm_http(tracer_provider)
+    try:
+        oai(upstream).chat.completions.create(model="o4-mini", messages=USER, stream=True)
+    finally:
+        uninstrument_llm_http()
+    assert memory.get_finished_spans() == ()
+    version, trace_id, span_id, flags = upstream.requests[-1].headers["traceparent"].split("-")
+    assert version == "00" and not int(flags, 16) & 1  # the sampled bit is off
+    assert int(trace_id, 16) and int(span_id, 16)
 
 
 def test_baggage_and_other_propagators_go_upstream_too(

@@ -50,6 +50,7 @@ from opentelemetry.util.http import (
 )
 
 from oracle_monitor.genai import LLMCall, StreamAccumulator, finish_call, start_call
+from oracle_monitor.instrumentation.lean_span import start_lean_span
 from oracle_monitor.model import AttributeValue
 
 log = logging.getLogger(__name__)
@@ -274,7 +275,10 @@ def begin(request: Any, kind: tuple[str, str], options: Mapping[str, Any]) -> LL
     if not usage_here:
         attributes[USAGE_REPORTED_BY] = "parent"
     name = f"{call.operation} {call.request_model}" if call.request_model else call.operation
-    span = options["tracer"].start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+    tracer = options["tracer"]
+    span: Any = start_lean_span(tracer, name, attributes)
+    if span is None:  # a tracer or span processor that needs the SDK's own span
+        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
     _inject(request.headers, span)
     return LLMSpan(call, usage_here, span, semconv, None if usage_here else current)
 
@@ -354,7 +358,8 @@ def _inject(headers: Any, span: Any) -> None:
     of the propagation API's cost in the caller's thread. Anything else goes through the API.
     """
     if not _w3c_only(get_global_textmap()) or baggage.get_all():
-        inject(headers, context=trace.set_span_in_context(span))
+        context = span.get_span_context()
+        inject(headers, context=trace.set_span_in_context(trace.NonRecordingSpan(context)))
         return
     context = span.get_span_context()
     headers["traceparent"] = (
