@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from oracle_monitor.store import open_store
 from tests.integration import otlp_payloads as otlp
+from tests.integration.conftest import StartServer
 from tests.integration.pipeline_processes import Pipeline, pipeline, read_topic, store_url
 
 pytestmark = pytest.mark.integration
@@ -97,3 +98,36 @@ def test_restarted_aggregator_starts_after_what_it_committed(
         assert store.count_spans() == 3
     finally:
         store.close()
+
+
+def test_aggregators_forward_what_they_write(
+    pipeline: Pipeline, store_url: str, start_server: StartServer
+) -> None:
+    target = start_server(ingest_workers="1")
+    endpoint = f"grpc://{target.grpc_target}"
+    receiver = pipeline.receiver(forward_otlp_endpoints=endpoint)
+    trace = bytes.fromhex("5b8efff798038103d269b633813fc60c")
+    root = otlp.span(trace, name="invoke_agent writer")
+    child = otlp.span(trace, name="chat gpt-4o", parent_span_id=root.span_id)
+    produce(pipeline, (trace.hex().encode(), otlp.request(root, child).SerializeToString()))
+    aggregator = pipeline.aggregator(store_url, forward_otlp_endpoints=endpoint)
+
+    copy = target.wait_for_trace(trace.hex(), spans=2, timeout_s=30)
+    by_name = {span["name"]: span for span in copy["spans"]}
+    assert by_name["chat gpt-4o"]["parent_span_id"] == root.span_id.hex()
+    assert by_name["chat gpt-4o"]["span_id"] == child.span_id.hex()
+    deadline = time.monotonic() + 15
+    while True:
+        (entry,) = aggregator.health()["forward"]["endpoints"]
+        if entry["forwarded_spans"] == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert entry == {
+        "endpoint": endpoint,
+        "queued_spans": 0,
+        "forwarded_spans": 2,
+        "dropped_spans": 0,
+        "failed_spans": 0,
+    }
+    assert "ignored by receivers" in receiver.log()  # said where forwarding happens instead
+    assert aggregator.stop(signal.SIGTERM) == 0

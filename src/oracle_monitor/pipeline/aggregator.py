@@ -1,7 +1,9 @@
 """`oracle-monitor aggregator`: one consumer of the pipeline's group, writing to the store.
 
 Composition, in start-up order: store (schema migrated unless ``--no-migrate``) → topics
-checked → the consumer loop (`consumer.SpanConsumer`, in a thread of its own) → the health
+checked → the forwarder, when ``ORACLE_FORWARD_OTLP_ENDPOINTS`` names targets (what the
+aggregator writes is forwarded, `oracle_monitor.forward`) → the consumer loop
+(`consumer.SpanConsumer`, in a thread of its own) → the health
 endpoint (``GET /health`` on ``ORACLE_PIPELINE_HEALTH_PORT``, when set) → the duties that
 only one aggregator of the group runs at a time, which start in ``duties``, the
 `AsyncExitStack` handed to ``extra_duties``. By default that is `snapshot_leadership`: on a
@@ -12,7 +14,8 @@ another takes over within one retry interval if it dies. On another store (one a
 on one machine) it runs them without contending. Shutdown (SIGTERM/SIGINT)
 runs the stack backwards: those duties stop, the health endpoint stops, the consumer finishes
 the batch in hand (written, then committed), leaves the group so the others take its
-partitions at once, and the store closes last.
+partitions at once, the forwarder exports what it holds (for at most five seconds), and the
+store closes last.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import signal
 import threading
 from collections.abc import Awaitable, Callable
@@ -36,6 +40,7 @@ from starlette.routing import Route
 from oracle_monitor.aggregator.leader_duties import leader_duties, run_leadership
 from oracle_monitor.collectors.llm.pricing import load_prices
 from oracle_monitor.config import Settings
+from oracle_monitor.forward import ForwardConfig, ForwardCounters, Forwarder
 from oracle_monitor.pipeline.clients import (
     consumer_config,
     ensure_topics,
@@ -132,8 +137,16 @@ async def run_aggregator(
         store = await asyncio.to_thread(open_store, settings.store, migrate=settings.store_migrate)
         stack.callback(store.close)  # closed last
         await asyncio.to_thread(ensure_topics, settings)
+        forwarding = ForwardConfig.from_settings(settings)
+        counters: ForwardCounters | None = None
+        forwarder: Forwarder | None = None
+        if forwarding is not None:
+            labels = [endpoint.label for endpoint in forwarding.endpoints]
+            counters = ForwardCounters(multiprocessing.get_context(), labels)
+            forwarder = Forwarder(forwarding, counters, store)
+            stack.callback(forwarder.shutdown)  # after the consumer stops, before the store
 
-        consumer = SpanConsumer(config, store, prices)
+        consumer = SpanConsumer(config, store, prices, forwarder)
         halt = threading.Event()
         loop_task = asyncio.create_task(asyncio.to_thread(consumer.run, halt))
 
@@ -153,6 +166,7 @@ async def run_aggregator(
                     "pipeline": {"topic": config.topic, "group": settings.pipeline_group_id},
                     "aggregator": asdict(consumer.stats),
                     **{name: stats() for name, stats in duty_stats.items()},
+                    "forward": {"endpoints": counters.snapshot() if counters else []},
                 }
                 return JSONResponse(body, status_code=200 if alive else 503)
 

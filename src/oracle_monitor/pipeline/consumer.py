@@ -14,6 +14,11 @@ why) to the dead-letter topic ``<topic>.dlq``; its offset is committed with the 
 dead-letter topic acknowledged it. A store or dead-letter failure is retried with backoff,
 without committing; a stop request during the retries leaves the batch uncommitted.
 
+With ``ORACLE_FORWARD_OTLP_ENDPOINTS`` set, the spans of each written batch are also handed to a
+`oracle_monitor.forward.Forwarder` (bounded queues, never blocking this loop), as ``serve``'s
+workers hand on what they stored. A batch delivered again after a crash or a failed offset
+commit is written once but may be forwarded twice.
+
 Rebalances: batches are finished (written and committed) before the next poll, and polls are
 where partitions are revoked, so a revoked partition has nothing written but uncommitted,
 except when an offset commit failed; those offsets are committed again on revoke.
@@ -31,6 +36,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from oracle_monitor.collectors.llm.pricing import PriceTable, price_spans
+from oracle_monitor.forward import Forwarder
 from oracle_monitor.model import Span
 from oracle_monitor.receiver.decode import DecodeLimits, MalformedRequest, decode_protobuf
 from oracle_monitor.store import SpanWriter
@@ -74,10 +80,17 @@ class ConsumerStats:
 class SpanConsumer:
     """Consumes the pipeline topic into a store; `run` until the stop event is set."""
 
-    def __init__(self, config: ConsumerConfig, store: SpanWriter, prices: PriceTable) -> None:
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        store: SpanWriter,
+        prices: PriceTable,
+        forwarder: Forwarder | None = None,
+    ) -> None:
         self._config = config
         self._store = store
         self._prices = prices
+        self._forwarder = forwarder  # given the spans of every batch written
         self._consumer = Consumer(config.consumer)
         self._dead_letters = Producer(config.producer)
         #: Offsets written to the store whose commit failed, by (topic, partition).
@@ -142,6 +155,8 @@ class SpanConsumer:
             return
         if spans and not self._retry(lambda: self._store.write_spans(spans), stop):
             return
+        if self._forwarder is not None:
+            self._forwarder.submit(spans)
         self.stats.messages += len(records)
         self.stats.spans_written += len(spans)
         self.stats.rejected_spans += rejected

@@ -50,7 +50,7 @@ class KafkaSinkConfig:
     delivery_timeout_s: float = 5.0
 
     def open(self, forward: ForwardConfig | None, counters: ForwardCounters | None) -> KafkaSink:
-        """The sink; forwarding is not done by receivers (``forward`` is ignored)."""
+        """The sink; receivers do not forward (``forward`` is ignored): the aggregators do."""
         return KafkaSink(self)
 
 

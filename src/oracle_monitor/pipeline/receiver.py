@@ -64,6 +64,11 @@ async def run_receiver(settings: Settings, stop: asyncio.Event | None = None) ->
     otlp_auth = BearerAuth(settings.otlp_bearer_token())
     for warning in exposure_warnings(settings.host, api_token=True, otlp_token=otlp_auth.enabled):
         logger.warning("%s", warning)
+    if settings.forward_otlp_endpoints.strip():
+        logger.warning(
+            "ORACLE_FORWARD_OTLP_ENDPOINTS is ignored by receivers: with the Kafka pipeline, "
+            "the aggregators forward what they write; set it on them"
+        )
 
     async with AsyncExitStack() as stack:
         await asyncio.to_thread(ensure_topics, settings)
