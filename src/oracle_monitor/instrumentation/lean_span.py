@@ -102,6 +102,9 @@ class LeanSpan:
 
     def record_exception(self, error: BaseException) -> None:
         """An ``exception`` event with the attributes the SDK's `record_exception` gives."""
+        if self._tracer is None:
+            return
+        limits = self._tracer._span_limits
         kind = type(error)
         module = kind.__module__
         qualified = module and module != "builtins"
@@ -110,12 +113,15 @@ class LeanSpan:
             Event(
                 "exception",
                 BoundedAttributes(
+                    limits.max_event_attributes,
+                    max_value_len=limits.max_attribute_length,
+                    immutable=True,
                     attributes={
                         "exception.type": name,
                         "exception.message": str(error),
                         "exception.stacktrace": "".join(traceback.format_exception(error)),
                         "exception.escaped": "False",
-                    }
+                    },
                 ),
             )
         )

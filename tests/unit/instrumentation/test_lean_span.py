@@ -123,7 +123,12 @@ def test_a_root_span_gets_a_new_trace() -> None:
 
 
 def test_attribute_limits_are_those_of_the_provider() -> None:
-    limits = SpanLimits(max_span_attributes=3, max_span_attribute_length=3)
+    limits = SpanLimits(
+        max_span_attributes=3,
+        max_span_attribute_length=3,
+        max_event_attributes=3,
+        max_attribute_length=5,
+    )
     provider, exporter = pipeline(span_limits=limits)
     tracer = provider.get_tracer("llm")
     exercise(lean(tracer))
@@ -133,6 +138,8 @@ def test_attribute_limits_are_those_of_the_provider() -> None:
     assert made_lean.attributes is not None and len(made_lean.attributes) == 3  # the newest
     assert made_lean.attributes["gen_ai.response.finish_reasons"] == ("sto",)
     assert made_lean.dropped_attributes > 0
+    event = made_lean.events[0].attributes
+    assert event is not None and len(event) == 3 and event["exception.message"] == "upstr"
 
 
 def test_the_sampler_decides_and_an_unsampled_span_only_carries_ids() -> None:
