@@ -120,6 +120,8 @@ def test_a_root_span_gets_a_new_trace() -> None:
     assert one.parent is None and one.context is not None and two.context is not None
     assert one.context.trace_id != two.context.trace_id
     assert one.context.trace_flags.sampled
+    made_by_sdk = tracer.start_span(NAME)
+    assert one.context.trace_flags == made_by_sdk.get_span_context().trace_flags  # W3C level 2
 
 
 def test_attribute_limits_are_those_of_the_provider() -> None:
