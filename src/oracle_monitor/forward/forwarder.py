@@ -48,6 +48,11 @@ class ForwardCounters:
         self.labels = tuple(labels)
         self._values: Any = context.Array("q", len(self.labels) * len(FIELDS))
 
+    @classmethod
+    def for_targets(cls, context: BaseContext, config: ForwardConfig) -> ForwardCounters:
+        """Counters for each target of ``config``, labelled as the health route shows them."""
+        return cls(context, [endpoint.label for endpoint in config.endpoints])
+
     def add(self, target: int, field: int, amount: int) -> None:
         """Add ``amount`` to one counter of target number ``target``."""
         with self._values.get_lock():

@@ -357,11 +357,11 @@ def _inject(headers: Any, span: Any) -> None:
     ``traceparent`` header (and ``tracestate`` when set): written directly, which saves most
     of the propagation API's cost in the caller's thread. Anything else goes through the API.
     """
+    context = span.get_span_context()
     if not _w3c_only(get_global_textmap()) or baggage.get_all():
-        context = span.get_span_context()
+        # As a NonRecordingSpan: a lean span is not an API Span, which the context needs.
         inject(headers, context=trace.set_span_in_context(trace.NonRecordingSpan(context)))
         return
-    context = span.get_span_context()
     headers["traceparent"] = (
         f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
     )

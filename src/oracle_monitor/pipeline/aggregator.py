@@ -141,8 +141,7 @@ async def run_aggregator(
         counters: ForwardCounters | None = None
         forwarder: Forwarder | None = None
         if forwarding is not None:
-            labels = [endpoint.label for endpoint in forwarding.endpoints]
-            counters = ForwardCounters(multiprocessing.get_context(), labels)
+            counters = ForwardCounters.for_targets(multiprocessing.get_context(), forwarding)
             forwarder = Forwarder(forwarding, counters, store)
             stack.callback(forwarder.shutdown)  # after the consumer stops, before the store
 

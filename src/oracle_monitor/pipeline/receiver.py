@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse
 
 from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.config import Settings
+from oracle_monitor.forward import ForwardConfig
 from oracle_monitor.pipeline.clients import ensure_topics, pipeline_url, producer_config
 from oracle_monitor.pipeline.publisher import KafkaSinkConfig
 from oracle_monitor.receiver.grpc_server import start_grpc_server
@@ -64,7 +65,7 @@ async def run_receiver(settings: Settings, stop: asyncio.Event | None = None) ->
     otlp_auth = BearerAuth(settings.otlp_bearer_token())
     for warning in exposure_warnings(settings.host, api_token=True, otlp_token=otlp_auth.enabled):
         logger.warning("%s", warning)
-    if settings.forward_otlp_endpoints.strip():
+    if ForwardConfig.from_settings(settings) is not None:
         logger.warning(
             "ORACLE_FORWARD_OTLP_ENDPOINTS is ignored by receivers: with the Kafka pipeline, "
             "the aggregators forward what they write; set it on them"

@@ -88,8 +88,7 @@ class IngestWorkerPool:
         self.stats = IngestStats()
         self.forward_counters: ForwardCounters | None = None
         if config.forward is not None:  # shared by every worker, read for health
-            labels = [endpoint.label for endpoint in config.forward.endpoints]
-            self.forward_counters = ForwardCounters(self._context, labels)
+            self.forward_counters = ForwardCounters.for_targets(self._context, config.forward)
         self.write_latency = LatencyHistogram()  # handed to a worker -> durable
 
     @property
