@@ -73,7 +73,10 @@ class Span:
     attributes; ``scope_name``/``scope_version`` the instrumentation scope. The fields after
     ``flags`` are derived (see `oracle_monitor.conventions.derive`) and are ``None`` when the
     span does not say; ``cost_usd`` is the span's ``oracle.llm.cost_usd`` or, for an LLM call
-    with token counts, what the pricing table makes of them at ingest.
+    with token counts, what the pricing table makes of them at ingest. ``agent_name`` and
+    ``task_id`` are the span's own or, once stored, inherited from the nearest span above it
+    that has one (`oracle_monitor.store.attribution`); ``agent_from`` is then the id of the
+    span that names the agent (``None`` when the span names it itself).
     """
 
     trace_id: str
@@ -111,6 +114,8 @@ class Span:
     task_id: str | None = None
     cost_usd: float | None = None
     rate_limited: bool = False
+    # Attributed by hierarchy when stored (`oracle_monitor.store.attribution`).
+    agent_from: str | None = None
 
     @property
     def duration_ns(self) -> int:

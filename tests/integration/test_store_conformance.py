@@ -737,17 +737,20 @@ def test_recent_agent_spans_newest_first_since(store: Store) -> None:
             make_span(1, 1, agent_name="research", start=0, attributes={"k": 1}),
             make_span(1, 2, 1, agent_name="research", start=50, pod_name="p-1"),
             make_span(2, 3, agent_name="writer", start=100, task_id="t-1"),
-            make_span(2, 4, 3, start=150),  # no agent name
+            make_span(2, 4, 3, start=150),  # its agent and task are its parent's
+            make_span(3, 5, start=160),  # no agent anywhere in its trace
         ]
     )
     spans = store.recent_agent_spans(T0 + 50)
     assert [(s.trace_id, s.span_id, s.agent_name) for s in spans] == [
-        (tid(2), sid(3), "writer"), (tid(1), sid(2), "research"),
+        (tid(2), sid(4), "writer"), (tid(2), sid(3), "writer"), (tid(1), sid(2), "research"),
     ]  # fmt: skip
-    assert spans[0].task_id == "t-1" and spans[1].pod_name == "p-1"
-    assert spans[1].parent_span_id == sid(1)
-    assert [s.span_id for s in store.recent_agent_spans(T0, limit=1)] == [sid(3)]
-    assert store.recent_agent_spans(T0 + 101) == []
+    assert spans[0].agent_from == sid(3) and spans[0].task_id == "t-1"
+    assert spans[1].agent_from is None
+    assert spans[1].task_id == "t-1" and spans[2].pod_name == "p-1"
+    assert spans[2].parent_span_id == sid(1)
+    assert [s.span_id for s in store.recent_agent_spans(T0, limit=1)] == [sid(4)]
+    assert store.recent_agent_spans(T0 + 151) == []
 
 
 def _snap(n: int) -> dict[str, Any]:

@@ -75,19 +75,21 @@ def test_agent_activity_is_the_lean_form_of_recent_agent_spans(store: Store) -> 
                                   "oracle.agent.tools_planned": ["search", "sum"]}),
             make_span(2, 3, agent_name="writer", start=100,
                       attributes={"oracle.agent.tools_planned": "not a list"}),
-            make_span(2, 4, 3, start=150),  # no agent name
+            make_span(2, 4, 3, start=150),  # its agent is its parent's
+            make_span(3, 5, start=160),  # no agent anywhere in its trace
         ]
     )  # fmt: skip
     activity = store.recent_agent_activity(SPANS_T0)
     assert activity == [activity_of(span) for span in store.recent_agent_spans(SPANS_T0)]
-    assert [(a.agent_name, a.agent_id, a.operation, a.is_error) for a in activity] == [
-        ("writer", None, None, False), ("research", None, None, False),
-        ("research", "7", "invoke_agent", True),
+    assert [(a.agent_name, a.agent_id, a.operation, a.is_error, a.agent_inherited)
+            for a in activity] == [
+        ("writer", None, None, False, True), ("writer", None, None, False, False),
+        ("research", None, None, False, False), ("research", "7", "invoke_agent", True, False),
     ]  # fmt: skip
-    assert activity[1].tools_planned == ("search", "sum") and activity[2].tools_planned is None
-    assert activity[1].reasoning == "look it up" and activity[1].cost_usd == 0.25
+    assert activity[2].tools_planned == ("search", "sum") and activity[3].tools_planned is None
+    assert activity[2].reasoning == "look it up" and activity[2].cost_usd == 0.25
     assert store.recent_agent_activity(SPANS_T0, limit=1) == activity[:1]
-    assert store.recent_agent_activity(SPANS_T0 + 101) == []
+    assert store.recent_agent_activity(SPANS_T0 + 151) == []
 
 
 def test_series_as_text_is_the_series_undecoded(store: Store) -> None:

@@ -9,7 +9,11 @@ child spans (LLM calls, tools) before its own span arrives. Per agent, over the 
   ``idle``.
 * ``current_task``, ``last_reasoning``, ``tools_planned``, ``id``, ``pod``: from its latest
   span (by end time) carrying ``oracle.task.id``, ``oracle.agent.reasoning`` (with
-  ``oracle.agent.tools_planned``), ``gen_ai.agent.id``, a pod name.
+  ``oracle.agent.tools_planned``), ``gen_ai.agent.id``, a pod name (of a span naming the
+  agent itself, if any: a span attributed to it from above may run in another pod).
+
+An agent's spans are those it is attributed by hierarchy (`oracle_monitor.store.attribution`):
+the LLM calls and tools run under its agent span count as its own.
 * ``tokens``, ``cost_usd``, ``errors``: sums over the spans (ERROR-status spans for errors).
 
 The views are built from `AgentActivity` rows (what the store reads cheaply every 2 s);
@@ -48,6 +52,7 @@ def activity_of(span: Span) -> AgentActivity:
         agent_id=str(agent_id) if agent_id is not None else None,
         reasoning=str(reasoning) if reasoning is not None else None,
         tools_planned=tuple(str(t) for t in planned) if isinstance(planned, list) else None,
+        agent_inherited=span.agent_from is not None,
     )  # fmt: skip
 
 
@@ -85,7 +90,11 @@ def _agent_view(
         "tokens": {"input": input_tokens, "output": output_tokens},
         "cost_usd": cost,
         "errors": errors,
-        "pod": next((r.pod_name for r in reversed(rows) if r.pod_name), None),
+        # A span under the agent's may run elsewhere (a tool worker's pod): its own spans first.
+        "pod": next(
+            (r.pod_name for r in reversed(rows) if r.pod_name and not r.agent_inherited),
+            next((r.pod_name for r in reversed(rows) if r.pod_name), None),
+        ),
         "last_seen_ns": max(last.end_time_ns, 0),
     }
 

@@ -259,7 +259,8 @@ class AgentActivity(NamedTuple):
     """What an agent's view needs of one of its spans (`AgentActivityReader`): its times,
     status, task, pod, tokens and cost, and four attributes (``gen_ai.operation.name``,
     ``gen_ai.agent.id``, ``oracle.agent.reasoning`` as text, ``oracle.agent.tools_planned``
-    when it is an array), each ``None`` when the span does not have it. A named tuple: the
+    when it is an array), each ``None`` when the span does not have it, and whether its agent
+    is inherited from a span above it (``Span.agent_from``). A named tuple: the
     snapshot loop makes thousands every 2 s."""
 
     agent_name: str
@@ -276,6 +277,7 @@ class AgentActivity(NamedTuple):
     agent_id: str | None = None
     reasoning: str | None = None
     tools_planned: tuple[str, ...] | None = None
+    agent_inherited: bool = False
 
 
 class AgentActivityReader(Protocol):

@@ -40,13 +40,20 @@ try:
     import fcntl
 except ImportError:  # Windows: SQLite's own busy waiting serialises the writers
     fcntl = None  # type: ignore[assignment]
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from oracle_monitor.model import Attributes, InfraEvent, Severity, Span, SpanKind, StatusCode
 from oracle_monitor.store import codec
 from oracle_monitor.store import sqlite_schema as schema
+from oracle_monitor.store.attribution import (
+    Inherited,
+    Pending,
+    SpanKey,
+    attribute_batch,
+    settle,
+)
 from oracle_monitor.store.base import (
     CostGroup,
     CostGrouping,
@@ -237,14 +244,18 @@ class SQLiteStore(TimelineMixin):
         """Store ``spans`` in one transaction; idempotent on ``(trace_id, span_id)``."""
         if not spans:
             return
-        batch = aggregate_spans(spans)
         with self._write_lock, self._process_lock:
             self._check_open()
             conn = self._writer
             new_resources: dict[str, int] = {}
             conn.execute("BEGIN IMMEDIATE")
             try:
-                stored, keys = self._load(conn, list(batch))
+                stored, keys = self._load(conn, list(dict.fromkeys(s.trace_id for s in spans)))
+                known = dict(keys)  # the traces stored before this batch
+                passed, pending = attribute_batch(
+                    spans, lambda wanted: self._stored_attribution(conn, known, wanted)
+                )
+                batch = aggregate_spans(spans)
                 next_key = conn.execute("SELECT max(trace_key) FROM traces").fetchone()[0] or 0
                 for trace_id in batch:
                     if trace_id not in keys:
@@ -252,10 +263,18 @@ class SQLiteStore(TimelineMixin):
                         keys[trace_id] = next_key
                 values = self._span_values(conn, spans, keys, new_resources)
                 inserted = _insert(conn, schema.INSERT_SPAN, len(schema.SPAN_COLUMNS), values)
+                named = self._settle(conn, known, spans, passed)
+                _insert(conn, schema.INSERT_PENDING, 3, [
+                    v for p in pending
+                    for v in (keys[p.trace_id], bytearray.fromhex(p.missing_span_id),
+                              bytearray.fromhex(p.span_id))
+                ])  # fmt: skip
                 if inserted == len(spans):
                     merged = merge_aggregates(stored, batch)
+                    for agg in merged:
+                        agg.agents |= named.get(agg.trace_id, set())
                 else:  # duplicates: count the spans actually stored
-                    merged = self._recompute(conn, keys) if inserted else []
+                    merged = self._recompute(conn, keys) if inserted or named else []
                 rows = [v for agg in merged for v in _summary_values(agg, keys[agg.trace_id])]
                 _insert(conn, schema.UPSERT_TRACE, len(schema.TRACE_COLUMNS), rows)
                 operations = {(s.service_name, s.name, int(s.kind)) for s in spans}
@@ -280,6 +299,77 @@ class SQLiteStore(TimelineMixin):
                 with contextlib.suppress(OSError):
                     if os.stat(f"{self.path}-wal").st_size > schema.WAL_LIMIT_BYTES:
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    @staticmethod
+    def _stored_attribution(
+        conn: sqlite3.Connection, keys: dict[str, int], wanted: Collection[SpanKey]
+    ) -> dict[SpanKey, Inherited]:
+        """What the stored spans among ``wanted`` pass down (`attribution.Lookup`)."""
+        by_trace: dict[str, list[bytearray]] = {}
+        for trace_id, span_id in wanted:
+            if trace_id in keys:
+                by_trace.setdefault(trace_id, []).append(bytearray.fromhex(span_id))
+        found: dict[SpanKey, Inherited] = {}
+        for trace_id, span_ids in by_trace.items():
+            key = keys[trace_id]
+            for marks, part in _in_chunks(span_ids):
+                for span_id, agent, agent_from, task, waiting in conn.execute(
+                    schema.SELECT_ATTRIBUTION + marks, (key, key, *part)
+                ):
+                    found[(trace_id, span_id.hex())] = Inherited.of_stored(
+                        span_id.hex(), agent, agent_from, task, waiting and waiting.hex()
+                    )
+        return found
+
+    @staticmethod
+    def _settle(
+        conn: sqlite3.Connection,
+        keys: dict[str, int],
+        spans: Sequence[Span],
+        passed: dict[SpanKey, Inherited],
+    ) -> dict[str, set[str]]:
+        """Attribute the stored spans that waited for spans of this batch; returns the agent
+        names they got, per trace."""
+        ids: dict[str, list[bytearray]] = {}
+        for span in spans:
+            if span.trace_id in keys:
+                ids.setdefault(span.trace_id, []).append(bytearray.fromhex(span.span_id))
+        if not ids:
+            return {}
+        trace_of = {keys[trace_id]: trace_id for trace_id in ids}
+        waiting_traces = [
+            key
+            for marks, part in _in_chunks(list(trace_of))
+            for (key,) in conn.execute(schema.PENDING_TRACES + marks, part)
+        ]
+        rows: list[Pending] = []
+        for key in waiting_traces:
+            trace_id = trace_of[key]
+            for marks, part in _in_chunks(ids[trace_id]):
+                rows += [
+                    Pending(trace_id, missing.hex(), span_id.hex())
+                    for missing, span_id in conn.execute(schema.PENDING_ON + marks, (key, *part))
+                ]
+        named: dict[str, set[str]] = {}
+        for done in settle(rows, passed):
+            key, span_id = keys[done.trace_id], bytearray.fromhex(done.span_id)
+            conn.execute(
+                schema.SETTLE_SPAN, (done.agent_from, done.agent_name, done.task_id, key, span_id)
+            )
+            if done.pending_on is not None:
+                conn.execute(
+                    schema.REPENDING,
+                    (bytearray.fromhex(done.pending_on), key, span_id),
+                )
+            if done.agent_name is not None:
+                named.setdefault(done.trace_id, set()).add(done.agent_name)
+        for row in rows:
+            conn.execute(
+                schema.DELETE_PENDING,
+                (keys[row.trace_id], bytearray.fromhex(row.missing_span_id),
+                 bytearray.fromhex(row.span_id)),
+            )  # fmt: skip
+        return named
 
     def _checkpoint_loop(self) -> None:
         conn = self._connect(2048, ())
@@ -336,6 +426,7 @@ class SQLiteStore(TimelineMixin):
                  NULL if (v := s.pod_name) is None else v,
                  NULL if (v := s.namespace) is None else v,
                  NULL if (v := s.task_id) is None else v,
+                 NULL if (v := s.agent_from) is None else v,
                  NULL if (c := s.cost_usd) is None else c,
                  1 if s.rate_limited else 0)
             )  # fmt: skip

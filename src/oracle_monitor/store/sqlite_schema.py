@@ -19,6 +19,7 @@ plain_values: Final = attrgetter(*PLAIN)
 OPTIONAL: Final = (  # `Span` fields that may be None, in columns of the same name
     "agent_name", "provider", "model", "input_tokens", "output_tokens", "cache_read_tokens",
     "cache_creation_tokens", "reasoning_tokens", "pod_name", "namespace", "task_id",
+    "agent_from",
 )  # fmt: skip
 SPAN_COLUMNS: Final = ("trace_key", "span_id", "parent_span_id", "resource_id", "attributes",
                         "events", "links", "kind", "status_code", *PLAIN, *OPTIONAL,
@@ -97,6 +98,15 @@ MIGRATIONS: Final = (
         summary TEXT NOT NULL, count INTEGER NOT NULL, trace_id TEXT, task_id TEXT
     ) WITHOUT ROWID;
     CREATE INDEX alerts_last ON alerts (last_at_ns);
+    """,
+    # 8: agents and tasks by trace hierarchy (`oracle_monitor.store.attribution`): the span an
+    # inherited agent name comes from, and the spans waiting for a missing ancestor.
+    """
+    ALTER TABLE spans ADD COLUMN agent_from TEXT;
+    CREATE TABLE attribution_pending (
+        trace_key INTEGER NOT NULL, missing_span_id BLOB NOT NULL, span_id BLOB NOT NULL,
+        PRIMARY KEY (trace_key, missing_span_id, span_id)) WITHOUT ROWID;
+    CREATE INDEX attribution_pending_span ON attribution_pending (trace_key, span_id);
     """,
 )
 #: Tuning, from measurements. page_size only applies when the file is created.
@@ -264,7 +274,41 @@ SELECT_AGENT_ACTIVITY: Final = (
         for key in ("gen_ai.operation.name", "gen_ai.agent.id", "oracle.agent.reasoning")
     )
     + ", CASE WHEN json_type(attributes, '$.\"oracle.agent.tools_planned\"') = 'array'"
-    " THEN json_extract(attributes, '$.\"oracle.agent.tools_planned\"') END"
+    " THEN json_extract(attributes, '$.\"oracle.agent.tools_planned\"') END,"
+    " agent_from IS NOT NULL"
     " FROM spans WHERE agent_name IS NOT NULL AND start_time_ns >= ?"
     " ORDER BY start_time_ns DESC, span_id DESC LIMIT ?"
+)
+
+#: Hierarchy attribution (`oracle_monitor.store.attribution`). What stored spans pass down:
+#: parameters trace key (twice), then the span ids.
+SELECT_ATTRIBUTION: Final = (
+    "SELECT s.span_id, s.agent_name, s.agent_from, s.task_id,"
+    " (SELECT p.missing_span_id FROM attribution_pending AS p"
+    "  WHERE p.trace_key = ? AND p.span_id = s.span_id LIMIT 1)"
+    " FROM spans AS s WHERE s.trace_key = ? AND s.span_id IN "
+)
+INSERT_PENDING: Final = (
+    "INSERT INTO attribution_pending (trace_key, missing_span_id, span_id)",
+    "ON CONFLICT DO NOTHING",
+)
+PENDING_TRACES: Final = "SELECT DISTINCT trace_key FROM attribution_pending WHERE trace_key IN "
+PENDING_ON: Final = (
+    "SELECT missing_span_id, span_id FROM attribution_pending"
+    " WHERE trace_key = ? AND missing_span_id IN "
+)
+#: Fill what a waiting span does not know yet (SQLite evaluates every SET with the old row).
+SETTLE_SPAN: Final = (
+    "UPDATE spans SET agent_from = CASE WHEN agent_name IS NULL THEN ? ELSE agent_from END,"
+    " agent_name = coalesce(agent_name, ?), task_id = coalesce(task_id, ?)"
+    " WHERE trace_key = ? AND span_id = ?"
+)
+REPENDING: Final = (
+    "INSERT INTO attribution_pending (trace_key, missing_span_id, span_id)"
+    " SELECT trace_key, ?, span_id FROM spans"
+    " WHERE trace_key = ? AND span_id = ? AND (agent_name IS NULL OR task_id IS NULL)"
+    " ON CONFLICT DO NOTHING"
+)
+DELETE_PENDING: Final = (
+    "DELETE FROM attribution_pending WHERE trace_key = ? AND missing_span_id = ? AND span_id = ?"
 )

@@ -10,6 +10,11 @@ from oracle_monitor.store.base import AlertQuery, Operation
 from oracle_monitor.store.sqlite import SQLiteStore
 
 
+def _undo_version_8(conn: sqlite3.Connection) -> None:
+    conn.execute("DROP TABLE attribution_pending")
+    conn.execute("ALTER TABLE spans DROP COLUMN agent_from")
+
+
 def test_operations_are_backfilled_from_stored_spans(tmp_path: Path) -> None:
     path = tmp_path / "spans.db"
     store = SQLiteStore(path)
@@ -19,6 +24,7 @@ def test_operations_are_backfilled_from_stored_spans(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:  # as a file written before schema version 6
         conn.execute("DROP TABLE operations")
         conn.execute("DROP TABLE alerts")  # version 7
+        _undo_version_8(conn)
         conn.execute("PRAGMA user_version = 5")
     conn.close()
     reopened = SQLiteStore(path)
@@ -36,11 +42,34 @@ def test_a_version_6_file_gets_the_alerts_table(tmp_path: Path) -> None:
     store.close()
     with sqlite3.connect(path) as conn:  # as a file written before schema version 7
         conn.execute("DROP TABLE alerts")
+        _undo_version_8(conn)
         conn.execute("PRAGMA user_version = 6")
     conn.close()
     reopened = SQLiteStore(path)
     try:
         assert reopened.find_alerts(AlertQuery()) == []
         assert reopened.latest_snapshot() == (1, {"n": 1})
+    finally:
+        reopened.close()
+
+
+def test_a_version_7_file_gets_hierarchy_attribution(tmp_path: Path) -> None:
+    path = tmp_path / "v7.db"
+    store = SQLiteStore(path)
+    root = Span("1" * 32, "2" * 16, "", "old", SpanKind.INTERNAL, 10, 20, agent_name="planner")
+    store.write_spans([root])
+    store.close()
+    with sqlite3.connect(path) as conn:  # as a file written before schema version 8
+        _undo_version_8(conn)
+        conn.execute("PRAGMA user_version = 7")
+    conn.close()
+    reopened = SQLiteStore(path)
+    try:
+        child = Span("1" * 32, "3" * 16, "2" * 16, "chat", SpanKind.CLIENT, 11, 19)
+        reopened.write_spans([child])
+        stored = {s.span_id: s for s in reopened.get_trace("1" * 32)}
+        assert stored["3" * 16].agent_name == "planner"
+        assert stored["3" * 16].agent_from == "2" * 16
+        assert stored["2" * 16].agent_from is None
     finally:
         reopened.close()

@@ -30,7 +30,7 @@ _FIELDS: Final = (
     "dropped_links_count", "scope_name", "scope_version", "service_name", "agent_name",
     "provider", "model", "input_tokens", "output_tokens", "cache_read_tokens",
     "cache_creation_tokens", "reasoning_tokens", "pod_name", "namespace", "task_id",
-    "cost_usd", "rate_limited",
+    "cost_usd", "rate_limited", "agent_from",
 )  # fmt: skip
 _SPAN_SELECT: Final = (
     "SELECT s.trace_id, s.span_id, s.parent_span_id,"

@@ -89,7 +89,8 @@ _AGENT_ACTIVITY: Final = """
         attributes->>'gen_ai.operation.name', attributes->>'gen_ai.agent.id',
         attributes->>'oracle.agent.reasoning',
         CASE WHEN jsonb_typeof(attributes->'oracle.agent.tools_planned') = 'array'
-             THEN (attributes->'oracle.agent.tools_planned')::text END
+             THEN (attributes->'oracle.agent.tools_planned')::text END,
+        agent_from IS NOT NULL
     FROM spans WHERE agent_name IS NOT NULL AND start_time_ns >= %s
     ORDER BY start_time_ns DESC, span_id DESC LIMIT %s
 """

@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Final
 
 import orjson
@@ -19,6 +19,13 @@ import psycopg
 
 from oracle_monitor.model import InfraEvent, Span
 from oracle_monitor.store import codec
+from oracle_monitor.store.attribution import (
+    Inherited,
+    Pending,
+    SpanKey,
+    attribute_batch,
+    settle,
+)
 from oracle_monitor.store.postgres.partitions import DAY_NS
 from oracle_monitor.store.summaries import TraceAggregate, aggregate_spans, merge_aggregates
 
@@ -38,14 +45,14 @@ SPAN_COLUMNS: Final = (
     "scope_version", "service_name", "agent_name", "provider", "model", "input_tokens",
     "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens",
     "pod_name", "namespace", "task_id", "cost_usd", "rate_limited", "attributes",
-    "attributes_text", "events", "links",
+    "attributes_text", "events", "links", "agent_from",
 )  # fmt: skip
 #: Binary COPY types; a jsonb value is sent as bytea holding jsonb's wire form (b"\x01" + text).
 _COPY_TYPES: Final = (
     "text", "bytea", "bytea", "bytea", "int8", "int8", "int8", "text", "int2", "int2", "text",
     "text", "int8", "int8", "int8", "int8", "text", "text", "text", "text", "text", "text",
     "int8", "int8", "int8", "int8", "int8", "text", "text", "text", "float8", "bool", "bytea",
-    "text", "text", "text",
+    "text", "text", "text", "text",
 )  # fmt: skip
 _COPY_SPANS: Final = f"COPY spans ({', '.join(SPAN_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 _TRACE_VALUES: Final = (
@@ -89,6 +96,38 @@ _STORED_SPANS: Final = """
     SELECT s.trace_id, s.span_id FROM unnest(%s::bytea[], %s::bytea[]) AS b(trace_id, span_id)
     JOIN spans AS s ON s.trace_id = b.trace_id AND s.span_id = b.span_id
 """
+#: Hierarchy attribution (`oracle_monitor.store.attribution`): what stored spans pass down.
+_SELECT_ATTRIBUTION: Final = """
+    SELECT s.trace_id, s.span_id, s.agent_name, s.agent_from, s.task_id,
+        (SELECT p.missing_span_id FROM attribution_pending AS p
+         WHERE p.trace_id = s.trace_id AND p.span_id = s.span_id LIMIT 1)
+    FROM unnest(%s::bytea[], %s::bytea[]) AS b(trace_id, span_id)
+    JOIN spans AS s ON s.trace_id = b.trace_id AND s.span_id = b.span_id
+"""
+_PENDING_ON: Final = """
+    SELECT p.trace_id, p.missing_span_id, p.span_id
+    FROM unnest(%s::bytea[], %s::bytea[]) AS b(trace_id, span_id)
+    JOIN attribution_pending AS p ON p.trace_id = b.trace_id AND p.missing_span_id = b.span_id
+"""
+_INSERT_PENDING: Final = (
+    "INSERT INTO attribution_pending (tenant_id, trace_id, missing_span_id, span_id)"
+    " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
+#: Fill what a waiting span does not know yet (every SET sees the old row).
+_SETTLE_SPAN: Final = (
+    "UPDATE spans SET agent_from = CASE WHEN agent_name IS NULL THEN %s ELSE agent_from END,"
+    " agent_name = coalesce(agent_name, %s), task_id = coalesce(task_id, %s)"
+    " WHERE trace_id = %s AND span_id = %s"
+)
+_REPENDING: Final = (
+    "INSERT INTO attribution_pending (tenant_id, trace_id, missing_span_id, span_id)"
+    " SELECT tenant_id, trace_id, %s, span_id FROM spans"
+    " WHERE trace_id = %s AND span_id = %s AND (agent_name IS NULL OR task_id IS NULL)"
+    " ON CONFLICT DO NOTHING"
+)
+_DELETE_PENDING: Final = (
+    "DELETE FROM attribution_pending WHERE trace_id = %s AND missing_span_id = %s AND span_id = %s"
+)
 _INSERT_OPERATION: Final = (
     "INSERT INTO operations (tenant_id, service_name, name, kind) VALUES (%s, %s, %s, %s)"
     " ON CONFLICT DO NOTHING"
@@ -192,32 +231,50 @@ class SpanBatchWriter:
                  s.cache_creation_tokens, s.reasoning_tokens, s.pod_name, s.namespace,
                  s.task_id, s.cost_usd, s.rate_limited, jsonb, raw,
                  encode_events(s.events) if s.events else None,
-                 encode_links(s.links) if s.links else None)
+                 encode_links(s.links) if s.links else None, s.agent_from)
             )  # fmt: skip
         return rows
 
     def write(self, conn: psycopg.Connection[Any], spans: Sequence[Span]) -> None:
-        """Write ``spans`` (no two with the same ids) in one transaction on ``conn``."""
+        """Write ``spans`` (no two with the same ids) in one transaction on ``conn``.
+
+        The summaries of the batch's traces are locked (or created) first, so the stored
+        spans that attribution by hierarchy reads cannot change under it.
+        """
         resources = self.resource_ids(conn, spans)
-        rows = self.span_rows(spans, resources)
-        batch = aggregate_spans(spans)
+        created = aggregate_spans(spans)  # agents named by the spans themselves
         with conn.transaction(), conn.cursor() as cur:
-            _stage(cur, list(batch.values()))
+            _stage(cur, list(created.values()))
             cur.execute(_UPSERT_TRACES, (self.tenant,))
             stored = {
                 row[1].hex(): _aggregate_from_row(row) for row in cur.fetchall() if not row[0]
             }
-            if stored:
-                keep = self._unstored(cur, spans, stored)
-                if not all(keep):
-                    rows = [row for row, k in zip(rows, keep, strict=True) if k]
-                fresh = aggregate_spans(
-                    s for s, k in zip(spans, keep, strict=True) if k and s.trace_id in stored
-                )
-                merged = merge_aggregates(stored, fresh)
-                if merged:
-                    _stage(cur, merged)
-                    cur.execute(_UPDATE_TRACES)
+            keep = self._unstored(cur, spans, stored) if stored else [True] * len(spans)
+            passed, pending = attribute_batch(
+                spans, lambda wanted: self._stored_attribution(cur, stored, wanted)
+            )
+            named = self._settle(cur, stored, spans, passed) if stored else {}
+            fresh = [s for s, k in zip(spans, keep, strict=True) if k]
+            rows = self.span_rows(fresh, resources)
+            batch = aggregate_spans(fresh)
+            changed = [
+                agg
+                for trace_id, agg in batch.items()
+                if trace_id not in stored and agg.agents != created[trace_id].agents
+            ]
+            for trace_id, names in named.items():
+                stored[trace_id].agents |= names
+                batch.setdefault(trace_id, TraceAggregate.empty(trace_id))
+            changed += merge_aggregates(stored, {t: agg for t, agg in batch.items() if t in stored})
+            if changed:
+                _stage(cur, changed)
+                cur.execute(_UPDATE_TRACES)
+            if pending:
+                cur.executemany(
+                    _INSERT_PENDING,
+                    [(self.tenant, bytes.fromhex(p.trace_id), bytes.fromhex(p.missing_span_id),
+                      bytes.fromhex(p.span_id)) for p in pending],
+                )  # fmt: skip
             if rows:
                 with cur.copy(_COPY_SPANS) as copy:
                     copy.set_types(_COPY_TYPES)
@@ -234,6 +291,69 @@ class SpanBatchWriter:
             if len(self._operations) > 100_000:
                 self._operations.clear()
             self._operations |= operations
+
+    @staticmethod
+    def _stored_attribution(
+        cur: psycopg.Cursor[Any], stored: dict[str, TraceAggregate], wanted: Collection[SpanKey]
+    ) -> dict[SpanKey, Inherited]:
+        """What the stored spans among ``wanted`` pass down (`attribution.Lookup`)."""
+        keys = [key for key in wanted if key[0] in stored]
+        if not keys:
+            return {}
+        cur.execute(
+            _SELECT_ATTRIBUTION,
+            ([bytes.fromhex(t) for t, _ in keys], [bytes.fromhex(s) for _, s in keys]),
+        )
+        return {
+            (trace_id.hex(), span_id.hex()): Inherited.of_stored(
+                span_id.hex(), agent, agent_from, task, waiting and waiting.hex()
+            )
+            for trace_id, span_id, agent, agent_from, task, waiting in cur.fetchall()
+        }
+
+    @staticmethod
+    def _settle(
+        cur: psycopg.Cursor[Any],
+        stored: dict[str, TraceAggregate],
+        spans: Sequence[Span],
+        passed: dict[SpanKey, Inherited],
+    ) -> dict[str, set[str]]:
+        """Attribute the stored spans that waited for spans of this batch; returns the agent
+        names they got, per trace of ``stored``."""
+        candidates = [s for s in spans if s.trace_id in stored]
+        cur.execute(
+            _PENDING_ON,
+            (
+                [bytes.fromhex(s.trace_id) for s in candidates],
+                [bytes.fromhex(s.span_id) for s in candidates],
+            ),
+        )
+        rows = [Pending(t.hex(), m.hex(), s.hex()) for t, m, s in cur.fetchall()]
+        if not rows:
+            return {}
+        named: dict[str, set[str]] = {}
+        settled = settle(rows, passed)
+        cur.executemany(
+            _SETTLE_SPAN,
+            [(d.agent_from, d.agent_name, d.task_id, bytes.fromhex(d.trace_id),
+              bytes.fromhex(d.span_id)) for d in settled],
+        )  # fmt: skip
+        cur.executemany(
+            _DELETE_PENDING,
+            [(bytes.fromhex(r.trace_id), bytes.fromhex(r.missing_span_id),
+              bytes.fromhex(r.span_id)) for r in rows],
+        )  # fmt: skip
+        again = [d for d in settled if d.pending_on is not None]
+        if again:
+            cur.executemany(
+                _REPENDING,
+                [(bytes.fromhex(d.pending_on or ""), bytes.fromhex(d.trace_id),
+                  bytes.fromhex(d.span_id)) for d in again],
+            )  # fmt: skip
+        for done in settled:
+            if done.agent_name is not None:
+                named.setdefault(done.trace_id, set()).add(done.agent_name)
+        return named
 
     @staticmethod
     def _unstored(
@@ -254,7 +374,7 @@ class SpanBatchWriter:
 
 _TEXT_FIELDS: Final = (
     "name", "status_message", "trace_state", "scope_name", "scope_version", "service_name",
-    "agent_name", "provider", "model", "pod_name", "namespace", "task_id",
+    "agent_name", "provider", "model", "pod_name", "namespace", "task_id", "agent_from",
 )  # fmt: skip
 
 
