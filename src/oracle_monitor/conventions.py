@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Final, TypedDict, cast
 
+from oracle_monitor.dialects import is_not_llm_call, is_placeholder_agent, span_agent_name
 from oracle_monitor.model import Attributes, AttributeValue
 
 #: Derived field -> attribute keys that carry it, most authoritative first.
@@ -179,6 +180,8 @@ def derive(attributes: Attributes, resource: Attributes) -> DerivedFields:
     """
     found = _EMPTY.copy()
     ranks = _fill(found, attributes, _KEY_INDEX, {}) if attributes else {}
+    if attributes:
+        _framework_rules(found, ranks, attributes)
     if resource:
         _fill(found, resource, _RESOURCE_KEY_INDEX, ranks)
         service = resource.get("service.name")
@@ -187,6 +190,27 @@ def derive(attributes: Attributes, resource: Attributes) -> DerivedFields:
     if found["provider"] is not None:
         _llm_outcome(found, attributes)
     return cast(DerivedFields, found)
+
+
+def _framework_rules(
+    found: dict[str, str | int | float | bool | None], ranks: dict[str, int], attributes: Attributes
+) -> None:
+    """What `oracle_monitor.dialects` reads by rule: an agent named otherwise than by a flat
+    key (or a placeholder name to drop), and spans that are not LLM calls although they carry
+    a provider or usage (their derived provider, counts and cost stay empty)."""
+    if "agent_name" in ranks and is_placeholder_agent(attributes):
+        found["agent_name"] = None
+        del ranks["agent_name"]
+    if "agent_name" not in ranks:
+        named = span_agent_name(attributes)
+        if named is not None:
+            found["agent_name"] = named
+            ranks["agent_name"] = 0
+    counted = (found["provider"], found["input_tokens"], found["output_tokens"])
+    if counted != (None, None, None) and is_not_llm_call(attributes):
+        found["provider"] = found["model"] = None
+        for name in _USAGE_FIELDS:
+            found[name] = None
 
 
 #: Usage fields a span leaves to the LLM proxy's span of the same call.
