@@ -167,6 +167,13 @@ export interface ApiSpan {
   resource: { attributes: Record<string, AttributeValue> };
   events: SpanEvent[];
   agent_name: string | null;
+  /** Where the agent name comes from: the span's own attribute, its resource, or an
+   * ancestor span (`agent_from`), by trace hierarchy. */
+  agent_source?: "attribute" | "resource" | "ancestor" | null;
+  agent_from?: string | null;
+  conversation_id?: string | null;
+  tool_name?: string | null;
+  handoff?: { from: string | null; to: string | null } | null;
   provider: string | null;
   model: string | null;
   tokens: {

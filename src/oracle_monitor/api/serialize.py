@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from oracle_monitor.conventions import derive
+from oracle_monitor.dialects import genai_facts
 from oracle_monitor.model import Attributes, InfraEvent, Span
 from oracle_monitor.store.base import TraceSummary
 from oracle_monitor.store.codec import to_jsonable
 from oracle_monitor.timestamps import rfc3339
 
-__all__ = ["attributes_json", "event_json", "rfc3339", "span_json", "summary_json"]
+__all__ = [
+    "agent_source",
+    "attributes_json",
+    "event_json",
+    "genai_json",
+    "rfc3339",
+    "span_json",
+    "summary_json",
+]
 
 
 def attributes_json(attributes: Attributes) -> dict[str, Any]:
@@ -52,6 +62,9 @@ def span_json(span: Span) -> dict[str, Any]:
             for link in span.links
         ],
         "agent_name": span.agent_name,
+        "agent_source": agent_source(span),
+        "agent_from": span.agent_from,
+        **genai_json(span),
         "provider": span.provider,
         "model": span.model,
         "tokens": {
@@ -65,6 +78,28 @@ def span_json(span: Span) -> dict[str, Any]:
         "rate_limited": span.rate_limited,
         "k8s": {"pod_name": span.pod_name, "namespace": span.namespace},
         "task_id": span.task_id,
+    }
+
+
+def agent_source(span: Span) -> str | None:
+    """Where the span's agent name comes from: ``attribute`` (its own), ``resource`` (its
+    process's), ``ancestor`` (the span ``agent_from``, above it in the trace), or ``None``."""
+    if span.agent_name is None:
+        return None
+    if span.agent_from is not None:
+        return "ancestor"
+    return "attribute" if derive(span.attributes, {})["agent_name"] is not None else "resource"
+
+
+def genai_json(span: Span) -> dict[str, Any]:
+    """The span's conversation, tool and handoff (`oracle_monitor.dialects.genai_facts`),
+    ``None`` where it does not say."""
+    facts = genai_facts(span.name, span.attributes)
+    source, target = facts.get("handoff_from"), facts.get("handoff_to")
+    return {
+        "conversation_id": facts.get("conversation_id"),
+        "tool_name": facts.get("tool_name"),
+        "handoff": {"from": source, "to": target} if source or target else None,
     }
 
 

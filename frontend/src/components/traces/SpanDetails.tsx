@@ -46,7 +46,35 @@ export function SpanDetails({ span, events, onClose }: { span: ApiSpan; events: 
         {span.agent_name ? (
           <>
             <dt className="text-slate-500">agent</dt>
-            <dd>{span.agent_name}</dd>
+            <dd data-testid="span-agent">
+              {span.agent_name}
+              {span.agent_source === "ancestor" ? (
+                <span className="text-slate-500" title={`named by span ${span.agent_from ?? ""}`}>
+                  {" "}
+                  (from the span above)
+                </span>
+              ) : null}
+            </dd>
+          </>
+        ) : null}
+        {span.tool_name ? (
+          <>
+            <dt className="text-slate-500">tool</dt>
+            <dd>{span.tool_name}</dd>
+          </>
+        ) : null}
+        {span.handoff ? (
+          <>
+            <dt className="text-slate-500">handoff</dt>
+            <dd>
+              {span.handoff.from ?? span.agent_name ?? "?"} → {span.handoff.to ?? "?"}
+            </dd>
+          </>
+        ) : null}
+        {span.conversation_id ? (
+          <>
+            <dt className="text-slate-500">conversation</dt>
+            <dd className="truncate font-mono">{span.conversation_id}</dd>
           </>
         ) : null}
         {span.model ? (
