@@ -255,8 +255,8 @@ def test_a_running_server_exports_what_it_stored(
     assert count[()] >= 1
     tokens = values(families["oracle_llm_model_tokens"], "oracle_llm_model_tokens_total")
     assert tokens[(("kind", "input"), ("model", "gpt-4o-2024-08-06"))] == 1200
-    # The LLM span of that trace names no agent itself (its parent does): "unknown".
-    assert values(families["oracle_llm_agent_requests"]) == {(("agent", "unknown"),): 1}
+    # The LLM span of that trace names no agent itself: it is counted under its parent's.
+    assert values(families["oracle_llm_agent_requests"]) == {(("agent", "research"),): 1}
 
 
 def test_store_aggregates_are_cached_between_scrapes(

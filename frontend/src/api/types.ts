@@ -124,6 +124,10 @@ export interface OracleState {
     by_model: UsageGroup[];
     by_provider: UsageGroup[];
     cost_last_hour_usd: number;
+    /** Every call up to `polled_at_ns`, read with the window and the hour (absent in
+     * snapshots taken before it existed). */
+    to_date?: UsageCounts;
+    polled_at_ns?: number | null;
     budget_usd_per_hour: number | null;
     rate_limit_bursts: string[];
   };

@@ -112,6 +112,8 @@ def _llm_usage(collector: Collector | None) -> dict[str, Any]:
         "by_model": list(state.get("by_model", [])),
         "by_provider": by_provider,
         "cost_last_hour_usd": state.get("cost_last_hour_usd", 0.0),
+        "to_date": usage_totals(state.get("to_date", [])),
+        "polled_at_ns": state.get("polled_at_ns"),
         "budget_usd_per_hour": state.get("budget_usd_per_hour"),
         "rate_limit_bursts": list(state.get("rate_limit_bursts", [])),
     }
@@ -125,13 +127,34 @@ def build_snapshot(
 ) -> dict[str, Any]:
     """The system at ``now_ns``: collectors found by name (``k8s``, ``kafka``, ``llm``), the
     agents' views as given (see `oracle_monitor.aggregator.agents.agent_views`), the alerts
-    active then (`oracle_monitor.aggregator.alerts.alert_json`)."""
+    active then (`oracle_monitor.aggregator.alerts.alert_json`).
+
+    Once the LLM collector has polled, each agent's tokens and cost are its ``by_agent`` group
+    of that poll (zero without one), so the agents add up to the usage window's total exactly.
+    """
     by_name = {collector.name: collector for collector in collectors}
+    usage = _llm_usage(by_name.get("llm"))
     return {
         "timestamp": rfc3339(now_ns),
         "kubernetes": _kubernetes(by_name.get("k8s")),
         "kafka": _kafka(by_name.get("kafka")),
-        "llm_usage": _llm_usage(by_name.get("llm")),
-        "agents": list(agents),
+        "llm_usage": usage,
+        "agents": agents_with_usage(agents, usage),
         "alerts": list(alerts),
     }
+
+
+def agents_with_usage(
+    agents: Iterable[dict[str, Any]], usage: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The agents' views with tokens and cost from the LLM usage window's ``by_agent``, when
+    the collector has polled; as they are otherwise."""
+    if usage.get("polled_at_ns") is None:
+        return list(agents)
+    groups = {group["key"]: group for group in usage["by_agent"]}
+    views = []
+    for agent in agents:
+        group = groups.get(agent["name"], {})
+        tokens = {"input": group.get("input_tokens", 0), "output": group.get("output_tokens", 0)}
+        views.append({**agent, "tokens": tokens, "cost_usd": group.get("cost_usd", 0.0)})
+    return views

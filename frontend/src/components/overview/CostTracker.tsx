@@ -2,7 +2,7 @@ import type { OracleState, StoredSnapshot } from "@/api/types";
 import { Panel } from "@/components/layout/Panel";
 import { TimeChart } from "@/components/overview/LazyChart";
 import { RunningTotal } from "@/components/overview/RunningTotal";
-import { formatCount, formatUsd } from "@/lib/format";
+import { formatClock, formatCount, formatUsd } from "@/lib/format";
 import { tokenKinds, topGroups } from "@/lib/snapshot";
 
 const KIND_COLOURS = { input: "bg-sky-400", cached: "bg-teal-300", output: "bg-violet-400", reasoning: "bg-pink-400" };
@@ -30,8 +30,10 @@ function Breakdown({ title, groups }: { title: string; groups: { key: string; co
   );
 }
 
-/** Running total (as of the shown instant), the LLM window's total, cost per hour, per agent
- * and model, tokens by kind. */
+/** The total to date, the last hour, the LLM window, the agents' share of it, per agent and
+ * model, tokens by kind: one set of numbers, read by the LLM collector for one instant over
+ * nested ranges, so no total is less than a part of it (snapshots from before the collector
+ * kept a total to date fall back to `GET /costs` up to the shown instant). */
 export function CostTracker({
   state,
   series,
@@ -46,7 +48,10 @@ export function CostTracker({
   const usage = state.llm_usage;
   const kinds = tokenKinds(usage.totals);
   const totalTokens = kinds.input + kinds.cached + kinds.output + kinds.reasoning;
-  const agentsCost = state.agents.reduce((sum, a) => sum + a.cost_usd, 0);
+  const agentsCost = usage.by_agent.reduce((sum, g) => sum + (g.key === null ? 0 : g.cost_usd), 0);
+  const minutes = usage.window_seconds ? Math.round(usage.window_seconds / 60) : null;
+  const windowName = minutes === null ? "window" : `last ${minutes} min`;
+  const readAt = usage.polled_at_ns ? formatClock(usage.polled_at_ns / 1e6, true) : null;
   const perHour = usage.cost_last_hour_usd;
   const budget = usage.budget_usd_per_hour;
   const over = budget !== null && perHour > budget;
@@ -55,12 +60,21 @@ export function CostTracker({
     <Panel
       title="Cost"
       testId="cost-tracker"
-      aside={usage.window_seconds ? `LLM window ${Math.round(usage.window_seconds / 60)} min` : `llm ${usage.health.status}`}
+      aside={readAt ? `all figures as of ${readAt}` : `llm ${usage.health.status}`}
     >
       <div className="grid grid-cols-2 gap-3 sm:grid-cols-4">
-        <RunningTotal instantMs={instantMs} live={live} />
-        <div>
-          <div className="text-[11px] text-slate-500">window total</div>
+        {usage.to_date ? (
+          <div title={`every LLM call up to ${readAt ?? "the snapshot"}`}>
+            <div className="text-[11px] text-slate-500">total to date</div>
+            <div className="text-2xl font-semibold tabular-nums text-slate-50" data-testid="cost-to-date">
+              {formatUsd(Math.max(usage.to_date.cost_usd, 0))}
+            </div>
+          </div>
+        ) : (
+          <RunningTotal instantMs={instantMs} live={live} />
+        )}
+        <div title={`LLM calls started in the ${windowName}`}>
+          <div className="text-[11px] text-slate-500">{windowName}</div>
           <div className="text-2xl font-semibold tabular-nums text-slate-50" data-testid="cost-total">
             {formatUsd(Math.max(usage.totals.cost_usd, 0))}
           </div>
@@ -73,14 +87,16 @@ export function CostTracker({
           </div>
           {budget !== null ? <div className="text-[11px] text-slate-500">budget {formatUsd(budget)}/h</div> : null}
         </div>
-        <div>
-          <div className="text-[11px] text-slate-500">agents (5 min)</div>
-          <div className="text-2xl font-semibold tabular-nums text-slate-50">{formatUsd(agentsCost)}</div>
+        <div title={`the calls of the ${windowName} made under a named agent`}>
+          <div className="text-[11px] text-slate-500">agents, {windowName}</div>
+          <div className="text-2xl font-semibold tabular-nums text-slate-50" data-testid="cost-agents">
+            {formatUsd(agentsCost)}
+          </div>
         </div>
       </div>
       <div className="mt-3">
         <div className="mb-1 flex justify-between text-[11px] text-slate-500">
-          <span>tokens by kind</span>
+          <span>tokens by kind, {windowName}</span>
           <span className="tabular-nums">{formatCount(totalTokens)}</span>
         </div>
         <div className="flex h-2 overflow-hidden rounded-full bg-white/5" data-testid="token-kinds">
@@ -98,8 +114,8 @@ export function CostTracker({
         </div>
       </div>
       <div className="mt-3 grid grid-cols-2 gap-4">
-        <Breakdown title="per agent" groups={topGroups(usage.by_agent)} />
-        <Breakdown title="per model" groups={topGroups(usage.by_model)} />
+        <Breakdown title={`per agent, ${windowName}`} groups={topGroups(usage.by_agent)} />
+        <Breakdown title={`per model, ${windowName}`} groups={topGroups(usage.by_model)} />
       </div>
       {points.length > 1 ? (
         <div className="mt-3">

@@ -1,10 +1,15 @@
 """The LLM usage collector: rolling windows of tokens, cost and failures, from stored spans.
 
 Every ``poll_s`` it asks the store for the LLM calls of the last ``window_s`` (per agent, model
-and provider: requests, rate-limited requests, tokens by kind, cost) and the last hour's
-spending, keeps that as its state, and hands the evaluator's events (rate-limit bursts,
-exhausted quotas, spending over budget) to the sink. It reads the spans the receivers stored,
-the LLM proxy's included, and never touches the providers.
+and provider: requests, rate-limited requests, tokens by kind, cost), the last hour's spending
+and the total of every call to date, keeps that as its state, and hands the evaluator's events
+(rate-limit bursts, exhausted quotas, spending over budget) to the sink. It reads the spans the
+receivers stored, the LLM proxy's included, and never touches the providers.
+
+All figures of one state are read for one instant ``polled_at_ns`` over nested ranges (the
+window, the hour, all time), so a total is never less than a part of it. The total to date is
+the calls before a checkpoint (read again when the checkpoint is `PREFIX_STALE_NS` older than
+an hour ago) plus those since it (read every poll): a call stored late still counts.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from typing import Any
 
 from oracle_monitor.collectors.base import CollectorHealth, EventSink
 from oracle_monitor.collectors.llm.usage import UsageConfig, UsageEvaluator
-from oracle_monitor.store.base import CostGrouping, Store
+from oracle_monitor.store.base import CostGroup, CostGrouping, Store
 
 logger = logging.getLogger(__name__)
 HOUR_NS = 3600 * 1_000_000_000
+PREFIX_STALE_NS = 600 * 1_000_000_000
 _GROUPINGS: tuple[CostGrouping, ...] = ("agent", "model", "provider")
 
 
@@ -49,6 +55,7 @@ class LLMUsageCollector:
         self._owns_store = owns_store
         self._task: asyncio.Task[None] | None = None
         self._state: dict[str, Any] = {}
+        self._prefix: tuple[int, list[CostGroup]] | None = None  # (checkpoint, calls before it)
         self._health = CollectorHealth("starting", since_ns=time.time_ns())
 
     async def start(self) -> None:
@@ -87,6 +94,7 @@ class LLMUsageCollector:
             self._store.llm_problems, min(start, now - 2 * 60_000_000_000), now
         )
         cost_last_hour = sum(group.cost_usd for group in hour)
+        to_date = await self._to_date(now)
         events = self._evaluator.evaluate(now, problems, cost_last_hour)
         if events:
             self._sink(events)
@@ -97,9 +105,24 @@ class LLMUsageCollector:
                 for grouping, found in groups.items()
             },
             "cost_last_hour_usd": cost_last_hour,
+            "to_date": to_date,
+            "polled_at_ns": now,
             "budget_usd_per_hour": self._config.budget_usd_per_hour,
             "rate_limit_bursts": self._evaluator.active_bursts,
         }
+
+    async def _to_date(self, now: int) -> list[dict[str, Any]]:
+        """Every call up to ``now``, per provider: the calls before the checkpoint (cached)
+        plus those since."""
+        if self._prefix is None or self._prefix[0] < now - HOUR_NS - PREFIX_STALE_NS:
+            checkpoint = now - HOUR_NS
+            before = await asyncio.to_thread(
+                self._store.llm_costs, "provider", None, checkpoint - 1
+            )
+            self._prefix = (checkpoint, before)
+        checkpoint, before = self._prefix
+        since = await asyncio.to_thread(self._store.llm_costs, "provider", checkpoint, now)
+        return [dataclasses.asdict(group) for group in (*before, *since)]
 
     async def _run(self) -> None:
         while True:
