@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,7 @@ async def test_total_to_date_hour_window_and_agents_nest(tmp_path: Path) -> None
         await collector.poll_once()
         assert sum(g["cost_usd"] for g in collector.state()["to_date"]) == pytest.approx(3.9375)
 
-        views = [
+        views: list[dict[str, Any]] = [
             {"name": name, "id": None, "status": "idle", "current_task": None,
              "last_reasoning": None, "tools_planned": [], "tokens": {"input": 1, "output": 1},
              "cost_usd": 99.0, "errors": 0, "pod": None, "last_seen_ns": 0}
