@@ -83,6 +83,8 @@ export interface AgentView {
   id: string | null;
   status: "running" | "idle" | "error";
   current_task: string | null;
+  /** The trace of its latest span (absent in older snapshots). */
+  current_trace?: string | null;
   last_reasoning: string | null;
   tools_planned: string[];
   tokens: { input: number; output: number };

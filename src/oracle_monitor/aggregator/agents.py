@@ -14,6 +14,7 @@ child spans (LLM calls, tools) before its own span arrives. Per agent, over the 
 
 An agent's spans are those it is attributed by hierarchy (`oracle_monitor.store.attribution`):
 the LLM calls and tools run under its agent span count as its own.
+* ``current_trace``: the trace of its latest span (a task, for frameworks that name none).
 * ``tokens``, ``cost_usd``, ``errors``: sums over the spans (ERROR-status spans for errors).
 
 The views are built from `AgentActivity` rows (what the store reads cheaply every 2 s);
@@ -52,7 +53,7 @@ def activity_of(span: Span) -> AgentActivity:
         agent_id=str(agent_id) if agent_id is not None else None,
         reasoning=str(reasoning) if reasoning is not None else None,
         tools_planned=tuple(str(t) for t in planned) if isinstance(planned, list) else None,
-        agent_inherited=span.agent_from is not None,
+        agent_inherited=span.agent_from is not None, trace_id=span.trace_id,
     )  # fmt: skip
 
 
@@ -85,6 +86,7 @@ def _agent_view(
         "id": next((r.agent_id for r in reversed(rows) if r.agent_id is not None), None),
         "status": status,
         "current_task": next((r.task_id for r in reversed(rows) if r.task_id), None),
+        "current_trace": last.trace_id,
         "last_reasoning": reasoning.reasoning if reasoning else None,
         "tools_planned": list(reasoning.tools_planned or ()) if reasoning else [],
         "tokens": {"input": input_tokens, "output": output_tokens},

@@ -260,7 +260,7 @@ class AgentActivity(NamedTuple):
     status, task, pod, tokens and cost, and four attributes (``gen_ai.operation.name``,
     ``gen_ai.agent.id``, ``oracle.agent.reasoning`` as text, ``oracle.agent.tools_planned``
     when it is an array), each ``None`` when the span does not have it, and whether its agent
-    is inherited from a span above it (``Span.agent_from``). A named tuple: the
+    is inherited from a span above it (``Span.agent_from``), and its trace. A named tuple: the
     snapshot loop makes thousands every 2 s."""
 
     agent_name: str
@@ -278,6 +278,7 @@ class AgentActivity(NamedTuple):
     reasoning: str | None = None
     tools_planned: tuple[str, ...] | None = None
     agent_inherited: bool = False
+    trace_id: str | None = None
 
 
 class AgentActivityReader(Protocol):

@@ -213,12 +213,12 @@ def decode_links(text: str | None) -> list[SpanLink]:
 def activity_row(row: Sequence[Any]) -> AgentActivity:
     """An `AgentActivity` of a row of the stores' agent-activity queries: agent, span id (hex),
     start, end, is error, task, pod, input and output tokens, cost, operation, agent id and
-    reasoning (text), tools planned (JSON text of an array), agent inherited."""
+    reasoning (text), tools planned (JSON text of an array), agent inherited, trace id (hex)."""
     planned = row[13]
     if planned is not None:
         items = orjson.loads(planned)
         planned = tuple(str(t) for t in items) if isinstance(items, list) else None
     return AgentActivity(
         row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], row[8], row[9],
-        row[10], row[11], row[12], planned, bool(row[14]),
+        row[10], row[11], row[12], planned, bool(row[14]), row[15],
     )  # fmt: skip

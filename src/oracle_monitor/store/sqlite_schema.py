@@ -275,7 +275,8 @@ SELECT_AGENT_ACTIVITY: Final = (
     )
     + ", CASE WHEN json_type(attributes, '$.\"oracle.agent.tools_planned\"') = 'array'"
     " THEN json_extract(attributes, '$.\"oracle.agent.tools_planned\"') END,"
-    " agent_from IS NOT NULL"
+    " agent_from IS NOT NULL,"
+    " (SELECT lower(hex(t.trace_id)) FROM traces AS t WHERE t.trace_key = spans.trace_key)"
     " FROM spans WHERE agent_name IS NOT NULL AND start_time_ns >= ?"
     " ORDER BY start_time_ns DESC, span_id DESC LIMIT ?"
 )

@@ -121,7 +121,7 @@ def test_agent_views_derive_every_field() -> None:
     (view,) = agent_views(spans, now_ns=T0 + 60 * S)
     assert view == {
         "name": "research", "id": "r-1", "status": "running", "current_task": "t-1",
-        "last_reasoning": "second", "tools_planned": ["b", "c"],
+        "current_trace": f"{1:032x}", "last_reasoning": "second", "tools_planned": ["b", "c"],
         "tokens": {"input": 150, "output": 25}, "cost_usd": pytest.approx(0.03), "errors": 1,
         "pod": "research-7d9f", "last_seen_ns": T0 + 50 * S,
     }  # fmt: skip

@@ -45,4 +45,14 @@ describe("AgentCard", () => {
     expect(screen.getByText("$0.95")).toBeTruthy();
     expect(screen.getByText("2")).toBeTruthy();
   });
+
+  it("links to its latest trace when no span names a task", () => {
+    const trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    render(
+      <MemoryRouter>
+        <AgentCard agent={{ ...agent, current_task: null, current_trace: trace }} />
+      </MemoryRouter>,
+    );
+    expect(screen.getByRole("link", { name: "trace 4bf92f35…" }).getAttribute("href")).toBe(`/traces/${trace}`);
+  });
 });

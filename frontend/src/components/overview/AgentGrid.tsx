@@ -32,6 +32,10 @@ export const AgentCard = memo(function AgentCard({ agent, pod }: { agent: AgentV
           <Link className="font-mono text-sky-300 hover:underline" to={`/tasks/${encodeURIComponent(agent.current_task)}`}>
             {agent.current_task}
           </Link>
+        ) : agent.current_trace ? (
+          <Link className="font-mono text-sky-300 hover:underline" to={`/traces/${encodeURIComponent(agent.current_trace)}`} title="the trace of its latest span">
+            trace {agent.current_trace.slice(0, 8)}…
+          </Link>
         ) : (
           <span>—</span>
         )}

@@ -90,7 +90,7 @@ _AGENT_ACTIVITY: Final = """
         attributes->>'oracle.agent.reasoning',
         CASE WHEN jsonb_typeof(attributes->'oracle.agent.tools_planned') = 'array'
              THEN (attributes->'oracle.agent.tools_planned')::text END,
-        agent_from IS NOT NULL
+        agent_from IS NOT NULL, encode(trace_id, 'hex')
     FROM spans WHERE agent_name IS NOT NULL AND start_time_ns >= %s
     ORDER BY start_time_ns DESC, span_id DESC LIMIT %s
 """
