@@ -21,8 +21,7 @@ This module is pure: the store supplies what it has stored (`Lookup`) and writes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple, TypeAlias
 
 from oracle_monitor.model import Span
@@ -33,6 +32,7 @@ __all__ = [
     "Pending",
     "Settlement",
     "SpanKey",
+    "arrivals",
     "attribute_batch",
     "settle",
 ]
@@ -40,8 +40,7 @@ __all__ = [
 SpanKey: TypeAlias = tuple[str, str]  # (trace_id, span_id), lowercase hex
 
 
-@dataclass(frozen=True, slots=True)
-class Inherited:
+class Inherited(NamedTuple):
     """What a span passes down to spans below it that name no agent or task of their own.
 
     ``agent_from`` is the id of the span that names ``agent_name``. ``pending_on`` is the
@@ -54,18 +53,19 @@ class Inherited:
     task_id: str | None
     pending_on: str | None = None
 
-    @property
-    def complete(self) -> bool:
-        """Whether both agent and task are known."""
-        return self.agent_name is not None and self.task_id is not None
-
     @classmethod
     def of_stored(cls, span_id: str, agent_name: str | None, agent_from: str | None,
                   task_id: str | None, pending_on: str | None) -> Inherited:  # fmt: skip
-        """What a stored span (its columns and its pending row, if any) passes down."""
+        """What a stored (or attributed) span passes down: its columns and its pending row."""
         source = (agent_from or span_id) if agent_name is not None else None
         waiting = None if agent_name is not None and task_id is not None else pending_on
         return cls(agent_name, source, task_id, waiting)
+
+    @classmethod
+    def of_span(cls, span: Span, pending_on: str | None = None) -> Inherited:
+        """`of_stored` of an attributed span of a batch."""
+        return cls.of_stored(span.span_id, span.agent_name, span.agent_from, span.task_id,
+                             pending_on)  # fmt: skip
 
 
 class Pending(NamedTuple):
@@ -81,10 +81,9 @@ class Pending(NamedTuple):
 Lookup: TypeAlias = Callable[[Collection[SpanKey]], dict[SpanKey, Inherited]]
 
 
-def _own(span: Span) -> Inherited:
-    # ``agent_from`` is set when the span was attributed already (a batch written again).
-    agent_from = None if span.agent_name is None else span.agent_from or span.span_id
-    return Inherited(span.agent_name, agent_from, span.task_id)
+def _final(span: Span) -> bool:
+    """Whether nothing above the span can add to it: it knows both, or it is a root."""
+    return (span.agent_name is not None and span.task_id is not None) or not span.parent_span_id
 
 
 def _below(parent: Inherited, span: Span) -> Inherited:
@@ -99,94 +98,99 @@ def _below(parent: Inherited, span: Span) -> Inherited:
     return Inherited(agent, agent_from if agent is not None else None, task, waiting)
 
 
-def attribute_batch(spans: Sequence[Span], lookup: Lookup) -> tuple[dict[SpanKey, Inherited],
-                                                                    list[Pending]]:  # fmt: skip
+def attribute_batch(spans: Sequence[Span], lookup: Lookup) -> list[Pending]:
     """Give each span of the batch its agent and task by hierarchy (fills ``agent_name``,
-    ``agent_from`` and ``task_id`` in place).
+    ``agent_from`` and ``task_id`` in place); returns the pending rows of the spans of the
+    batch that wait for a missing ancestor.
 
     Ancestors are looked for in the batch first, then (one `lookup` call, only when a span
-    lacks an agent or task and its chain leaves the batch) among the stored spans. Returns
-    what each span of the batch passes down, and the pending rows for the spans of the batch
-    that wait for a missing ancestor.
+    lacks an agent or task and its chain leaves the batch) among the stored spans. A batch in
+    which every span knows both, or is a root, costs one pass over it. Afterwards a span of
+    the batch passes down `Inherited.of_span` (with its pending row's missing id, if any).
     """
+    wanting = [s for s in spans if not _final(s)]
+    if not wanting:
+        return []
     by_key = {(s.trace_id, s.span_id): s for s in spans}
     passed: dict[SpanKey, Inherited] = {}
-    wanting = [s for s in spans if s.agent_name is None or s.task_id is None]
-    for span in spans:
-        if (span.agent_name is not None and span.task_id is not None) or not span.parent_span_id:
-            passed[(span.trace_id, span.span_id)] = _own(span)
-    if len(passed) == len(by_key):
-        return passed, []
-    outside = {
-        top
-        for span in wanting
-        if (top := _leaves_batch(span, by_key, passed)) is not None and top not in by_key
-    }
-    stored = lookup(outside) if outside else {}
     pending: list[Pending] = []
-    for span in wanting:
-        key = (span.trace_id, span.span_id)
-        got = _resolve(key, by_key, passed, stored)
-        if span.agent_name is None and got.agent_name is not None:
-            span.agent_name, span.agent_from = got.agent_name, got.agent_from
-        if span.task_id is None:
-            span.task_id = got.task_id
-        if got.pending_on is not None:
-            pending.append(Pending(span.trace_id, got.pending_on, span.span_id))
-    return passed, pending
+    rest = []
+    for span in wanting:  # the common case first: the parent is in the batch and final
+        parent = by_key.get((span.trace_id, span.parent_span_id))
+        if parent is not None and _final(parent):
+            _take(span, _below(Inherited.of_span(parent), span), passed, pending)
+        else:
+            rest.append(span)
+    if rest:
+        outside = {top for s in rest if (top := _leaves_batch(s, by_key)) is not None}
+        stored = lookup(outside) if outside else {}
+        for span in rest:
+            _take(span, _resolve(span, by_key, passed, stored), passed, pending)
+    return pending
 
 
-def _leaves_batch(
-    span: Span, by_key: dict[SpanKey, Span], passed: dict[SpanKey, Inherited]
-) -> SpanKey | None:
+def _take(
+    span: Span, got: Inherited, passed: dict[SpanKey, Inherited], pending: list[Pending]
+) -> None:
+    """Give ``span`` what it inherits (``got``) and note what it passes down."""
+    passed[(span.trace_id, span.span_id)] = got
+    if span.agent_name is None and got.agent_name is not None:
+        span.agent_name, span.agent_from = got.agent_name, got.agent_from
+    if span.task_id is None:
+        span.task_id = got.task_id
+    if got.pending_on is not None:
+        pending.append(Pending(span.trace_id, got.pending_on, span.span_id))
+
+
+def _leaves_batch(span: Span, by_key: dict[SpanKey, Span]) -> SpanKey | None:
     """The first ancestor of ``span`` outside the batch its attribution depends on, if any."""
     seen: set[str] = set()
     current = span
-    while current.parent_span_id and current.span_id not in seen:
+    while current.span_id not in seen:
         seen.add(current.span_id)
         parent_key = (current.trace_id, current.parent_span_id)
         parent = by_key.get(parent_key)
         if parent is None:
             return parent_key
-        if parent_key in passed:
+        if _final(parent):
             return None
         current = parent
     return None
 
 
 def _resolve(
-    key: SpanKey,
+    span: Span,
     by_key: dict[SpanKey, Span],
     passed: dict[SpanKey, Inherited],
     stored: dict[SpanKey, Inherited],
 ) -> Inherited:
-    """What the batch span ``key`` passes down (memoised in ``passed``), walking up without
-    recursion; a parent loop (malformed ids) is treated as a root."""
+    """What the batch span ``span`` (not final) passes down, walking up without recursion and
+    remembering each span walked in ``passed``; a parent loop (malformed ids) ends the walk."""
     chain: list[Span] = []
-    on_chain: set[SpanKey] = set()
-    top: Inherited | None = None
-    current: SpanKey | None = key
-    while current is not None:
-        if current in passed:
-            top = passed[current]
+    on_chain: set[str] = set()
+    current = span
+    while True:
+        chain.append(current)
+        on_chain.add(current.span_id)
+        parent_key = (current.trace_id, current.parent_span_id)
+        top = passed.get(parent_key)
+        if top is not None:
             break
-        span = by_key.get(current)
-        if span is None:  # outside the batch: stored, or missing
-            top = stored.get(current) or Inherited(None, None, None, pending_on=current[1])
+        parent = by_key.get(parent_key)
+        if parent is None:  # outside the batch: stored, or missing
+            top = stored.get(parent_key) or Inherited(None, None, None, parent_key[1])
             break
-        if current in on_chain:
+        if parent.span_id in on_chain:
             top = Inherited(None, None, None)
             break
-        chain.append(span)
-        on_chain.add(current)
-        current = (span.trace_id, span.parent_span_id) if span.parent_span_id else None
-    # Roots and complete spans are in ``passed`` from the start, so the walk ends at one of
-    # them, outside the batch, or at a loop: ``top`` is set.
-    result = top if top is not None else Inherited(None, None, None)
-    for span in reversed(chain):
-        result = _below(result, span)
-        passed[(span.trace_id, span.span_id)] = result
-    return result
+        if _final(parent):
+            top = Inherited.of_span(parent)
+            break
+        current = parent
+    for walked in reversed(chain):
+        top = _below(top, walked)
+        passed[(walked.trace_id, walked.span_id)] = top
+    return top
 
 
 class Settlement(NamedTuple):
@@ -201,22 +205,25 @@ class Settlement(NamedTuple):
     pending_on: str | None
 
 
-def settle(waiting: Iterable[Pending], passed: dict[SpanKey, Inherited]) -> list[Settlement]:
-    """The settlements of the stored spans ``waiting`` on spans that the batch (what its spans
-    pass down: ``passed``) has just brought."""
+def arrivals(
+    spans: Iterable[Span], pending: Iterable[Pending], traces: Collection[str]
+) -> dict[SpanKey, Inherited]:
+    """What the attributed spans of a batch that belong to ``traces`` pass down, given the
+    batch's pending rows (`settle`'s ``arrived``)."""
+    waiting_on = {(p.trace_id, p.span_id): p.missing_span_id for p in pending}
+    return {
+        (s.trace_id, s.span_id): Inherited.of_span(s, waiting_on.get((s.trace_id, s.span_id)))
+        for s in spans
+        if s.trace_id in traces
+    }
+
+
+def settle(waiting: Iterable[Pending], arrived: Mapping[SpanKey, Inherited]) -> list[Settlement]:
+    """The settlements of the stored spans ``waiting`` on spans that have just arrived
+    (``arrived``: what each passes down, `Inherited.of_span`)."""
     settled = []
     for row in waiting:
-        arrived = passed.get((row.trace_id, row.missing_span_id))
-        if arrived is None:
-            continue
-        settled.append(
-            Settlement(
-                row.trace_id,
-                row.span_id,
-                arrived.agent_name,
-                arrived.agent_from,
-                arrived.task_id,
-                arrived.pending_on,
-            )
-        )
+        got = arrived.get((row.trace_id, row.missing_span_id))
+        if got is not None:
+            settled.append(Settlement(row.trace_id, row.span_id, *got))
     return settled

@@ -51,6 +51,7 @@ from oracle_monitor.store.attribution import (
     Inherited,
     Pending,
     SpanKey,
+    arrivals,
     attribute_batch,
     settle,
 )
@@ -252,7 +253,7 @@ class SQLiteStore(TimelineMixin):
             try:
                 stored, keys = self._load(conn, list(dict.fromkeys(s.trace_id for s in spans)))
                 known = dict(keys)  # the traces stored before this batch
-                passed, pending = attribute_batch(
+                pending = attribute_batch(
                     spans, lambda wanted: self._stored_attribution(conn, known, wanted)
                 )
                 batch = aggregate_spans(spans)
@@ -263,7 +264,7 @@ class SQLiteStore(TimelineMixin):
                         keys[trace_id] = next_key
                 values = self._span_values(conn, spans, keys, new_resources)
                 inserted = _insert(conn, schema.INSERT_SPAN, len(schema.SPAN_COLUMNS), values)
-                named = self._settle(conn, known, spans, passed)
+                named = self._settle(conn, known, spans, pending)
                 _insert(conn, schema.INSERT_PENDING, 3, [
                     v for p in pending
                     for v in (keys[p.trace_id], bytearray.fromhex(p.missing_span_id),
@@ -326,10 +327,10 @@ class SQLiteStore(TimelineMixin):
         conn: sqlite3.Connection,
         keys: dict[str, int],
         spans: Sequence[Span],
-        passed: dict[SpanKey, Inherited],
+        pending: Sequence[Pending],
     ) -> dict[str, set[str]]:
-        """Attribute the stored spans that waited for spans of this batch; returns the agent
-        names they got, per trace."""
+        """Attribute the stored spans that waited for spans of this (attributed) batch, whose
+        own waiting rows are ``pending``; returns the agent names they got, per trace."""
         ids: dict[str, list[bytearray]] = {}
         for span in spans:
             if span.trace_id in keys:
@@ -351,7 +352,7 @@ class SQLiteStore(TimelineMixin):
                     for missing, span_id in conn.execute(schema.PENDING_ON + marks, (key, *part))
                 ]
         named: dict[str, set[str]] = {}
-        for done in settle(rows, passed):
+        for done in settle(rows, arrivals(spans, pending, {r.trace_id for r in rows})):
             key, span_id = keys[done.trace_id], bytearray.fromhex(done.span_id)
             conn.execute(
                 schema.SETTLE_SPAN, (done.agent_from, done.agent_name, done.task_id, key, span_id)
@@ -650,7 +651,10 @@ class SQLiteStore(TimelineMixin):
             self._checkpoint_due.set()
             self._checkpointer.join()
             try:
-                self._writer.execute("PRAGMA optimize")
+                # optimize may analyse (a write): other processes' writers wait on the file
+                # lock, else a read snapshot they outdate fails at once ("database is locked").
+                with self._process_lock:
+                    self._writer.execute("PRAGMA optimize")
             finally:
                 self._writer.close()
                 self._process_lock.close()

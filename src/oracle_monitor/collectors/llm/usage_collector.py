@@ -94,7 +94,7 @@ class LLMUsageCollector:
             self._store.llm_problems, min(start, now - 2 * 60_000_000_000), now
         )
         cost_last_hour = sum(group.cost_usd for group in hour)
-        to_date = await self._to_date(now)
+        to_date = await self._to_date(now, hour)
         events = self._evaluator.evaluate(now, problems, cost_last_hour)
         if events:
             self._sink(events)
@@ -111,18 +111,22 @@ class LLMUsageCollector:
             "rate_limit_bursts": self._evaluator.active_bursts,
         }
 
-    async def _to_date(self, now: int) -> list[dict[str, Any]]:
-        """Every call up to ``now``, per provider: the calls before the checkpoint (cached)
-        plus those since."""
-        if self._prefix is None or self._prefix[0] < now - HOUR_NS - PREFIX_STALE_NS:
-            checkpoint = now - HOUR_NS
+    async def _to_date(self, now: int, hour: list[CostGroup]) -> list[dict[str, Any]]:
+        """Every call up to ``now``, per provider: those before the checkpoint (cached), those
+        from it to the last hour (at most `PREFIX_STALE_NS` of them), and the last ``hour``."""
+        hour_start = now - HOUR_NS
+        if self._prefix is None or self._prefix[0] < hour_start - PREFIX_STALE_NS:
             before = await asyncio.to_thread(
-                self._store.llm_costs, "provider", None, checkpoint - 1
+                self._store.llm_costs, "provider", None, hour_start - 1
             )
-            self._prefix = (checkpoint, before)
+            self._prefix = (hour_start, before)
         checkpoint, before = self._prefix
-        since = await asyncio.to_thread(self._store.llm_costs, "provider", checkpoint, now)
-        return [dataclasses.asdict(group) for group in (*before, *since)]
+        between: list[CostGroup] = []
+        if checkpoint < hour_start:
+            between = await asyncio.to_thread(
+                self._store.llm_costs, "provider", checkpoint, hour_start - 1
+            )
+        return [dataclasses.asdict(group) for group in (*before, *between, *hour)]
 
     async def _run(self) -> None:
         while True:

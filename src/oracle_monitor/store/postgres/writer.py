@@ -23,6 +23,7 @@ from oracle_monitor.store.attribution import (
     Inherited,
     Pending,
     SpanKey,
+    arrivals,
     attribute_batch,
     settle,
 )
@@ -250,10 +251,10 @@ class SpanBatchWriter:
                 row[1].hex(): _aggregate_from_row(row) for row in cur.fetchall() if not row[0]
             }
             keep = self._unstored(cur, spans, stored) if stored else [True] * len(spans)
-            passed, pending = attribute_batch(
+            pending = attribute_batch(
                 spans, lambda wanted: self._stored_attribution(cur, stored, wanted)
             )
-            named = self._settle(cur, stored, spans, passed) if stored else {}
+            named = self._settle(cur, stored, spans, pending) if stored else {}
             fresh = [s for s, k in zip(spans, keep, strict=True) if k]
             rows = self.span_rows(fresh, resources)
             batch = aggregate_spans(fresh)
@@ -316,10 +317,10 @@ class SpanBatchWriter:
         cur: psycopg.Cursor[Any],
         stored: dict[str, TraceAggregate],
         spans: Sequence[Span],
-        passed: dict[SpanKey, Inherited],
+        pending: Sequence[Pending],
     ) -> dict[str, set[str]]:
-        """Attribute the stored spans that waited for spans of this batch; returns the agent
-        names they got, per trace of ``stored``."""
+        """Attribute the stored spans that waited for spans of this (attributed) batch, whose
+        own waiting rows are ``pending``; returns the agent names they got, per trace."""
         candidates = [s for s in spans if s.trace_id in stored]
         cur.execute(
             _PENDING_ON,
@@ -332,7 +333,7 @@ class SpanBatchWriter:
         if not rows:
             return {}
         named: dict[str, set[str]] = {}
-        settled = settle(rows, passed)
+        settled = settle(rows, arrivals(spans, pending, {r.trace_id for r in rows}))
         cur.executemany(
             _SETTLE_SPAN,
             [(d.agent_from, d.agent_name, d.task_id, bytes.fromhex(d.trace_id),
