@@ -312,10 +312,23 @@ def _event_links(grouper: _Grouper, correlation: Correlation) -> None:
             link.span_ids.append(named)
 
 
-def _resumed(spans: list[Span], since_ns: int) -> bool:
-    """Whether the task's own agents did work after ``since_ns`` (see ``task_orphaned``)."""
-    agents = {s.agent_name for s in spans if s.agent_name and s.start_time_ns <= since_ns}
-    return any(s.start_time_ns > since_ns and (not agents or s.agent_name in agents) for s in spans)
+def _resumed(spans: dict[str, Span], since_ns: int) -> bool:
+    """Whether the task's own agents did work after ``since_ns`` (see ``task_orphaned``).
+
+    A span attributed to an agent from a span above it in another service (a tool worker
+    answering the agent's request) is not the agent's own work."""
+
+    def agent_of(span: Span) -> str | None:
+        source = spans.get(span.agent_from) if span.agent_from else None
+        if source is not None and source.service_name != span.service_name:
+            return None
+        return span.agent_name
+
+    before = [s for s in spans.values() if s.start_time_ns <= since_ns]
+    agents = {name for s in before if (name := agent_of(s))}
+    return any(
+        s.start_time_ns > since_ns and (not agents or agent_of(s) in agents) for s in spans.values()
+    )
 
 
 def _orphan_link(correlation: Correlation, now_ns: int, config: ChainConfig) -> Link | None:
@@ -333,7 +346,7 @@ def _orphan_link(correlation: Correlation, now_ns: int, config: ChainConfig) -> 
         return None
     last_gone = max(e.time_ns for e in gone)
     first_gone = min(e.time_ns for e in gone)
-    resumed = _resumed(list(index.spans.values()), first_gone)
+    resumed = _resumed(index.spans, first_gone)
     deadline = last_gone + config.orphan_timeout_ns
     if resumed or deadline > now_ns:
         return None

@@ -183,6 +183,23 @@ def test_spans_of_other_agents_after_the_kill_do_not_resume_the_task() -> None:
     assert chain[-1].entity == "task/task-42"
 
 
+def test_work_attributed_to_the_agent_from_another_service_does_not_resume_it() -> None:
+    scenario = seed_scenario()
+    trace, first = scenario.spans[0].trace_id, scenario.spans[0]
+    # The tool worker's answer is attributed to "research" by hierarchy (its parent is a
+    # span of the research agent's): still not the research agent at work.
+    answered = TraceBuilder(trace, "task-42", "tool-worker", RESEARCH_OTHER).span(
+        "execute_tool search", 91.0, 91.2
+    )
+    inherited = replace(answered, agent_name="research", agent_from=first.span_id)
+    chain = chain_of(replace(scenario, spans=[*scenario.spans, inherited])).chain
+    assert chain[-1].kind == "task_orphaned"
+    # The same span in the research agent's own service is the agent at work again.
+    own = replace(inherited, service_name=first.service_name)
+    kinds = [link.kind for link in chain_of(replace(scenario, spans=[*scenario.spans, own])).chain]
+    assert "task_orphaned" not in kinds
+
+
 def test_an_orphan_is_named_by_its_task_when_its_first_span_names_none() -> None:
     scenario = seed_scenario()
     first = min(scenario.spans, key=lambda span: span.start_time_ns)
