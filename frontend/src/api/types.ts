@@ -233,6 +233,9 @@ export interface TraceSummary {
 export interface ChainLink {
   kind: string;
   at: string;
+  /** Repeats of this kind on this entity are one link: how many, and the last one's time. */
+  count?: number;
+  last_at?: string;
   entity: string;
   summary: string;
   evidence: { span_ids: string[]; event_ids: string[]; metrics: Record<string, AttributeValue> };

@@ -5,6 +5,8 @@
 link, within ``causal_window_ns`` before it (happens-before, ties allowed), that one of the
 rules below connects to it. The rule's name is kept on the arrow. A link that no rule
 connects has no cause; the earliest such link is the root cause. No problem, no chain.
+Repeats are then folded into one step each, with a count, and the summary told in plain words
+(`oracle_monitor.aggregator.story`).
 
 The *scope* of a link is its evidence spans and every span under them. Rules, in the order
 they are tried for a pair (cause A, effect B):
@@ -32,6 +34,7 @@ from typing import Any
 
 from oracle_monitor.aggregator.correlate import ChainConfig, Correlation, correlate, event_pods
 from oracle_monitor.aggregator.links import Link, detect_links
+from oracle_monitor.aggregator.story import fold, summary
 from oracle_monitor.model import InfraEvent, Span
 from oracle_monitor.timestamps import rfc3339
 
@@ -59,12 +62,16 @@ class ChainLink(Link):
 
     caused_by: int | None = None
     rule: str | None = None
+    count: int = 1
+    last_at_ns: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The link as the API serves it."""
         return {
             "kind": self.kind,
             "at": rfc3339(self.at_ns),
+            "last_at": rfc3339(self.last_at_ns if self.last_at_ns is not None else self.at_ns),
+            "count": self.count,
             "entity": self.entity,
             "summary": self.summary,
             "evidence": {
@@ -193,17 +200,13 @@ def build_causal_chain(
                 link.event_ids, link.metrics, caused_by, rule,
             )
         )  # fmt: skip
-    root = next((link for link in chain if link.caused_by is None), None)
-    return CausalChain(root, chain, _summary(root, chain))
-
-
-def _summary(root: ChainLink | None, chain: Sequence[ChainLink]) -> str:
-    if root is None:
-        return "No problem found: the trace is healthy."
-    steps = " -> ".join(f"{link.kind} ({link.entity})" for link in chain)
-    others = sum(1 for link in chain if link.caused_by is None) - 1
-    extra = f"; {others} more unexplained problem(s)" if others > 0 else ""
-    return (
-        f"Root cause: {root.kind} on {root.entity} at {rfc3339(root.at_ns)}: {root.summary}. "
-        f"Chain: {steps}{extra}."
-    )
+    steps = fold(chain)
+    told = [
+        ChainLink(
+            s.kind, s.at_ns, s.entity, s.summary, s.span_ids, s.event_ids, s.metrics,
+            s.caused_by, s.rule, s.count, s.last_at_ns,
+        )
+        for s in steps
+    ]  # fmt: skip
+    root = next((link for link in told if link.caused_by is None), None)
+    return CausalChain(root, told, summary(steps))

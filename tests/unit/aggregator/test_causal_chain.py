@@ -118,12 +118,16 @@ def test_to_json_shape_and_nanosecond_times() -> None:
     json.dumps(document)  # serialisable as it is
     first = document["chain"][0]
     assert document["root_cause"] == first
-    assert set(first) == {"kind", "at", "entity", "summary", "evidence", "caused_by", "rule"}
+    assert set(first) == {
+        "kind", "at", "last_at", "count", "entity", "summary", "evidence", "caused_by", "rule",
+    }  # fmt: skip
     assert set(first["evidence"]) == {"span_ids", "event_ids", "metrics"}
     assert first["at"] == "2026-11-27T07:20:20.000000000Z"
     assert document["chain"][1]["at"] == "2026-11-27T07:20:33.900000000Z"
     assert [link["caused_by"] for link in document["chain"]] == [None, 0, 1, 2, 3, 4, 5]
-    assert "kafka_lag_spike" in document["summary"]
+    assert document["summary"].startswith(
+        "Root cause: Kafka consumer lag on partition tool-responses/3 (1,840 messages"
+    )
 
 
 def test_rfc3339_keeps_every_nanosecond() -> None:
@@ -225,7 +229,7 @@ def test_causal_window_limits_arrows() -> None:
     assert timeout.kind == "agent_timeout"
     assert (timeout.caused_by, timeout.rule) == (None, None)  # 13.9 s after the lag spike
     assert chain.root_cause is chain.chain[0]
-    assert "more unexplained" in chain.summary
+    assert "more problem(s) unexplained" in chain.summary
 
 
 def _single(build: Callable[[TraceBuilder], None]) -> list[str]:

@@ -49,4 +49,14 @@ describe("ChainStory", () => {
     fireEvent.click(screen.getByRole("button", { name: "+8 more" }));
     expect(screen.getAllByTestId("evidence-span")).toHaveLength(20);
   });
+
+  it("shows how many times a folded step happened and until when", () => {
+    const retry = { ...link("retry", "2026-11-27T07:20:30Z", 0), count: 5, last_at: "2026-11-27T07:21:41Z" };
+    render(
+      <MemoryRouter>
+        <ChainStory chain={{ ...chain, chain: [chain.chain[0], retry] }} />
+      </MemoryRouter>,
+    );
+    expect(screen.getByTestId("chain-link-count").textContent).toBe("×5 until 07:21:41");
+  });
 });

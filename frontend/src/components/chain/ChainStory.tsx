@@ -58,6 +58,12 @@ export function ChainStory({
               <div className="flex flex-wrap items-center gap-2 text-xs">
                 <span className="font-mono text-slate-400">{formatClock(parseTime(link.at), true)}</span>
                 <Badge tone={KIND_TONE[link.kind] ?? "info"}>{link.kind.replaceAll("_", " ")}</Badge>
+                {link.count && link.count > 1 ? (
+                  <span className="text-slate-400" data-testid="chain-link-count" title={`${link.count} times, the last at ${link.last_at ?? link.at}`}>
+                    ×{link.count}
+                    {link.last_at ? ` until ${formatClock(parseTime(link.last_at), false)}` : ""}
+                  </span>
+                ) : null}
                 {root ? <Badge tone="bad">root cause</Badge> : null}
                 <span className="font-mono text-slate-300">{link.entity}</span>
                 {link.caused_by !== null ? (
