@@ -19,8 +19,12 @@ def link(kind: str, at_s: float, entity: str, caused_by: int | None = None,
 def test_the_demo_cascade_reads_as_its_seven_steps() -> None:
     # What the demo's orphaned task produced before folding: eleven links.
     links = [
-        link("kafka_lag_spike", 0, "partition/tool-responses/0", **{"oracle.kafka.lag": 40.0,
-             "oracle.kafka.lag_seconds": 5.5}),  # fmt: skip
+        link(
+            "kafka_lag_spike",
+            0,
+            "partition/tool-responses/0",
+            **{"oracle.kafka.lag": 40.0, "oracle.kafka.lag_seconds": 5.5},
+        ),
         link("agent_timeout", 10, "agent/research", 0, "kafka_entity_of_span"),
         link("retry", 11, "agent/research", 1, "retry_after_error"),
         link("llm_rate_limited", 12, "model/openai/gpt-4o", 2, "child_of"),
@@ -29,11 +33,17 @@ def test_the_demo_cascade_reads_as_its_seven_steps() -> None:
         link("retry", 15, "agent/research", 5, "same_entity"),
         link("agent_timeout", 20, "agent/research", 6, "same_entity"),
         link("retry", 21, "agent/research", 7, "retry_after_error"),
-        link("oom_killed", 30, "pod/agents/research-0", 8, "pod_of_span",
-             **{"k8s.container.memory.usage": 500.0, "k8s.container.memory.limit": 512.0}),
+        link(
+            "oom_killed",
+            30,
+            "pod/agents/research-0",
+            8,
+            "pod_of_span",
+            **{"k8s.container.memory.usage": 500.0, "k8s.container.memory.limit": 512.0},
+        ),
         link("pod_rescheduled", 31, "pod/agents/research-1", 9, "replaced_pod"),
         link("task_orphaned", 331, "task/task-42", 10, "pod_of_span"),
-    ]  # fmt: skip
+    ]
     steps = fold(links)
     assert [(s.kind, s.count, s.caused_by, s.rule) for s in steps] == [
         ("kafka_lag_spike", 1, None, None),
