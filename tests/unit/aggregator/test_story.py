@@ -10,10 +10,16 @@ S = 1_000_000_000
 T0 = 1_795_764_000 * S
 
 
-def link(kind: str, at_s: float, entity: str, caused_by: int | None = None,
-         rule: str | None = None, **metrics: float) -> ChainLink:  # fmt: skip
+def link(
+    kind: str,
+    at_s: float,
+    entity: str,
+    caused_by: int | None = None,
+    rule: str | None = None,
+    metrics: dict[str, float] | None = None,
+) -> ChainLink:
     return ChainLink(kind, T0 + int(at_s * S), entity, f"{kind} seen", [f"{int(at_s):016x}"],
-                     [f"e{at_s}"], dict(metrics), caused_by, rule)  # fmt: skip
+                     [f"e{at_s}"], dict(metrics or {}), caused_by, rule)  # fmt: skip
 
 
 def test_the_demo_cascade_reads_as_its_seven_steps() -> None:
@@ -23,7 +29,7 @@ def test_the_demo_cascade_reads_as_its_seven_steps() -> None:
             "kafka_lag_spike",
             0,
             "partition/tool-responses/0",
-            **{"oracle.kafka.lag": 40.0, "oracle.kafka.lag_seconds": 5.5},
+            metrics={"oracle.kafka.lag": 40.0, "oracle.kafka.lag_seconds": 5.5},
         ),
         link("agent_timeout", 10, "agent/research", 0, "kafka_entity_of_span"),
         link("retry", 11, "agent/research", 1, "retry_after_error"),
@@ -39,7 +45,7 @@ def test_the_demo_cascade_reads_as_its_seven_steps() -> None:
             "pod/agents/research-0",
             8,
             "pod_of_span",
-            **{"k8s.container.memory.usage": 500.0, "k8s.container.memory.limit": 512.0},
+            metrics={"k8s.container.memory.usage": 500.0, "k8s.container.memory.limit": 512.0},
         ),
         link("pod_rescheduled", 31, "pod/agents/research-1", 9, "replaced_pod"),
         link("task_orphaned", 331, "task/task-42", 10, "pod_of_span"),
@@ -70,10 +76,10 @@ def test_the_demo_cascade_reads_as_its_seven_steps() -> None:
 def test_restarts_join_the_crash_loop_of_their_pod() -> None:
     pod = "pod/agents/writer-0"
     links = [
-        link("container_restarted", 0, pod, **{"k8s.container.restart_count": 1.0}),
+        link("container_restarted", 0, pod, metrics={"k8s.container.restart_count": 1.0}),
         link("container_restarted", 30, pod, 0, "same_entity",
-             **{"k8s.container.restart_count": 2.0}),
-        link("crash_loop", 31, pod, 1, "same_entity", **{"k8s.container.restart_count": 3.0}),
+             metrics={"k8s.container.restart_count": 2.0}),
+        link("crash_loop", 31, pod, 1, "same_entity", metrics={"k8s.container.restart_count": 3.0}),
         link("container_restarted", 60, "pod/agents/other-0"),
         link("task_orphaned", 400, "task/task-9", 2, "pod_of_span"),
     ]  # fmt: skip
