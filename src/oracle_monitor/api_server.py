@@ -20,7 +20,7 @@ import signal
 from contextlib import AsyncExitStack
 from typing import Any
 
-from oracle_monitor.aggregator import ChainConfig
+from oracle_monitor.aggregator.correlate import chain_config
 from oracle_monitor.aggregator.live import LiveHub
 from oracle_monitor.api import create_app
 from oracle_monitor.api.live_poll import StorePoller
@@ -58,10 +58,7 @@ async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> No
             return {"role": ROLE, "live": {"clients": hub.subscribers, "poll": poller.stats()}}
 
         app = create_app(store, status, api_auth, (), hub)
-        app.state.chain_config = ChainConfig(
-            timeout_ns=int(settings.chain_timeout_seconds * 1e9),
-            orphan_timeout_ns=int(settings.chain_orphan_timeout_seconds * 1e9),
-        )
+        app.state.chain_config = chain_config(settings)
         await start_uvicorn(
             stack, app, settings.host, settings.api_port, settings.shutdown_timeout_seconds
         )

@@ -23,7 +23,8 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from oracle_monitor.aggregator.leader_duties import LeaderDuties, chain_config
+from oracle_monitor.aggregator.correlate import chain_config
+from oracle_monitor.aggregator.leader_duties import LeaderDuties
 from oracle_monitor.aggregator.live import LiveHub
 from oracle_monitor.api import create_app
 from oracle_monitor.api.serialize import event_json

@@ -35,7 +35,7 @@ from oracle_monitor.aggregator.alerts import (
     signal_from_event,
 )
 from oracle_monitor.aggregator.causal import build_causal_chain
-from oracle_monitor.aggregator.correlate import ChainConfig, event_pods
+from oracle_monitor.aggregator.correlate import ChainConfig, event_pods, stored_events
 from oracle_monitor.aggregator.links import POD_GONE
 from oracle_monitor.model import Alert, InfraEvent
 from oracle_monitor.store.base import (
@@ -184,8 +184,7 @@ class AlertEngine:
         spans = self._store.get_task(task_id)
         if not spans:
             return None
-        start = min(s.start_time_ns for s in spans) - self._config.causal_window_ns
-        events = self._store.find_events(EventQuery(start_ns=start, end_ns=now_ns, limit=20_000))
+        events = stored_events(self._store, spans, now_ns=now_ns, config=self._config)
         chain = build_causal_chain(spans, events, now_ns=now_ns, config=self._config)
         link = next((c for c in chain.chain if c.kind == "task_orphaned"), None)
         if link is None:

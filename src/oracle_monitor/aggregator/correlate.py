@@ -21,6 +21,10 @@ A span and an event *correlate* through one of three keys, each with its own tim
   that names the span (``span_id``) matches it whatever the time.
 
 Events that match no span are dropped: the caller may hand over more than correlates.
+
+`correlate_stored` is the one way every reader correlates (the trace API, the Jaeger API, the
+causal chains, the alerts, the forwarder): the stored events that can match (`event_window`),
+correlated with the configured `ChainConfig` (`chain_config` of the settings).
 """
 
 from __future__ import annotations
@@ -28,9 +32,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from oracle_monitor.model import AttributeValue, InfraEvent, Span
+from oracle_monitor.store.base import EventQuery, EventReader
+
+if TYPE_CHECKING:
+    from oracle_monitor.config import Settings
 
 SECOND_NS = 1_000_000_000
 Via = Literal["pod", "kafka", "llm"]
@@ -56,6 +64,19 @@ class ChainConfig:
     orphan_timeout_ns: int = 5 * 60 * SECOND_NS
     #: Memory use over this fraction of the limit is ``memory_pressure``.
     memory_pressure_ratio: float = 0.9
+
+    @property
+    def margin_ns(self) -> int:
+        """The widest margin: no event further than this from a span correlates with it."""
+        return max(self.pod_margin_ns, self.kafka_margin_ns, self.llm_margin_ns)
+
+
+def chain_config(settings: Settings) -> ChainConfig:
+    """The correlation and causal-chain settings of ``settings`` (the rest as defaults)."""
+    return ChainConfig(
+        timeout_ns=int(settings.chain_timeout_seconds * 1e9),
+        orphan_timeout_ns=int(settings.chain_orphan_timeout_seconds * 1e9),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,3 +352,34 @@ def _named_span_matches(result: Correlation, events: Sequence[InfraEvent]) -> No
         span = result.index.spans.get(text(event.attributes.get("span_id")))
         if span is not None and event.entity.startswith("model/"):
             result.add(span, event, "llm")
+
+
+#: Most stored events read to correlate with one trace or task.
+MAX_EVENTS = 20_000
+
+
+def event_window(spans: Sequence[Span], *, now_ns: int, config: ChainConfig) -> tuple[int, int]:
+    """[start, end] of the events that can correlate with ``spans`` as known at ``now_ns``:
+    the spans' time within the widest margin, on to ``now_ns`` while the task is open."""
+    start = min(span.start_time_ns for span in spans) - config.margin_ns
+    if SpanIndex.build(spans).is_open:
+        return start, now_ns
+    return start, min(max(span.end_time_ns for span in spans) + config.margin_ns, now_ns)
+
+
+def stored_events(
+    reader: EventReader, spans: Sequence[Span], *, now_ns: int, config: ChainConfig
+) -> list[InfraEvent]:
+    """The stored events in ``spans``' `event_window` (at most `MAX_EVENTS`)."""
+    if not spans:
+        return []
+    start, end = event_window(spans, now_ns=now_ns, config=config)
+    return reader.find_events(EventQuery(start_ns=start, end_ns=end, limit=MAX_EVENTS))
+
+
+def correlate_stored(
+    reader: EventReader, spans: Sequence[Span], *, now_ns: int, config: ChainConfig
+) -> Correlation:
+    """`correlate` ``spans`` with the stored events that can match them."""
+    events = stored_events(reader, spans, now_ns=now_ns, config=config)
+    return correlate(spans, events, now_ns=now_ns, config=config)

@@ -29,7 +29,7 @@ from typing import Any
 
 from oracle_monitor.aggregator.alert_engine import AlertEngine
 from oracle_monitor.aggregator.alerts import AlertBook
-from oracle_monitor.aggregator.correlate import ChainConfig
+from oracle_monitor.aggregator.correlate import chain_config
 from oracle_monitor.aggregator.leadership import Leadership, LeadershipConfig
 from oracle_monitor.aggregator.retention import RetentionLoop, RetentionPolicy
 from oracle_monitor.aggregator.snapshot_loop import SnapshotLoop
@@ -43,14 +43,6 @@ from oracle_monitor.store.base import Store
 logger = logging.getLogger(__name__)
 OnSnapshot = Callable[[int, dict[str, Any]], None]
 OnEvents = Callable[[Sequence[InfraEvent]], None]
-
-
-def chain_config(settings: Settings) -> ChainConfig:
-    """The causal-chain timeouts of ``settings``."""
-    return ChainConfig(
-        timeout_ns=int(settings.chain_timeout_seconds * 1e9),
-        orphan_timeout_ns=int(settings.chain_orphan_timeout_seconds * 1e9),
-    )
 
 
 class LeaderDuties:

@@ -136,13 +136,19 @@ def _restarts(step: Step, what: str) -> str:
     return f"{_name(step.entity)} {what}{count}"
 
 
+def _rate_limited(step: Step) -> str:
+    per_minute = _figure(step.metrics, "rate_limited_calls_per_minute")
+    burst = f", {per_minute:.0f} calls a minute" if per_minute else ""
+    return f"{_name(step.entity)} answered 429 (rate limited{burst}){_times(step)}"
+
+
 _PHRASES: Final[dict[str, Callable[[Step], str]]] = {
     "kafka_lag_spike": _lag,
     "consumer_stalled": lambda s: f"{_name(s.entity)} stalled",
     "dlq_growth": lambda s: f"dead letters piled up on {_name(s.entity)}{_times(s)}",
     "agent_timeout": lambda s: f"{_name(s.entity)} timed out waiting{_times(s)}",
     "retry": lambda s: f"{_name(s.entity)} retried{_times(s)}",
-    "llm_rate_limited": lambda s: f"{_name(s.entity)} answered 429 (rate limited){_times(s)}",
+    "llm_rate_limited": _rate_limited,
     "llm_quota_exhausted": lambda s: f"the quota of {_name(s.entity)} ran out",
     "llm_error": lambda s: f"calls to {_name(s.entity)} failed{_times(s)}",
     "memory_pressure": lambda s: _memory(s, "ran short of memory"),

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
 from oracle_monitor import __version__
+from oracle_monitor.aggregator.correlate import ChainConfig
 from oracle_monitor.aggregator.live import LiveHub
 from oracle_monitor.api import (
     alerts,
@@ -66,6 +67,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.reader = reader
+    app.state.chain_config = ChainConfig()  # the caller sets the configured one
     app.state.collectors = list(collectors)
     app.state.live = live_hub if live_hub is not None else LiveHub()
     app.add_exception_handler(RequestValidationError, _bad_request)

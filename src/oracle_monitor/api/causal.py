@@ -17,25 +17,23 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from oracle_monitor.aggregator import ChainConfig, build_causal_chain
+from oracle_monitor.aggregator.correlate import stored_events
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.api.traces import TRACE_ID_PATTERN, unix_ns
 from oracle_monitor.model import Span
-from oracle_monitor.store.base import EventQuery, Store
+from oracle_monitor.store.base import Store
 
 router = APIRouter(prefix="/api/v1", tags=["causal chains"])
-CONFIG = ChainConfig()
-MAX_EVENTS = 20_000
 _AT = "RFC 3339: the chain as known at this moment (default now)"
 
 
 def _chain(
     request: Request, store: Store, spans: Sequence[Span], at: datetime | None
 ) -> OrjsonResponse:
-    config: ChainConfig = getattr(request.app.state, "chain_config", CONFIG)
+    config: ChainConfig = request.app.state.chain_config
     now_ns = time.time_ns() if at is None else unix_ns(at)
     assert now_ns is not None
-    start = min(span.start_time_ns for span in spans) - config.causal_window_ns
-    events = store.find_events(EventQuery(start_ns=start, end_ns=now_ns, limit=MAX_EVENTS))
+    events = stored_events(store, spans, now_ns=now_ns, config=config)
     chain = build_causal_chain(spans, events, now_ns=now_ns, config=config)
     return OrjsonResponse(chain.to_json())
 

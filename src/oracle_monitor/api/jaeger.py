@@ -25,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from oracle_monitor.aggregator.correlate import ChainConfig, SpanIndex, correlate
+from oracle_monitor.aggregator.correlate import ChainConfig, correlate_stored
 from oracle_monitor.api.jaeger_model import kind_name, trace_json
 from oracle_monitor.api.jaeger_params import (
     ParamError,
@@ -36,15 +36,12 @@ from oracle_monitor.api.jaeger_params import (
 )
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.model import Span, SpanKind
-from oracle_monitor.store.base import EventQuery, Store, TraceQuery
+from oracle_monitor.store.base import Store, TraceQuery
 
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1500
-MAX_EVENTS: Final = 5000  # per trace, for its logs
 TRACE_LOOKBACK_US: Final = 2 * 24 * 3600 * 1_000_000
 DEPENDENCY_LOOKBACK_MS: Final = 24 * 3600 * 1000
-CONFIG: Final = ChainConfig()
-_MARGIN_NS: Final = max(CONFIG.pod_margin_ns, CONFIG.kafka_margin_ns, CONFIG.llm_margin_ns)
 _KINDS: Final = {kind_name(kind): kind for kind in SpanKind}
 
 
@@ -92,15 +89,13 @@ def _one(request: Request, name: str) -> str:
     return request.query_params.get(name, "")
 
 
-def _with_logs(store: Store, spans: Sequence[Span], now_ns: int) -> dict[str, Any]:
+def _with_logs(
+    store: Store, spans: Sequence[Span], now_ns: int, config: ChainConfig
+) -> dict[str, Any]:
     """The trace's JSON, with the infrastructure events that correlate as logs."""
-    start = min(span.start_time_ns for span in spans) - _MARGIN_NS
-    end = now_ns if SpanIndex.build(spans).is_open else max(s.end_time_ns for s in spans)
-    query = EventQuery(start_ns=start, end_ns=end + _MARGIN_NS, limit=MAX_EVENTS)
-    events = store.find_events(query)
-    if not events:
+    found = correlate_stored(store, spans, now_ns=now_ns, config=config)
+    if not found.events:
         return trace_json(spans)
-    found = correlate(spans, events, now_ns=now_ns, config=CONFIG)
     return trace_json(spans, found.by_span, found.events)
 
 
@@ -173,14 +168,14 @@ def find_traces(request: Request) -> OrjsonResponse:
         for trace_id in ids:
             spans = store.get_trace(trace_id)
             if spans:
-                data.append(_with_logs(store, spans, now_ns))
+                data.append(_with_logs(store, spans, now_ns, request.app.state.chain_config))
             else:
                 errors.append({"msg": "trace not found", "traceID": trace_id})
         return envelope(data, errors=errors or None)
     for summary in store.find_traces(_search_query(request, now_ns // 1000)):
         spans = store.get_trace(summary.trace_id)
         if spans:
-            data.append(_with_logs(store, spans, now_ns))
+            data.append(_with_logs(store, spans, now_ns, request.app.state.chain_config))
     return envelope(data)
 
 
@@ -191,7 +186,7 @@ def get_trace(request: Request, trace_id: str) -> OrjsonResponse:
     spans = store.get_trace(parse_trace_id(trace_id))
     if not spans:
         return error_response(404, "trace not found")
-    return envelope([_with_logs(store, spans, time.time_ns())])
+    return envelope([_with_logs(store, spans, time.time_ns(), request.app.state.chain_config)])
 
 
 @router.get("/dependencies")

@@ -14,19 +14,16 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
-from oracle_monitor.aggregator.correlate import ChainConfig, SpanIndex, correlate
+from oracle_monitor.aggregator.correlate import ChainConfig, correlate_stored
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.api.serialize import event_json, span_json, summary_json
 from oracle_monitor.model import Span
-from oracle_monitor.store.base import EventQuery, EventReader, SpanReader, TraceQuery
+from oracle_monitor.store.base import EventReader, SpanReader, TraceQuery
 
 router = APIRouter(prefix="/api/v1", tags=["traces"])
 
 TRACE_ID_PATTERN = re.compile(r"^[0-9a-fA-F]{32}$")
 MAX_LIMIT = 1000
-MAX_EVENTS = 5000  # candidate events per trace
-CONFIG = ChainConfig()
-_MARGIN_NS = max(CONFIG.pod_margin_ns, CONFIG.kafka_margin_ns, CONFIG.llm_margin_ns)
 _START = "RFC 3339: traces that start at or after this moment"
 _END = "RFC 3339: traces that start at or before this moment"
 
@@ -82,22 +79,19 @@ def get_trace(
     spans = _reader(request).get_trace(trace_id)
     if not spans:
         raise HTTPException(404, f"trace {trace_id} not found")
-    events = correlated_events(request.app.state.reader, spans, time.time_ns())
+    config: ChainConfig = request.app.state.chain_config
+    events = correlated_events(request.app.state.reader, spans, time.time_ns(), config)
     return OrjsonResponse(
         {"trace_id": trace_id, "spans": [span_json(span) for span in spans], "events": events}
     )
 
 
-def correlated_events(store: EventReader, spans: list[Span], now_ns: int) -> list[dict[str, Any]]:
+def correlated_events(
+    store: EventReader, spans: list[Span], now_ns: int, config: ChainConfig
+) -> list[dict[str, Any]]:
     """The stored events that correlate with ``spans``, oldest first, each with
     ``span_ids`` (the spans it touches) and ``via`` (``pod``, ``kafka``, ``llm``)."""
-    start = min(span.start_time_ns for span in spans) - _MARGIN_NS
-    end = now_ns if SpanIndex.build(spans).is_open else max(s.end_time_ns for s in spans)
-    query = EventQuery(start_ns=start, end_ns=end + _MARGIN_NS, limit=MAX_EVENTS)
-    candidates = store.find_events(query)
-    if not candidates:
-        return []
-    found = correlate(spans, candidates, now_ns=now_ns, config=CONFIG)
+    found = correlate_stored(store, spans, now_ns=now_ns, config=config)
     result = []
     for event in sorted(found.events.values(), key=lambda e: (e.time_ns, e.event_id)):
         matches = found.by_event[event.event_id]

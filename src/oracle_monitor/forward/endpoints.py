@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.util.re import parse_env_headers
 
+from oracle_monitor.aggregator.correlate import ChainConfig, chain_config
+
 if TYPE_CHECKING:
     from oracle_monitor.config import Settings
 
@@ -71,6 +73,7 @@ class ForwardConfig:
     export_timeout_s: float = 10.0
     schedule_delay_s: float = 0.5
     with_events: bool = True
+    correlation: ChainConfig = field(default_factory=ChainConfig)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ForwardConfig | None:
@@ -85,6 +88,7 @@ class ForwardConfig:
             headers=headers,
             queue_max_spans=settings.forward_queue_max_spans,
             with_events=settings.forward_events,
+            correlation=chain_config(settings),
         )
 
 

@@ -25,11 +25,11 @@ from typing import Any
 from opentelemetry.sdk.trace import Event
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from oracle_monitor.aggregator.correlate import ChainConfig, correlate
+from oracle_monitor.aggregator.correlate import correlate_stored
 from oracle_monitor.forward.convert import infra_span_event, to_readable_spans
 from oracle_monitor.forward.endpoints import ForwardConfig, ForwardEndpoint
 from oracle_monitor.model import Span
-from oracle_monitor.store.base import EventQuery, EventReader
+from oracle_monitor.store.base import EventReader
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,6 @@ logger = logging.getLogger(__name__)
 FIELDS = ("queued_spans", "forwarded_spans", "dropped_spans", "failed_spans")
 _QUEUED, _FORWARDED, _DROPPED, _FAILED = range(len(FIELDS))
 #: Correlated events looked up per export batch, at most.
-MAX_EVENTS = 5_000
-_CORRELATION = ChainConfig()
 
 
 class ForwardCounters:
@@ -166,19 +164,13 @@ class Forwarder:
         """Stored infrastructure events that correlate with ``spans``, as span events."""
         if self._events is None or not spans:
             return {}
-        margin = max(_CORRELATION.pod_margin_ns, _CORRELATION.kafka_margin_ns)
-        start = min(span.start_time_ns for span in spans) - margin
-        end = max(span.end_time_ns for span in spans) + margin
         try:
-            events = self._events.find_events(
-                EventQuery(start_ns=start, end_ns=end, limit=MAX_EVENTS)
+            found = correlate_stored(
+                self._events, spans, now_ns=time.time_ns(), config=self.config.correlation
             )
         except Exception:  # forwarding goes on without the events
             logger.exception("reading infrastructure events to forward failed")
             return {}
-        if not events:
-            return {}
-        found = correlate(spans, events, now_ns=time.time_ns(), config=_CORRELATION)
         return {
             span_id: [infra_span_event(found.events[m.event_id], m.via) for m in matches]
             for span_id, matches in found.by_span.items()
