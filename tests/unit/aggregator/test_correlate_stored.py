@@ -25,9 +25,11 @@ POD = {"k8s.pod.name": "research-0", "k8s.namespace.name": "agents"}
 
 
 def chat(span: int, parent: int | None, start_s: float, end_s: float) -> Span:
-    return Span("a" * 32, f"{span:016x}", "" if parent is None else f"{parent:016x}", "chat",
-                SpanKind.CLIENT, T0 + int(start_s * S), T0 + int(end_s * S), provider="openai",
-                model="gpt-4o", pod_name="research-0", namespace="agents", resource=POD)  # fmt: skip
+    parent_id = "" if parent is None else f"{parent:016x}"
+    start, end = T0 + int(start_s * S), T0 + int(end_s * S)
+    return Span("a" * 32, f"{span:016x}", parent_id, "chat", SpanKind.CLIENT, start, end,
+                provider="openai", model="gpt-4o", pod_name="research-0", namespace="agents",
+                resource=POD)  # fmt: skip
 
 
 def event(kind: str, entity: str, at_s: float) -> InfraEvent:
