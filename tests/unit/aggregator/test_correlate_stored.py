@@ -13,7 +13,7 @@ from oracle_monitor.api.jaeger import _with_logs
 from oracle_monitor.api.traces import correlated_events
 from oracle_monitor.forward.endpoints import ForwardConfig
 from oracle_monitor.forward.forwarder import ForwardCounters, Forwarder
-from oracle_monitor.model import InfraEvent, Span, SpanKind
+from oracle_monitor.model import Attributes, InfraEvent, Span, SpanKind
 from oracle_monitor.store.sqlite import SQLiteStore
 
 S = 1_000_000_000
@@ -21,7 +21,7 @@ T0 = 1_795_764_000 * S
 CONFIG = ChainConfig()
 
 
-POD = {"k8s.pod.name": "research-0", "k8s.namespace.name": "agents"}
+POD: Attributes = {"k8s.pod.name": "research-0", "k8s.namespace.name": "agents"}
 
 
 def chat(span: int, parent: int | None, start_s: float, end_s: float) -> Span:
