@@ -198,6 +198,12 @@ class Settings(BaseSettings):
     kubeconfig: Path | None = Field(None, description="Kubeconfig of the cluster to watch.")
     k8s_namespaces: str = Field("", description="Comma-separated namespaces; empty: all.")
     k8s_metrics_poll_seconds: float = Field(15.0, gt=0, description="metrics.k8s.io poll period.")
+    k8s_memory_pressure_ratio: float = Field(
+        0.9, gt=0, le=1, description="Memory use of a pod's limit that is memory pressure."
+    )
+    k8s_memory_pressure_seconds: float = Field(
+        30.0, ge=0, description="How long a pod stays that high before memory_pressure."
+    )
     # Kafka collector: on with a bootstrap address.
     kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers host:port.")
     kafka_poll_seconds: float = Field(5.0, gt=0, description="How often lag is measured.")

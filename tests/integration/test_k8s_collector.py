@@ -196,3 +196,30 @@ async def test_shutdown_is_quick_and_idempotent(api: ApiServer, tmp_path: Path) 
     assert time.monotonic() - started < 5
     assert collector.health().status == "stopped"
     assert not any(t.is_alive() for t in collector._threads)
+
+
+async def test_memory_near_the_limit_for_long_is_memory_pressure(
+    api: ApiServer, tmp_path: Path
+) -> None:
+    items = fixture("pod_metrics")["items"]
+    research = next(i for i in items if i["metadata"]["name"].startswith("research"))
+    for container in research["containers"]:  # 500 MiB of its 512 MiB limit
+        container["usage"]["memory"] = f"{500 // len(research['containers'])}Mi"
+    api.metrics = items
+    cfg = K8sConfig(
+        kubeconfig=api.write_kubeconfig(tmp_path / "k"),
+        metrics_poll_seconds=0.1,
+        memory_pressure_seconds=0.5,
+    )
+    sink = Recorder()
+    collector = K8sCollector(cfg, sink)
+    await collector.start()
+    try:
+        await until(lambda: "memory_pressure" in sink.kinds())
+        await asyncio.sleep(0.5)  # more polls: still one event for this episode
+        (event,) = [e for e in sink.events if e.kind == "memory_pressure"]
+        assert event.entity == "pod/agents/research-agent-7d9f8b6c4d-x2k9p"
+        assert event.attributes["k8s.pod.memory.limit"] == 512 * 1024 * 1024
+        assert event.summary.startswith("memory at 98% of its limit (500 of 512 MiB)")
+    finally:
+        await collector.shutdown()

@@ -20,7 +20,9 @@ class K8sConfig:
     shutdown also closes open streams at once. Failed requests back off from
     ``backoff_initial_seconds`` doubling to ``backoff_max_seconds``. Without the metrics API
     (404) metrics are asked for again every ``metrics_retry_seconds``. A new pod of the same
-    controller within ``reschedule_window_seconds`` of one dying replaces it.
+    controller within ``reschedule_window_seconds`` of one dying replaces it. A pod using
+    ``memory_pressure_ratio`` of its memory limit or more for ``memory_pressure_seconds`` is
+    under memory pressure.
     """
 
     kubeconfig: Path | None
@@ -33,6 +35,8 @@ class K8sConfig:
     metrics_retry_seconds: float = 600.0
     reschedule_window_seconds: float = 600.0
     request_timeout_seconds: float = 30.0
+    memory_pressure_ratio: float = 0.9
+    memory_pressure_seconds: float = 30.0
 
     @classmethod
     def from_settings(
@@ -48,4 +52,6 @@ class K8sConfig:
             in_cluster=in_cluster,
             namespaces=settings.namespaces,
             metrics_poll_seconds=settings.k8s_metrics_poll_seconds,
+            memory_pressure_ratio=settings.k8s_memory_pressure_ratio,
+            memory_pressure_seconds=settings.k8s_memory_pressure_seconds,
         )

@@ -27,6 +27,7 @@ _SEVERITY = {
     "crash_loop": Severity.ERROR,
     "pod_evicted": Severity.ERROR,
     "failed_scheduling": Severity.WARNING,
+    "memory_pressure": Severity.WARNING,
     "config_error": Severity.WARNING,
     "image_pull_backoff": Severity.WARNING,
     "api_unreachable": Severity.ERROR,

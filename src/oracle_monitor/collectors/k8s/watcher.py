@@ -38,6 +38,7 @@ from oracle_monitor.collectors.k8s.convert import (
     pod_rescheduled,
     pod_usage,
 )
+from oracle_monitor.collectors.k8s.pressure import MemoryPressure
 from oracle_monitor.model import InfraEvent, Severity
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class K8sCollector:
         self._since_ns = time.time_ns()
         self._usage: dict[tuple[str, str], tuple[float, float]] = {}
         self._metrics_available: bool | None = None
+        self._pressure = MemoryPressure(cfg.memory_pressure_ratio, cfg.memory_pressure_seconds)
         self._started = self._stopped = False
 
     async def start(self) -> None:
@@ -269,6 +271,12 @@ class K8sCollector:
                     usage.update(pod_usage(item) for item in items)
                 with self._lock:
                     self._usage, self._metrics_available = usage, True
+                    measured = [
+                        (pod, usage[(pod.namespace, pod.name)][1])
+                        for pod in self._pods.values()
+                        if (pod.namespace, pod.name) in usage
+                    ]
+                self._emit(self._pressure.observe(measured, time.time_ns()))
             except client.ApiException as exc:
                 if exc.status == 404:
                     self._metrics_available = False
