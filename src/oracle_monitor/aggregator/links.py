@@ -21,8 +21,9 @@ Span links (time: when the problem showed — a span's end, a retry's start):
   ``k8s.container.memory.usage``/``k8s.container.memory.limit`` at ``memory_pressure_ratio``
   or more.
 * ``task_failed`` — the task's root span has ERROR status.
-* ``task_orphaned`` — the task's root span never arrived, a pod it ran on went away
-  (``oom_killed``, ``pod_evicted``, ``pod_deleted``, ``pod_rescheduled`` of it), the task's
+* ``task_orphaned`` — the task's root span never arrived, the process it ran in died or its
+  pod went away (``oom_killed``, ``container_restarted``, ``crash_loop``, ``pod_evicted``,
+  ``pod_deleted``, ``pod_rescheduled`` of it), the task's
   agents did no more work after that (no span of theirs — one naming an agent of the task's
   earlier spans, or any span when none names an agent — started later: a tool worker's late
   answer or another listener skipping the task's message is no resumption), and
@@ -33,8 +34,8 @@ Event links (correlated events only): ``lag_spike`` → ``kafka_lag_spike``;
 ``consumer_status_changed`` to STALL/STOP/ERR → ``consumer_stalled``; ``dlq_growth``;
 ``rate_limit_burst`` → ``llm_rate_limited``; ``quota_exhausted`` → ``llm_quota_exhausted``;
 ``memory_pressure``, ``oom_killed``, ``container_restarted``, ``crash_loop``,
-``config_error``, ``image_pull_backoff``, ``failed_scheduling``, ``pod_evicted`` and
-``pod_rescheduled`` under their own names.
+``config_error``, ``image_pull_backoff``, ``failed_scheduling``, ``pod_evicted``,
+``pod_deleted`` and ``pod_rescheduled`` under their own names.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ EVENT_LINKS = {
             "image_pull_backoff",
             "failed_scheduling",
             "pod_evicted",
+            "pod_deleted",
             "pod_rescheduled",
         )
     },
@@ -93,7 +95,10 @@ METRIC_PREFIXES = (
     "k8s.container.memory",
 )
 #: Pod events after which a task's pod is gone.
-POD_GONE = frozenset({"oom_killed", "pod_evicted", "pod_deleted", "pod_rescheduled"})
+POD_GONE = frozenset(
+    {"oom_killed", "pod_evicted", "pod_deleted", "pod_rescheduled", "container_restarted",
+     "crash_loop"}
+)  # fmt: skip
 
 
 @dataclass(slots=True)

@@ -3,9 +3,10 @@
 `fold` turns the links of a chain into steps: every link of the same kind on the same entity
 joins the first such link (a task that times out, retries, is rate limited and retries again
 reads as one timeout, one retry and one rate limit, each with its count, first and last time
-and all the evidence), and a pod's ``container_restarted`` links join its ``crash_loop`` or
-``config_error`` when it has one (the restarts are the loop). A step keeps the cause of its
-first link whose cause is an earlier step.
+and all the evidence), and a pod's ``container_restarted`` links join its ``crash_loop``,
+``config_error`` or ``oom_killed`` when it has one (the restarts are the loop, or the kill),
+as its ``pod_deleted`` joins its kill, eviction or crash loop (the pod is cleared away after).
+A step keeps the cause of its first link whose cause is an earlier step.
 
 `summary` says what happened, cause first, naming the entities and their figures (lag,
 429s, memory against its limit, how many times).
@@ -24,7 +25,8 @@ __all__ = ["Step", "fold", "phrase", "summary"]
 
 #: A link kind that joins a link of another kind on the same entity, when there is one.
 _JOINS: Final[dict[str, tuple[str, ...]]] = {
-    "container_restarted": ("crash_loop", "config_error"),
+    "container_restarted": ("crash_loop", "config_error", "oom_killed"),
+    "pod_deleted": ("oom_killed", "pod_evicted", "crash_loop", "config_error"),
 }
 
 
@@ -182,9 +184,10 @@ def summary(steps: Sequence[Step]) -> str:
         return "No problem found: the trace is healthy."
     rest = [phrase(step) for step in steps if step is not root]
     text = f"Root cause: {phrase(root)}, at {rfc3339(root.at_ns)[11:19]} UTC."
-    if rest:
-        text += " Then " + ("; ".join(rest[:-1]) + "; and " if len(rest) > 1 else "")
-        text += rest[-1] + "."
+    if len(rest) == 1:
+        text += f" Then {rest[0]}."
+    elif rest:
+        text += f" Then {'; '.join(rest[:-1])}; and {rest[-1]}."
     unexplained = sum(1 for step in steps if step.caused_by is None) - 1
     if unexplained > 0:
         text += f" {unexplained} more problem(s) unexplained."

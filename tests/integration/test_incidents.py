@@ -1,0 +1,203 @@
+"""Incidents a task meets, driven by real signals: the agent's spans through the OpenTelemetry
+SDK's OTLP exporter into a running ``oracle-monitor serve``, its pod through a Kubernetes API
+server (the in-process fake of its list/watch protocol, `oracle_monitor.demo.apiserver`, fed
+with recorded pod objects whose times are moved to now). However its process died, the task is
+orphaned, the chain names the cause a person would, and the alert a person expects is raised.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from oracle_monitor.demo.apiserver import ApiServer
+from tests.fakes.k8s_fixtures import fixture
+from tests.integration.conftest import StartServer
+from tests.integration.oracle_server import OracleServer
+
+pytestmark = pytest.mark.integration
+
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+ORPHAN_TIMEOUT_S = 2
+
+
+def _times(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _times(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _times(value)
+    elif isinstance(node, str) and _TIME.match(node):
+        yield node
+
+
+def _parse(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def moved(obj: dict[str, Any], to_s: float, anchor: str | None = None) -> dict[str, Any]:
+    """A recorded object with its times moved so that ``anchor`` (one of them; default the
+    latest) is ``to_s``."""
+    delta = to_s - _parse(anchor or max(_times(obj), key=_parse))
+
+    def shift(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: shift(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [shift(value) for value in node]
+        if isinstance(node, str) and _TIME.match(node):
+            return datetime.fromtimestamp(_parse(node) + delta, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return node
+
+    result: dict[str, Any] = shift(obj)
+    return result
+
+
+def running(incident: dict[str, Any], latest_s: float) -> dict[str, Any]:
+    """The incident's pod as it was before: running and ready, with the same identity."""
+    pod = copy.deepcopy(fixture("pod_running"))
+    pod["metadata"] = copy.deepcopy(incident["metadata"])
+    pod["metadata"].pop("deletionTimestamp", None)
+    pod["metadata"].pop("deletionGracePeriodSeconds", None)
+    return moved(pod, latest_s)
+
+
+def send_open_task(server: OracleServer, pod: dict[str, Any], task_id: str) -> str:
+    """The agent's task on ``pod``: its LLM call and tool ended and were exported; its own
+    span never ends (the process dies). Returns the trace id."""
+    meta = pod["metadata"]
+    resource = Resource.create(
+        {"service.name": "research-agent", "k8s.pod.name": meta["name"],
+         "k8s.pod.uid": meta["uid"], "k8s.namespace.name": meta["namespace"]}
+    )  # fmt: skip
+    provider = TracerProvider(resource=resource)
+    exporter = OTLPSpanExporter(endpoint=server.grpc_target, insecure=True)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("agent")
+    task = tracer.start_span(
+        "invoke_agent research",
+        attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "research",
+                    "oracle.task.id": task_id},
+    )  # fmt: skip
+    context = trace.set_span_in_context(task)
+    # As oracle_monitor.instrumentation's invoke_agent does, spans inside the task carry its
+    # id and agent (the task's own span, which would name them, never arrives).
+    inside = {"oracle.task.id": task_id, "gen_ai.agent.name": "research"}
+    with tracer.start_as_current_span("chat gpt-4o", context=context, attributes=inside):
+        pass
+    with tracer.start_as_current_span(
+        "execute_tool web_search", context=context,
+        attributes={**inside, "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": "web_search"},
+    ):  # fmt: skip
+        pass
+    provider.shutdown()  # the task's own span is never ended: it is not exported
+    return f"{task.get_span_context().trace_id:032x}"
+
+
+def chain_when(server: OracleServer, task_id: str, kind: str, within_s: float = 30) -> Any:
+    """The task's causal chain once it has a link of ``kind``."""
+    deadline = time.monotonic() + within_s
+    body: Any = {}
+    while time.monotonic() < deadline:
+        response = server.api(f"/api/v1/tasks/{task_id}/causal-chain")
+        if response.status_code == 200:
+            body = response.json()
+            if kind in [link["kind"] for link in body["chain"]]:
+                return body
+        time.sleep(0.3)
+    raise AssertionError(f"no {kind} in the chain of {task_id}: {body}")
+
+
+def seen(server: OracleServer, pod: dict[str, Any]) -> None:
+    """Wait until the collector has seen ``pod`` (its first list may come after a change)."""
+    deadline = time.monotonic() + 15
+    entity = f"pod/{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+    while not server.api("/api/v1/events", entity=entity, kind="pod_created").json()["events"]:
+        assert time.monotonic() < deadline, f"the collector never saw {entity}"
+        time.sleep(0.1)
+
+
+def alert_kinds(server: OracleServer) -> set[str]:
+    return {alert["kind"] for alert in server.api("/api/v1/alerts").json()["alerts"]}
+
+
+@pytest.fixture
+def cluster(start_server: StartServer, tmp_path: Path) -> Iterator[tuple[ApiServer, OracleServer]]:
+    with ApiServer() as api:
+        server = start_server(
+            kubeconfig=str(api.write_kubeconfig(tmp_path / "kubeconfig")),
+            chain_orphan_timeout_seconds=str(ORPHAN_TIMEOUT_S),
+        )
+        yield api, server
+
+
+def died_at(pod: dict[str, Any]) -> str:
+    """When the recorded pod's process died: its eviction, else its last termination."""
+    for condition in pod["status"].get("conditions") or []:
+        if condition["type"] == "DisruptionTarget":
+            return str(condition["lastTransitionTime"])
+    (container,) = pod["status"]["containerStatuses"]
+    return str(container["lastState"]["terminated"]["finishedAt"])
+
+
+@pytest.mark.parametrize(
+    ("incident", "root", "alert"),
+    [
+        ("pod_evicted", "pod_evicted", "pod_evicted"),  # no deletion, no replacement
+        ("pod_oomkilled", "oom_killed", "oom_killed"),  # restarted in place
+        ("pod_crashloop", "crash_loop", "crash_loop"),  # exits again and again
+    ],
+)
+def test_a_task_whose_process_died_is_orphaned(
+    cluster: tuple[ApiServer, OracleServer], incident: str, root: str, alert: str
+) -> None:
+    api, server = cluster
+    task_id = f"task-{incident}"
+    recorded = fixture(incident)
+    before = running(recorded, time.time() - 60)
+    api.apply("pods", before)
+    seen(server, before)
+    send_open_task(server, recorded, task_id)
+    # The process dies just after the task's last exported spans.
+    api.apply("pods", moved(recorded, time.time() + 1, anchor=died_at(recorded)))
+    body = chain_when(server, task_id, "task_orphaned")
+    kinds = [link["kind"] for link in body["chain"]]
+    assert body["root_cause"]["kind"] == root, body["summary"]
+    assert kinds[-1] == "task_orphaned" and kinds.count(root) == 1, kinds
+    assert body["chain"][-1]["caused_by"] is not None
+    assert body["summary"].endswith(f" task {task_id} was orphaned."), body["summary"]
+    deadline = time.monotonic() + 15
+    while not {alert, "task_orphaned"} <= alert_kinds(server):
+        assert time.monotonic() < deadline, alert_kinds(server)
+        time.sleep(0.3)
+
+
+def test_a_deleted_pod_orphans_its_task(cluster: tuple[ApiServer, OracleServer]) -> None:
+    api, server = cluster
+    task_id = "task-deleted"
+    pod = running(fixture("pod_running"), time.time() - 60)
+    api.apply("pods", pod)
+    seen(server, pod)
+    send_open_task(server, pod, task_id)
+    deleting = copy.deepcopy(pod)
+    stamp = datetime.fromtimestamp(time.time() + 1, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    deleting["metadata"].update(deletionTimestamp=stamp, deletionGracePeriodSeconds=0)
+    api.apply("pods", deleting)  # as the API server does: marked first, then removed
+    api.delete("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+    body = chain_when(server, task_id, "task_orphaned")
+    assert body["root_cause"]["kind"] == "pod_deleted", body["summary"]
+    assert [link["kind"] for link in body["chain"]] == ["pod_deleted", "task_orphaned"]
