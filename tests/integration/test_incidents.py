@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from oracle_monitor.demo.apiserver import ApiServer
+from oracle_monitor.demo.broker import KafkaBroker
 from tests.fakes.k8s_fixtures import fixture
 from tests.integration.conftest import StartServer
 from tests.integration.oracle_server import OracleServer
@@ -201,3 +202,77 @@ def test_a_deleted_pod_orphans_its_task(cluster: tuple[ApiServer, OracleServer])
     body = chain_when(server, task_id, "task_orphaned")
     assert body["root_cause"]["kind"] == "pod_deleted", body["summary"]
     assert [link["kind"] for link in body["chain"]] == ["pod_deleted", "task_orphaned"]
+
+
+def test_a_broker_outage_is_the_cause_of_the_tasks_it_broke(
+    start_server: StartServer, kafka_broker: KafkaBroker
+) -> None:
+    kafka_broker.create_topics(["tool-requests", "tool-responses"])
+    server = start_server(
+        kafka_bootstrap=kafka_broker.bootstrap_servers, kafka_poll_seconds="0.2",
+        chain_timeout_seconds="1",
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while server.api("/api/v1/infra").json()["collectors"]["kafka"]["health"]["status"] != "ok":
+        assert time.monotonic() < deadline, "the Kafka collector never reached the broker"
+        time.sleep(0.2)
+    kafka_broker.stop()
+    outage = events_of(server, "broker_unreachable")[0]
+    began = outage["time_unix_nano"]
+    time.sleep(3.5)  # the task runs into the outage (its spans are given their real times)
+    send_task_during_outage(server, "task-outage", began)
+    body = chain_when(server, "task-outage", "task_failed")
+    kinds = [link["kind"] for link in body["chain"]]
+    assert kinds == ["broker_unreachable", "agent_timeout", "task_failed"], body["summary"]
+    assert body["chain"][1]["caused_by"] == 0 and body["chain"][1]["rule"] == "kafka_entity_of_span"
+    assert body["summary"].startswith("Root cause: the Kafka broker "), body["summary"]
+    assert "broker_unreachable" in alert_kinds(server)
+
+
+def events_of(server: OracleServer, kind: str, within_s: float = 20) -> list[Any]:
+    deadline = time.monotonic() + within_s
+    while not (found := server.api("/api/v1/events", kind=kind).json()["events"]):
+        assert time.monotonic() < deadline, f"no {kind} event"
+        time.sleep(0.2)
+    return list(found)
+
+
+def send_task_during_outage(server: OracleServer, task_id: str, began_ns: int) -> None:
+    """A task that asked a tool over Kafka after the broker went away: its request failed to
+    send, its wait for the answer timed out, and it failed."""
+    provider = TracerProvider(resource=Resource.create({"service.name": "research-agent"}))
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=server.grpc_target, insecure=True))
+    )
+    tracer = provider.get_tracer("agent")
+    start = began_ns + 500_000_000
+    own = {"oracle.task.id": task_id, "gen_ai.agent.name": "research"}
+    kafka = {"messaging.system": "kafka", "server.address": "127.0.0.1"}
+    task = tracer.start_span(
+        "invoke_agent research", start_time=start,
+        attributes={**own, "gen_ai.operation.name": "invoke_agent"},
+    )  # fmt: skip
+    ctx = trace.set_span_in_context(task)
+    tool = tracer.start_span(
+        "execute_tool web_search", context=ctx, start_time=start,
+        attributes={**own, "gen_ai.operation.name": "execute_tool"},
+    )  # fmt: skip
+    tool_ctx = trace.set_span_in_context(tool)
+    send = tracer.start_span(
+        "send tool-requests", context=tool_ctx, kind=trace.SpanKind.PRODUCER, start_time=start,
+        attributes={**own, **kafka, "messaging.destination.name": "tool-requests"},
+    )  # fmt: skip
+    send.set_status(trace.Status(trace.StatusCode.ERROR, "KafkaError: all brokers down"))
+    send.end(start + 10_000_000)
+    wait = tracer.start_span(
+        "receive tool-responses", context=tool_ctx, kind=trace.SpanKind.CONSUMER,
+        start_time=start + 20_000_000,
+        attributes={**own, **kafka, "messaging.destination.name": "tool-responses",
+                    "messaging.kafka.consumer.group": "research-agents"},
+    )  # fmt: skip
+    wait.end(start + 2_000_000_000)
+    tool.set_status(trace.Status(trace.StatusCode.ERROR, "tool web_search timed out"))
+    tool.end(start + 2_100_000_000)
+    task.set_status(trace.Status(trace.StatusCode.ERROR, "research failed: no search results"))
+    task.end(start + 2_200_000_000)
+    provider.shutdown()

@@ -15,7 +15,10 @@ A span and an event *correlate* through one of three keys, each with its own tim
   events of its topic and partition (any partition when the span does not say) and of its
   consumer group when both say one; ``consumer_group/<g>`` events of its group;
   ``topic/<t>`` events of its topic or of that topic's dead-letter topic (``<topic>.dlq``,
-  ``<topic>-dlq``, …). Window: ``kafka_margin``.
+  ``<topic>-dlq``, …). Window: ``kafka_margin``. A ``broker_unreachable`` event matches
+  every Kafka messaging span (of that broker, when the span names one in ``server.address``)
+  that ended after the outage began and started before it ended (``broker_recovered``, or
+  now) plus ``kafka_margin``.
 * **llm** — a span with a provider or model matches ``model/<provider>/<model>`` events of
   the same provider and model (and agent, when both name one) within ``llm_margin``; an event
   that names the span (``span_id``) matches it whatever the time.
@@ -105,7 +108,11 @@ class SpanIndex:
         for span in spans:
             if span.parent_span_id:
                 children[span.parent_span_id].append(span.span_id)
-        first = min(spans, key=lambda s: (s.start_time_ns, s.span_id), default=None)
+        # At the same start, a parentless span is first (a root and its first child often
+        # start in the same microsecond).
+        first = min(
+            spans, key=lambda s: (s.start_time_ns, bool(s.parent_span_id), s.span_id), default=None
+        )
         root = first if first is not None and not first.parent_span_id else None
         return cls(by_id, dict(children), root)
 
@@ -253,12 +260,53 @@ def correlate(
             by_entity[event.entity].append(event)
     open_until = now_ns if index.is_open else 0
     kafka = _kafka_index(events)
+    outages = broker_outages(events, now_ns)
     for span in spans:
         _pod_matches(result, span, (by_uid, by_name, uidless, by_host), open_until, config)
         _kafka_matches(result, span, kafka, config)
+        _broker_matches(result, span, outages, config)
         _llm_matches(result, span, by_entity, config)
     _named_span_matches(result, events)
     return result
+
+
+def broker_outages(events: Iterable[InfraEvent], now_ns: int) -> list[tuple[InfraEvent, int]]:
+    """Each ``broker_unreachable`` event with the end of its outage: the next
+    ``broker_recovered`` of the same broker, else ``now_ns`` (it is still going on)."""
+    by_broker: dict[str, list[InfraEvent]] = defaultdict(list)
+    for event in events:
+        if event.kind in ("broker_unreachable", "broker_recovered"):
+            by_broker[event.entity].append(event)
+    outages = []
+    for seen in by_broker.values():
+        seen.sort(key=lambda e: e.time_ns)
+        for position, event in enumerate(seen):
+            if event.kind == "broker_unreachable":
+                end = next(
+                    (e.time_ns for e in seen[position + 1 :] if e.kind == "broker_recovered"),
+                    now_ns,
+                )
+                outages.append((event, end))
+    return outages
+
+
+def _broker_matches(
+    result: Correlation, span: Span, outages: list[tuple[InfraEvent, int]], config: ChainConfig
+) -> None:
+    """A Kafka messaging span that ran while its broker was unreachable (any broker when the
+    span names none: ``server.address``)."""
+    if not outages or kafka_keys(span) is None:
+        return
+    system = text(attr(span, "messaging.system"))
+    if system and system != "kafka":
+        return
+    address = text(attr(span, "server.address"))
+    margin = config.kafka_margin_ns
+    for event, end_ns in outages:
+        brokers = text(event.attributes.get("server.address"))
+        named = not address or not brokers or address in brokers
+        if named and span.start_time_ns <= end_ns + margin and span.end_time_ns >= event.time_ns:
+            result.add(span, event, "kafka")
 
 
 def _within(event: InfraEvent, span: Span, before: int, after: int) -> bool:

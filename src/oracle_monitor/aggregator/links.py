@@ -31,6 +31,7 @@ Span links (time: when the problem showed — a span's end, a retry's start):
   ``orphan_timeout_ns`` (when it became an orphan).
 
 Event links (correlated events only): ``lag_spike`` → ``kafka_lag_spike``;
+``broker_unreachable`` (the Kafka spans that ran during the outage);
 ``consumer_status_changed`` to STALL/STOP/ERR → ``consumer_stalled``; ``dlq_growth``;
 ``rate_limit_burst`` → ``llm_rate_limited``; ``quota_exhausted`` → ``llm_quota_exhausted``;
 ``memory_pressure``, ``oom_killed``, ``container_restarted``, ``crash_loop``,
@@ -70,6 +71,7 @@ EVENT_LINKS = {
     "dlq_growth": "dlq_growth",
     "rate_limit_burst": "llm_rate_limited",
     "quota_exhausted": "llm_quota_exhausted",
+    "broker_unreachable": "broker_unreachable",
     **{
         kind: kind
         for kind in (

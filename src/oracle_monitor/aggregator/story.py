@@ -163,7 +163,7 @@ _PHRASES: Final[dict[str, Callable[[Step], str]]] = {
     "pod_evicted": lambda s: f"{_name(s.entity)} was evicted",
     "pod_deleted": lambda s: f"{_name(s.entity)} was deleted",
     "pod_rescheduled": lambda s: f"{_name(s.entity)} took its place",
-    "broker_unreachable": lambda s: f"the Kafka broker {_name(s.entity)} was unreachable",
+    "broker_unreachable": lambda s: f"the Kafka broker {s.entity.partition('/')[2]} was down",
     "task_failed": lambda s: f"{_name(s.entity)} failed",
     "task_orphaned": lambda s: f"{_name(s.entity)} was orphaned",
 }
