@@ -2,9 +2,9 @@
 
 Three ways in, each safe to call from any thread:
 
-* `on_events` — the infrastructure events the sink has stored (`signal_from_event`). A pod
-  going away (``oom_killed``, ``pod_evicted``, ``pod_deleted``, ``pod_rescheduled``) also
-  schedules an orphan check for ``orphan_timeout`` later.
+* `on_events` — the infrastructure events the sink has stored (`signal_from_event`). A
+  process dying or its pod going away (`links.POD_GONE`) also schedules an orphan check for
+  ``orphan_timeout`` later.
   A consumer group's stall is held until it has lasted `STALL_CONFIRM_NS` (a change back to
   OK before then cancels it), so a status that flaps for one poll raises nothing.
 * `tick` — called by the snapshot loop: raises the stalls that have lasted, and runs the
