@@ -145,6 +145,7 @@ def test_cluster_wide_rbac_variant() -> None:
     assert documents["ClusterRole"]["rules"] == [
         {"apiGroups": [""], "resources": ["pods", "events"], "verbs": ["get", "list", "watch"]},
         {"apiGroups": ["metrics.k8s.io"], "resources": ["pods"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
     ]
 
 

@@ -76,14 +76,16 @@ def running(incident: dict[str, Any], latest_s: float) -> dict[str, Any]:
     return moved(pod, latest_s)
 
 
-def send_open_task(server: OracleServer, pod: dict[str, Any], task_id: str) -> str:
-    """The agent's task on ``pod``: its LLM call and tool ended and were exported; its own
-    span never ends (the process dies). Returns the trace id."""
+def send_open_task(
+    server: OracleServer, pod: dict[str, Any], task_id: str, node: str | None = None
+) -> str:
+    """The agent's task on ``pod`` (on ``node``, as the downward API names it): its LLM call
+    and tool ended and were exported; its own span never ends (the process dies). Returns the
+    trace id."""
     meta = pod["metadata"]
-    resource = Resource.create(
-        {"service.name": "research-agent", "k8s.pod.name": meta["name"],
-         "k8s.pod.uid": meta["uid"], "k8s.namespace.name": meta["namespace"]}
-    )  # fmt: skip
+    names = {"service.name": "research-agent", "k8s.pod.name": meta["name"],
+             "k8s.pod.uid": meta["uid"], "k8s.namespace.name": meta["namespace"]}  # fmt: skip
+    resource = Resource.create({**names, **({"k8s.node.name": node} if node else {})})
     provider = TracerProvider(resource=resource)
     exporter = OTLPSpanExporter(endpoint=server.grpc_target, insecure=True)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -276,3 +278,41 @@ def send_task_during_outage(server: OracleServer, task_id: str, began_ns: int) -
     task.set_status(trace.Status(trace.StatusCode.ERROR, "research failed: no search results"))
     task.end(start + 2_200_000_000)
     provider.shutdown()
+
+
+def test_a_node_lost_with_its_pods_is_the_cause(cluster: tuple[ApiServer, OracleServer]) -> None:
+    api, server = cluster
+    task_id = "task-node-lost"
+    node = moved(fixture("node_ready"), time.time() - 60)
+    api.apply("nodes", node)
+    pod = running(fixture("pod_running"), time.time() - 60)
+    api.apply("pods", pod)
+    seen(server, pod)
+    send_open_task(server, pod, task_id, node=node["metadata"]["name"])
+    # The kubelet stops posting status; the node controller marks the node and taints it.
+    lost = fixture("node_lost")
+    api.apply("nodes", moved(lost, time.time() + 1, anchor="2026-03-14T12:05:36Z"))
+    body = chain_when(server, task_id, "task_orphaned")
+    kinds = [link["kind"] for link in body["chain"]]
+    assert kinds == ["node_not_ready", "task_orphaned"], body["summary"]
+    assert body["chain"][0]["count"] == 2  # NotReady and the unreachable taint: one loss
+    node_name = node["metadata"]["name"]
+    assert body["summary"].startswith(f"Root cause: node {node_name} went down (NotReady)")
+    deadline = time.monotonic() + 15
+    while not {"node_not_ready", "task_orphaned"} <= alert_kinds(server):
+        assert time.monotonic() < deadline, alert_kinds(server)
+        time.sleep(0.3)
+
+
+def test_nodes_the_credentials_may_not_read_are_left_out(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    with ApiServer() as api:
+        api.forbidden.add("nodes")  # RBAC for namespaced credentials
+        api.apply("pods", fixture("pod_running"))
+        server = start_server(kubeconfig=str(api.write_kubeconfig(tmp_path / "kubeconfig")))
+        deadline = time.monotonic() + 15
+        while server.api("/api/v1/infra").json()["collectors"]["k8s"]["health"]["status"] != "ok":
+            assert time.monotonic() < deadline, "the collector did not become healthy"
+            time.sleep(0.2)
+        assert any("/api/v1/nodes" in request for request in api.requests)

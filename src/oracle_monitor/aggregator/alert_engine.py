@@ -175,10 +175,22 @@ class AlertEngine:
         return self.raise_signals(signals)
 
     def _tasks_on_pod(self, event: InfraEvent) -> set[str]:
-        names = {pod.name for pod in event_pods(event)}
+        names = {pod.name for pod in event_pods(event)} or self._pods_on_node(event)
         since = event.time_ns - self._config.causal_window_ns
         rows = self._store.recent_agent_activity(since)
         return {r.task_id for r in rows if r.task_id and r.pod_name in names}
+
+    def _pods_on_node(self, event: InfraEvent) -> set[str]:
+        """The pods scheduled on the node of a node event (from the last schedulings)."""
+        kind, _, node = event.entity.partition("/")
+        if kind != "node":
+            return set()
+        query = EventQuery(source="k8s", kind="pod_scheduled", end_ns=event.time_ns, limit=5000)
+        return {
+            str(e.attributes.get("k8s.pod.name"))
+            for e in self._store.find_events(query)
+            if e.attributes.get("k8s.node.name") == node
+        }
 
     def _orphan_signal(self, task_id: str, now_ns: int) -> Signal | None:
         spans = self._store.get_task(task_id)

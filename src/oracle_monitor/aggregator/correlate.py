@@ -9,7 +9,9 @@ A span and an event *correlate* through one of three keys, each with its own tim
   (``oracle.k8s.replaced_pod.*`` on ``pod_rescheduled``), and happens within
   ``[span start - pod_margin, span end + pod_margin]``. When the task is still open (its root
   span never arrived) the window of its spans runs on to ``now_ns``: a process killed
-  mid-task leaves no span to say so.
+  mid-task leaves no span to say so. The events of a node (``node/<name>``: not ready,
+  unreachable, memory pressure, deleted) match the spans that name it (``k8s.node.name``, as
+  the downward API gives it) the same way.
 * **kafka** — a messaging span (one with ``messaging.destination.name``: the CONSUMER and
   PRODUCER spans of `oracle_monitor.instrumentation.kafka`) matches ``partition/<topic>/<n>``
   events of its topic and partition (any partition when the span does not say) and of its
@@ -263,6 +265,7 @@ def correlate(
     outages = broker_outages(events, now_ns)
     for span in spans:
         _pod_matches(result, span, (by_uid, by_name, uidless, by_host), open_until, config)
+        _node_matches(result, span, by_entity, open_until, config)
         _kafka_matches(result, span, kafka, config)
         _broker_matches(result, span, outages, config)
         _llm_matches(result, span, by_entity, config)
@@ -338,6 +341,24 @@ def _pod_matches(
     margin = config.pod_margin_ns
     after = max(margin, open_until - span.end_time_ns)
     for event in candidates:
+        if _within(event, span, margin, after):
+            result.add(span, event, "pod")
+
+
+def _node_matches(
+    result: Correlation,
+    span: Span,
+    by_entity: dict[str, list[InfraEvent]],
+    open_until: int,
+    config: ChainConfig,
+) -> None:
+    """Events of the node the span ran on (``k8s.node.name``), as pod events are matched."""
+    node = text(attr(span, "k8s.node.name"))
+    if not node:
+        return
+    margin = config.pod_margin_ns
+    after = max(margin, open_until - span.end_time_ns)
+    for event in by_entity.get(f"node/{node}", []):
         if _within(event, span, margin, after):
             result.add(span, event, "pod")
 

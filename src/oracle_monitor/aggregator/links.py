@@ -85,6 +85,9 @@ EVENT_LINKS = {
             "pod_evicted",
             "pod_deleted",
             "pod_rescheduled",
+            "node_not_ready",
+            "node_unreachable",
+            "node_deleted",
         )
     },
 }
@@ -99,7 +102,7 @@ METRIC_PREFIXES = (
 #: Pod events after which a task's pod is gone.
 POD_GONE = frozenset(
     {"oom_killed", "pod_evicted", "pod_deleted", "pod_rescheduled", "container_restarted",
-     "crash_loop"}
+     "crash_loop", "node_not_ready", "node_unreachable", "node_deleted"}
 )  # fmt: skip
 
 

@@ -27,6 +27,9 @@ __all__ = ["Step", "fold", "phrase", "summary"]
 _JOINS: Final[dict[str, tuple[str, ...]]] = {
     "container_restarted": ("crash_loop", "config_error", "oom_killed"),
     "pod_deleted": ("oom_killed", "pod_evicted", "crash_loop", "config_error"),
+    # A node's loss, as the node controller reports it after NotReady, is the same loss.
+    "node_unreachable": ("node_not_ready",),
+    "node_deleted": ("node_not_ready",),
 }
 
 
@@ -164,6 +167,9 @@ _PHRASES: Final[dict[str, Callable[[Step], str]]] = {
     "pod_deleted": lambda s: f"{_name(s.entity)} was deleted",
     "pod_rescheduled": lambda s: f"{_name(s.entity)} took its place",
     "broker_unreachable": lambda s: f"the Kafka broker {s.entity.partition('/')[2]} was down",
+    "node_not_ready": lambda s: f"{_name(s.entity)} went down (NotReady)",
+    "node_unreachable": lambda s: f"{_name(s.entity)} became unreachable",
+    "node_deleted": lambda s: f"{_name(s.entity)} was removed from the cluster",
     "task_failed": lambda s: f"{_name(s.entity)} failed",
     "task_orphaned": lambda s: f"{_name(s.entity)} was orphaned",
 }

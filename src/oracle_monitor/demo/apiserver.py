@@ -1,11 +1,12 @@
 """A small Kubernetes API server: the demo's cluster and the collector's tests and benchmark.
 
 It speaks the *wire protocol* the official client (and so the Kubernetes collector) speaks:
-``PodList``/``EventList`` lists with a ``metadata.resourceVersion``; watches
+``PodList``/``EventList``/``NodeList`` lists with a ``metadata.resourceVersion``; watches
 (``?watch=true&resourceVersion=N&allowWatchBookmarks=true&timeoutSeconds=S``) as chunked,
 newline-delimited ``{"type": ..., "object": ...}`` that send only changes after ``N``, end
 with a ``BOOKMARK`` and close after ``S`` seconds; an ``ERROR`` event carrying a 410
 ``Status`` when ``N`` was compacted away; 401 ``Status`` without the required bearer token;
+403 ``Status`` for a resource the credentials may not read (`forbidden`, as RBAC answers);
 ``metrics.k8s.io/v1beta1`` pod metrics (or 404); and ``/version``, ``/api``, ``/apis``. It
 stores what it is given (`apply`, `delete`): the demo's `oracle_monitor.demo.cluster` gives
 it the pods of its agent processes, the tests recorded objects.
@@ -28,9 +29,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 _ROUTE = re.compile(
-    r"^/(?:api/v1|apis/metrics\.k8s\.io/v1beta1)(?:/namespaces/(?P<ns>[^/]+))?/(?P<res>pods|events)$"
+    r"^/(?:api/v1|apis/metrics\.k8s\.io/v1beta1)(?:/namespaces/(?P<ns>[^/]+))?"
+    r"/(?P<res>pods|events|nodes)$"
 )
-_LIST_KINDS = {"pods": "PodList", "events": "EventList"}
+_LIST_KINDS = {"pods": "PodList", "events": "EventList", "nodes": "NodeList"}
+_KINDS = {"pods": "Pod", "events": "Event", "nodes": "Node"}
 VERSION = {
     "major": "1", "minor": "33", "emulationMajor": "1", "emulationMinor": "33",
     "minCompatibilityMajor": "1", "minCompatibilityMinor": "32", "gitVersion": "v1.33.2",
@@ -52,11 +55,14 @@ class ApiServer:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._rv = 1000
-        self._objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {"pods": {}, "events": {}}
-        self._history: dict[str, tuple[list[int], list[tuple[str, bytes]]]] = {
-            "pods": ([], []),
-            "events": ([], []),
+        self._objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {
+            resource: {} for resource in _KINDS
         }
+        self._history: dict[str, tuple[list[int], list[tuple[str, bytes]]]] = {
+            resource: ([], []) for resource in _KINDS
+        }
+        #: Resources the credentials may not list or watch (RBAC): 403 Forbidden.
+        self.forbidden: set[str] = set()
         self._compacted = 0
         self._token: str | None = None
         #: PodMetrics items, or a function giving them; None: metrics API absent (404).
@@ -122,7 +128,7 @@ class ApiServer:
     def apply(self, resource: str, obj: dict[str, Any]) -> int:
         """Create or update an object (ADDED or MODIFIED); returns its new resourceVersion."""
         meta = obj["metadata"]
-        key = (meta["namespace"], meta["name"])
+        key = (meta.get("namespace", ""), meta["name"])  # nodes have no namespace
         with self._cond:
             kind = "MODIFIED" if key in self._objects[resource] else "ADDED"
             return self._record(resource, kind, key, obj)
@@ -132,6 +138,10 @@ class ApiServer:
         with self._cond:
             obj = self._objects[resource][(namespace, name)]
             return self._record(resource, "DELETED", (namespace, name), obj)
+
+    def delete_node(self, name: str) -> int:
+        """Delete a node (cluster-scoped: no namespace)."""
+        return self.delete("nodes", "", name)
 
     def _record(self, resource: str, kind: str, key: tuple[str, str], obj: dict[str, Any]) -> int:
         self._rv += 1
@@ -204,7 +214,7 @@ class ApiServer:
             if remaining <= 0:
                 break
         if query.get("allowWatchBookmarks") == "true":
-            kind = "Pod" if resource == "pods" else "Event"
+            kind = _KINDS[resource]
             obj = {"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": str(self._rv)}}
             send(json.dumps({"type": "BOOKMARK", "object": obj}).encode() + b"\n")
         send(b"")
@@ -273,7 +283,12 @@ def _handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:
                 self._json(404, status(404, "NotFound", "the server could not find the resource"))
                 return
             resource, ns = match["res"], match["ns"]
-            if url.path.startswith("/apis/metrics"):
+            if resource in api.forbidden:
+                message = (
+                    f'{resource} is forbidden: User "oracle" cannot list resource "{resource}"'
+                )
+                self._json(403, status(403, "Forbidden", message))
+            elif url.path.startswith("/apis/metrics"):
                 self._metrics(ns)
             elif query.get("watch") == "true":
                 self.close_connection = True

@@ -38,6 +38,7 @@ from oracle_monitor.collectors.k8s.convert import (
     pod_rescheduled,
     pod_usage,
 )
+from oracle_monitor.collectors.k8s.nodes import NodeState, convert_node, node_deleted
 from oracle_monitor.collectors.k8s.pressure import MemoryPressure
 from oracle_monitor.model import InfraEvent, Severity
 
@@ -64,6 +65,7 @@ class K8sCollector:
         self._open: set[Any] = set()
         self._api: Any = None
         self._pods: dict[str, PodState] = {}
+        self._nodes: dict[str, NodeState] = {}
         self._dead: dict[str, list[PodState]] = {}  # controller uid -> dead, not yet replaced
         self._seen_events: dict[str, tuple[Any, ...]] = {}
         self._errors: dict[str, str] = {}
@@ -83,6 +85,7 @@ class K8sCollector:
         for resource in ("pods", "events"):
             for namespace in scopes:
                 self._spawn(f"{resource}:{namespace or '*'}", self._loop, resource, namespace)
+        self._spawn("nodes", self._loop, "nodes", "")  # cluster-scoped
         self._spawn("metrics", self._metrics_loop)
 
     def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
@@ -113,8 +116,13 @@ class K8sCollector:
                 return CollectorHealth(
                     "unreachable", "; ".join(self._errors.values()), self._since_ns
                 )
-            loops = len(self.config.namespaces or ("",)) * 2
-            synced = len(self._synced) >= loops
+            # The pods and events loops; nodes are optional (namespaced credentials).
+            loops = {
+                f"{resource}:{namespace or '*'}"
+                for resource in ("pods", "events")
+                for namespace in self.config.namespaces or ("",)
+            }
+            synced = loops <= self._synced
             return CollectorHealth("ok" if synced else "starting", "", self._since_ns)
 
     def state(self) -> dict[str, Any]:
@@ -159,6 +167,8 @@ class K8sCollector:
     def _list_fn(
         self, resource: str, namespace: str
     ) -> tuple[Callable[[Any], Any], tuple[str, ...]]:
+        if resource == "nodes":
+            return _method(client.CoreV1Api, "list_node"), ()
         if resource == "pods":
             name = "list_namespaced_pod" if namespace else "list_pod_for_all_namespaces"
         else:
@@ -169,7 +179,8 @@ class K8sCollector:
 
     def _loop(self, resource: str, namespace: str) -> None:
         loop_id = f"{resource}:{namespace or '*'}"
-        handle = self._pod_events if resource == "pods" else self._core_events
+        handle = {"pods": self._pod_events, "events": self._core_events,
+                  "nodes": self._node_events}[resource]  # fmt: skip
         fn, args = self._list_fn(resource, namespace)
         version: str | None = None
         backoff = self.config.backoff_initial_seconds
@@ -188,6 +199,14 @@ class K8sCollector:
                 if isinstance(exc, client.ApiException) and exc.status == 410:
                     version = None
                     continue
+                if (
+                    resource == "nodes"
+                    and isinstance(exc, client.ApiException)
+                    and exc.status == 403
+                ):
+                    # Namespaced credentials may not read nodes: watch pods without them.
+                    log.info("k8s: nodes are not readable with these credentials; not watched")
+                    return
                 if isinstance(exc, client.ApiException) and exc.status == 401:
                     self._api = None  # reload credentials (rotated token, refreshed kubeconfig)
                 self._failed(loop_id, exc)
@@ -318,6 +337,34 @@ class K8sCollector:
                     if uid not in seen and done in ("*", state.namespace):
                         del self._pods[uid]
                         out.append(pod_deleted(state, now))
+        self._emit(out)
+
+    def _node_events(
+        self,
+        changes: list[tuple[str, dict[str, Any]]],
+        seen: set[str] | None = None,
+        done: str = "",
+    ) -> None:
+        """Apply node changes; ``seen`` collects a relist's names, ``done`` ends it."""
+        out: list[InfraEvent] = []
+        now = time.time_ns()
+        seen = set() if seen is None else seen
+        with self._lock:
+            for kind, obj in changes:
+                name = (obj.get("metadata") or {}).get("name") or ""
+                seen.add(name)
+                state, events = convert_node(self._nodes.get(name), obj)
+                out.extend(events)
+                if kind == "DELETED":
+                    self._nodes.pop(name, None)
+                    out.append(node_deleted(state, now))
+                else:
+                    self._nodes[name] = state
+            if done:
+                for name, state in list(self._nodes.items()):
+                    if name not in seen:
+                        del self._nodes[name]
+                        out.append(node_deleted(state, now))
         self._emit(out)
 
     def _replacement(self, new: PodState) -> list[InfraEvent]:
