@@ -5,8 +5,8 @@ A span and an event *correlate* through one of three keys, each with its own tim
 * **pod** — the span's pod is named by ``k8s.pod.uid`` (span attribute or resource); failing
   that by ``k8s.pod.name`` + ``k8s.namespace.name``; failing that by ``host.name`` (which is
   the pod's name inside Kubernetes). A pod event (``pod/<ns>/<name>``) matches when it names
-  the same pod, either as its own pod or as the pod it replaced
-  (``oracle.k8s.replaced_pod.*`` on ``pod_rescheduled``), and happens within
+  the same pod (for ``pod_rescheduled``, the pod it replaced: ``oracle.k8s.replaced_pod.*``;
+  the new pod's work all comes after it), and happens within
   ``[span start - pod_margin, span end + pod_margin]``. When the task is still open (its root
   span never arrived) the window of its spans runs on to ``now_ns``: a process killed
   mid-task leaves no span to say so. The events of a node (``node/<name>``: not ready,
@@ -251,6 +251,10 @@ def correlate(
     by_entity: dict[str, list[InfraEvent]] = defaultdict(list)
     for event in events:
         pods = event_pods(event)
+        if event.kind == "pod_rescheduled":
+            # About the pod it replaced: the new pod's work all comes after it, so it is never
+            # the cause of that work (a replacement running before a task began is no cause).
+            pods = pods[1:]
         for pod in pods:
             if pod.uid:
                 by_uid[pod.uid].append(event)

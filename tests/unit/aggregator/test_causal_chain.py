@@ -278,3 +278,18 @@ def test_llm_error_and_memory_pressure_from_spans() -> None:
                oracle__k8s__memory__utilization=0.95)  # fmt: skip
 
     assert _single(failing) == ["llm_error", "memory_pressure"]
+
+
+def test_a_replacement_running_before_the_task_began_is_no_cause() -> None:
+    # The research pod was replaced a minute before the task: the task ran on the new pod.
+    b = TraceBuilder("d1" * 16, "task-50", "research", RESEARCH_NEW)
+    root = b.span("invoke_agent research", 100.0, 110.0)
+    b.chat("gpt-4o", 101.0, 102.0, root)
+    moved = RESEARCH_NEW.event(
+        "pod_rescheduled", 40.0, f"{RESEARCH_NEW.name} replaces {RESEARCH.name}",
+        **{"oracle.k8s.replaced_pod.name": RESEARCH.name,
+           "oracle.k8s.replaced_pod.uid": RESEARCH.uid},
+    )  # fmt: skip
+    killed = RESEARCH.event("oom_killed", 38.0)  # the old pod, which the task never touched
+    chain = build_causal_chain(b.spans, [killed, moved], now_ns=at(3600.0))
+    assert chain.chain == [] and chain.root_cause is None
