@@ -35,7 +35,7 @@ why>"}`, an unknown id **404**. With `ORACLE_API_TOKEN` set, every route except
 Not in the OpenAPI schema, because it is not HTTP request/response:
 
 - `WS /api/v1/live` — snapshots, alerts and events as they happen; `?since=<RFC 3339>`
-  replays alerts, `?token=<token>` authenticates (see the README, "Alerts and the live
+  replays alerts, `?token=<token>` authenticates (see getting-started.md, "Alerts and the live
   stream").
 - `GET /metrics` — Prometheus text exposition, when the metrics route is installed.
 """

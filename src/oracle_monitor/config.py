@@ -35,7 +35,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("ORACLE_SUPABASE_URL", "SUPABASE_URL"),
         description="A Supabase project's API URL (https://<ref>.supabase.co). With a key and "
         "no store URL, events, snapshots and alerts go to the project through its API "
-        '(PostgREST) and spans to <data-dir>/oracle.db; see README, "PostgreSQL / Supabase".',
+        "(PostgREST) and spans to <data-dir>/oracle.db; see docs/deployment.md, "
+        '"PostgreSQL / Supabase".',
     )
     supabase_key: SecretStr | None = Field(
         None,

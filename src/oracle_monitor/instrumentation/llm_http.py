@@ -25,7 +25,7 @@ request attributes at once, owns its end and sets the response's attributes in o
 parses a stream only up to its first token and then its closing events: about half the stock
 instrumentor's cost, and no parse per chunk of a long stream. Its span is a
 `oracle_monitor.instrumentation.lean_span.LeanSpan` wherever the tracer pipeline cannot tell
-it from the SDK's (a fifth less again). The figures are in the README.
+it from the SDK's (a fifth less again). The figures are in docs/benchmarks.md.
 
 The body. The usage of a streamed call is only in its last event, so the span of an LLM call
 stays open while the client reads the body, through a pass-through stream: each chunk reaches

@@ -1,4 +1,4 @@
-"""The README's ``MyCustomAgent`` works as written."""
+"""The documented ``MyCustomAgent`` (docs/instrumentation.md) works as written."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from oracle_monitor.agents import BaseAgent, Result, Task
 from oracle_monitor.agents.__main__ import agent_class
 from tests.unit.agents.conftest import MakeAgent, Spans
 
-README = Path(__file__).parents[3] / "README.md"
+README = Path(__file__).parents[3] / "docs" / "instrumentation.md"
 
 
 def readme_agent() -> type[BaseAgent]:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
     (source,) = [block for block in blocks if "class MyCustomAgent(BaseAgent)" in block]
     namespace: dict[str, Any] = {}
-    exec(compile(source, "README.md", "exec"), namespace)
+    exec(compile(source, "docs/instrumentation.md", "exec"), namespace)
     cls: type[BaseAgent] = namespace["MyCustomAgent"]
     return cls
 
