@@ -1,5 +1,7 @@
 """``python -m oracle_monitor`` runs the command line."""
 
-from oracle_monitor.cli import main
+import sys
 
-main()
+from oracle_monitor.entry import main
+
+sys.exit(main())
