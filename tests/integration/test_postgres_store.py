@@ -162,6 +162,15 @@ def test_spans_go_to_day_partitions_and_retention_drops_old_days(url: str) -> No
         )
         assert len(retained.get_trace(tid(5))) == 1
         assert retained.drop_expired() == [partition_name(today - 4)]
+        # Its waiting row (its parent never came) went with it; today's stays.
+        old_start = (today - 4) * DAY_NS - 1_700_000_000_000_000_000
+        new_start = today * DAY_NS - 1_700_000_000_000_000_000
+        retained.write_spans(
+            [make_span(6, 2, 1, start=old_start), make_span(7, 2, 1, start=new_start)]
+        )
+        assert query(url, "SELECT count(*) FROM attribution_pending") == [(2,)]
+        assert retained.drop_expired() == [partition_name(today - 4)]
+        assert query(url, "SELECT encode(trace_id, 'hex') FROM attribution_pending") == [(tid(7),)]
     finally:
         retained.close()
 

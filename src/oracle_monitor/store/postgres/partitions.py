@@ -74,8 +74,10 @@ def ensure_partitions(conn: psycopg.Connection[Any], days: Iterable[int]) -> Non
 
 
 def drop_before(conn: psycopg.Connection[Any], cutoff_ns: int) -> list[str]:
-    """Drop the partitions of days that end at or before ``cutoff_ns``, and the summaries of
-    traces that ended before those days did; returns the partitions dropped, oldest first."""
+    """Drop the partitions of days that end at or before ``cutoff_ns``, the summaries of
+    traces that ended before those days did, and the attribution rows of the spans dropped
+    with them (waiting for an ancestor that can no longer matter); returns the partitions
+    dropped, oldest first."""
     boundary = cutoff_ns - cutoff_ns % DAY_NS
     dropped = []
     with conn.transaction():
@@ -85,4 +87,10 @@ def drop_before(conn: psycopg.Connection[Any], cutoff_ns: int) -> list[str]:
                 conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
                 dropped.append(name)
         conn.execute("DELETE FROM traces WHERE end_time_ns < %s", (boundary,))
+        if dropped:
+            conn.execute(
+                "DELETE FROM attribution_pending AS p WHERE NOT EXISTS"
+                " (SELECT 1 FROM spans AS s WHERE s.trace_id = p.trace_id"
+                " AND s.span_id = p.span_id)"
+            )
     return dropped
