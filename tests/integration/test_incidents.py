@@ -77,7 +77,12 @@ def running(incident: dict[str, Any], latest_s: float) -> dict[str, Any]:
 
 
 def send_open_task(
-    server: OracleServer, pod: dict[str, Any], task_id: str, node: str | None = None
+    server: OracleServer,
+    pod: dict[str, Any],
+    task_id: str,
+    node: str | None = None,
+    *,
+    framework: bool = False,
 ) -> str:
     """The agent's task on ``pod`` (on ``node``, as the downward API names it): its LLM call
     and tool ended and were exported; its own span never ends (the process dies). Returns the
@@ -99,6 +104,8 @@ def send_open_task(
     # As oracle_monitor.instrumentation's invoke_agent does, spans inside the task carry its
     # id and agent (the task's own span, which would name them, never arrives).
     inside = {"oracle.task.id": task_id, "gen_ai.agent.name": "research"}
+    if framework:  # as most frameworks: only the agent's own span names it, and no task id
+        inside = {}
     with tracer.start_as_current_span("chat gpt-4o", context=context, attributes=inside):
         pass
     with tracer.start_as_current_span(
@@ -316,3 +323,35 @@ def test_nodes_the_credentials_may_not_read_are_left_out(
             assert time.monotonic() < deadline, "the collector did not become healthy"
             time.sleep(0.2)
         assert any("/api/v1/nodes" in request for request in api.requests)
+
+
+def test_a_framework_task_without_task_id_is_orphaned_by_its_trace(
+    cluster: tuple[ApiServer, OracleServer],
+) -> None:
+    """No span that arrives names a task or an agent (the agent's span died with the process):
+    the trace is the task, for the chain and for the alert."""
+    api, server = cluster
+    recorded = fixture("pod_oomkilled")
+    before = running(recorded, time.time() - 60)
+    api.apply("pods", before)
+    seen(server, before)
+    trace_id = send_open_task(server, recorded, "unused", framework=True)
+    api.apply("pods", moved(recorded, time.time() + 1, anchor=died_at(recorded)))
+    deadline = time.monotonic() + 30
+    chain: Any = {}
+    while time.monotonic() < deadline:
+        chain = server.api(f"/api/v1/traces/{trace_id}/causal-chain").json()
+        if "task_orphaned" in [link["kind"] for link in chain.get("chain", [])]:
+            break
+        time.sleep(0.3)
+    assert chain["root_cause"]["kind"] == "oom_killed", chain
+    assert chain["chain"][-1]["entity"] == f"trace/{trace_id}"
+    deadline = time.monotonic() + 15
+    while True:
+        alerts = server.api("/api/v1/alerts").json()["alerts"]
+        orphaned = [a for a in alerts if a["kind"] == "task_orphaned"]
+        if orphaned:
+            break
+        assert time.monotonic() < deadline, alerts
+        time.sleep(0.3)
+    assert orphaned[0]["trace_id"] == trace_id and orphaned[0]["task_id"] is None

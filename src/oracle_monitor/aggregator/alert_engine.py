@@ -8,9 +8,10 @@ Three ways in, each safe to call from any thread:
   A consumer group's stall is held until it has lasted `STALL_CONFIRM_NS` (a change back to
   OK before then cancels it), so a status that flaps for one poll raises nothing.
 * `tick` — called by the snapshot loop: raises the stalls that have lasted, and runs the
-  orphan checks that are due (`check_orphans`): the tasks whose spans ran on that pod go
+  orphan checks that are due (`check_orphans`): the tasks whose spans ran on that pod (or
+  node), and the traces with a span on it (a trace naming no task is its own task), go
   through the causal engine; a ``task_orphaned`` link raises ``task_orphaned`` (critical,
-  linked to the task).
+  linked to the task, or to the trace).
 * `invalid_snapshot` — the snapshot loop found a snapshot that does not match the schema.
 
 Every alert opened or updated is written to the store (so ``/alerts`` survives a restart and
@@ -37,7 +38,7 @@ from oracle_monitor.aggregator.alerts import (
 from oracle_monitor.aggregator.causal import build_causal_chain
 from oracle_monitor.aggregator.correlate import ChainConfig, event_pods, stored_events
 from oracle_monitor.aggregator.links import POD_GONE
-from oracle_monitor.model import Alert, InfraEvent
+from oracle_monitor.model import Alert, InfraEvent, Span
 from oracle_monitor.store.base import (
     AgentActivityReader,
     AlertQuery,
@@ -46,6 +47,7 @@ from oracle_monitor.store.base import (
     EventQuery,
     EventReader,
     SpanReader,
+    TraceQuery,
 )
 
 logger = logging.getLogger(__name__)
@@ -167,18 +169,33 @@ class AlertEngine:
         signals: list[Signal] = []
         checked: set[str] = set()
         for event in due:
-            for task_id in self._tasks_on_pod(event) - checked:
+            tasks, traces = self._work_on_pod(event)
+            for trace_id in sorted(traces - checked):
+                checked.add(trace_id)
+                spans = self._store.get_trace(trace_id)
+                named = next((s.task_id for s in spans if s.task_id), None)
+                if named is None:  # no task id anywhere: the trace is the task
+                    signals += self._orphaned(spans, None, now_ns)
+                else:
+                    tasks.add(named)
+            for task_id in sorted(tasks - checked):
                 checked.add(task_id)
-                signal = self._orphan_signal(task_id, now_ns)
-                if signal is not None:
-                    signals.append(signal)
+                signals += self._orphaned(self._store.get_task(task_id), task_id, now_ns)
         return self.raise_signals(signals)
 
-    def _tasks_on_pod(self, event: InfraEvent) -> set[str]:
+    def _work_on_pod(self, event: InfraEvent) -> tuple[set[str], set[str]]:
+        """The tasks (by their agents' recent spans) and the traces (by any span's pod:
+        frameworks' spans may name neither task nor agent) that ran on the event's pods."""
         names = {pod.name for pod in event_pods(event)} or self._pods_on_node(event)
         since = event.time_ns - self._config.causal_window_ns
         rows = self._store.recent_agent_activity(since)
-        return {r.task_id for r in rows if r.task_id and r.pod_name in names}
+        tasks = {r.task_id for r in rows if r.task_id and r.pod_name in names}
+        traces: set[str] = set()
+        for name in sorted(names):
+            query = TraceQuery(start_ns=since, end_ns=event.time_ns,
+                               tags=(("k8s.pod.name", name),), limit=500)  # fmt: skip
+            traces |= {summary.trace_id for summary in self._store.find_traces(query)}
+        return tasks, traces
 
     def _pods_on_node(self, event: InfraEvent) -> set[str]:
         """The pods scheduled on the node of a node event (from the last schedulings)."""
@@ -192,20 +209,24 @@ class AlertEngine:
             if e.attributes.get("k8s.node.name") == node
         }
 
-    def _orphan_signal(self, task_id: str, now_ns: int) -> Signal | None:
-        spans = self._store.get_task(task_id)
+    def _orphaned(self, spans: list[Span], task_id: str | None, now_ns: int) -> list[Signal]:
+        """``task_orphaned`` for the task (or, without a task id, the trace) of ``spans``, if
+        the causal engine finds it orphaned."""
         if not spans:
-            return None
+            return []
         events = stored_events(self._store, spans, now_ns=now_ns, config=self._config)
         chain = build_causal_chain(spans, events, now_ns=now_ns, config=self._config)
         link = next((c for c in chain.chain if c.kind == "task_orphaned"), None)
         if link is None:
-            return None
-        return Signal(
-            "task_orphaned", "critical", link.at_ns, link.entity,
-            f"task {task_id} orphaned: {link.summary}", spans[0].trace_id, task_id,
-            f"task_orphaned\x1f{task_id}",
-        )  # fmt: skip
+            return []
+        what = f"task {task_id}" if task_id else f"trace {spans[0].trace_id}"
+        return [
+            Signal(
+                "task_orphaned", "critical", link.at_ns, link.entity,
+                f"{what} orphaned: {link.summary}", spans[0].trace_id, task_id,
+                f"task_orphaned\x1f{task_id or spans[0].trace_id}",
+            )
+        ]  # fmt: skip
 
     def active(self, at_ns: int) -> list[dict[str, Any]]:
         """The alerts active at ``at_ns`` as JSON, newest first (the snapshot's ``alerts``)."""
