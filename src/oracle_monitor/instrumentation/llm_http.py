@@ -23,9 +23,8 @@ the subclasses keep the instrumentor's setup (tracer, scope, settings, uninstrum
 its code for plain HTTP, and give LLM requests a lean path that starts the span with all its
 request attributes at once, owns its end and sets the response's attributes in one call, and
 parses a stream only up to its first token and then its closing events: about half the stock
-instrumentor's cost, and no parse per chunk of a long stream. Its span is a
-`oracle_monitor.instrumentation.lean_span.LeanSpan` wherever the tracer pipeline cannot tell
-it from the SDK's (a fifth less again). The figures are in docs/benchmarks.md.
+instrumentor's cost, and no parse per chunk of a long stream. Its span is the SDK's own
+(`Tracer.start_span`, public API only). The figures are in docs/benchmarks.md.
 
 The body. The usage of a streamed call is only in its last event, so the span of an LLM call
 stays open while the client reads the body, through a pass-through stream: each chunk reaches

@@ -50,7 +50,6 @@ from opentelemetry.util.http import (
 )
 
 from oracle_monitor.genai import LLMCall, StreamAccumulator, finish_call, start_call
-from oracle_monitor.instrumentation.lean_span import start_lean_span
 from oracle_monitor.model import AttributeValue
 
 log = logging.getLogger(__name__)
@@ -276,9 +275,7 @@ def begin(request: Any, kind: tuple[str, str], options: Mapping[str, Any]) -> LL
         attributes[USAGE_REPORTED_BY] = "parent"
     name = f"{call.operation} {call.request_model}" if call.request_model else call.operation
     tracer = options["tracer"]
-    span: Any = start_lean_span(tracer, name, attributes)
-    if span is None:  # a tracer or span processor that needs the SDK's own span
-        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+    span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
     _inject(request.headers, span)
     return LLMSpan(call, usage_here, span, semconv, None if usage_here else current)
 
@@ -359,8 +356,7 @@ def _inject(headers: Any, span: Any) -> None:
     """
     context = span.get_span_context()
     if not _w3c_only(get_global_textmap()) or baggage.get_all():
-        # As a NonRecordingSpan: a lean span is not an API Span, which the context needs.
-        inject(headers, context=trace.set_span_in_context(trace.NonRecordingSpan(context)))
+        inject(headers, context=trace.set_span_in_context(span))
         return
     headers["traceparent"] = (
         f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
