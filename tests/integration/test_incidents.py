@@ -8,6 +8,7 @@ orphaned, the chain names the cause a person would, and the alert a person expec
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import time
 from collections.abc import Iterator
@@ -15,9 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -27,6 +33,9 @@ from oracle_monitor.demo.broker import KafkaBroker
 from tests.fakes.k8s_fixtures import fixture
 from tests.integration.conftest import StartServer
 from tests.integration.oracle_server import OracleServer
+from tests.integration.test_bad_input import EXPORT
+from tests.integration.test_causal_end_to_end import as_otlp
+from tests.unit.aggregator.scenarios import ALL
 
 pytestmark = pytest.mark.integration
 
@@ -355,3 +364,43 @@ def test_a_framework_task_without_task_id_is_orphaned_by_its_trace(
         assert time.monotonic() < deadline, alerts
         time.sleep(0.3)
     assert orphaned[0]["trace_id"] == trace_id and orphaned[0]["task_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("name", "alert"),
+    [("slow_tool", None), ("quota", "quota_exhausted"), ("healthy", None)],
+)
+def test_span_incidents_through_the_receiver(
+    start_server: StartServer, name: str, alert: str | None
+) -> None:
+    """The scenarios whose evidence is in the spans: sent over OTLP/gRPC as they happened a
+    moment ago; the LLM collector reads them back as the server stores them."""
+    scenario = ALL[name]()
+    delta = time.time_ns() - max(s.end_time_ns for s in scenario.spans) - 1_000_000_000
+    spans = [
+        dataclasses.replace(s, start_time_ns=s.start_time_ns + delta,
+                            end_time_ns=s.end_time_ns + delta)
+        for s in scenario.spans
+    ]  # fmt: skip
+    server = start_server(llm_poll_seconds="0.5")
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        export = channel.unary_unary(
+            EXPORT,
+            request_serializer=ExportTraceServiceRequest.SerializeToString,
+            response_deserializer=ExportTraceServiceResponse.FromString,
+        )
+        assert export(as_otlp(spans), timeout=10).partial_success.rejected_spans == 0
+    task_id = next(s.task_id for s in spans if s.task_id)
+    expected = list(dict.fromkeys(kind for kind, *_ in scenario.expected))
+    if expected:
+        body = chain_when(server, task_id, expected[-1])
+    else:
+        server.wait_for_trace(spans[0].trace_id, spans=1)
+        time.sleep(1)
+        body = server.api(f"/api/v1/tasks/{task_id}/causal-chain").json()
+    assert [link["kind"] for link in body["chain"]] == expected, body["summary"]
+    if alert is not None:
+        deadline = time.monotonic() + 20
+        while alert not in alert_kinds(server):
+            assert time.monotonic() < deadline, alert_kinds(server)
+            time.sleep(0.3)
