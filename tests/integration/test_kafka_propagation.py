@@ -31,8 +31,8 @@ from oracle_monitor.instrumentation import (
     process_message,
     shutdown,
 )
-from oracle_monitor.instrumentation.setup import _reset_for_tests
 from tests.integration.oracle_server import OracleServer
+from tests.otel_reset import reset_instrumentation
 
 pytestmark = pytest.mark.integration
 
@@ -43,9 +43,9 @@ def clean_otel_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith("OTEL_"):
             monkeypatch.delenv(name)
-    _reset_for_tests()
+    reset_instrumentation()
     yield
-    _reset_for_tests()
+    reset_instrumentation()
 
 
 @pytest.fixture

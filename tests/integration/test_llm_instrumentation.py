@@ -26,6 +26,7 @@ from oracle_monitor.demo.llm_payloads import sse_chunks
 from oracle_monitor.demo.llm_provider import LLMProvider, running_llm_provider
 from oracle_monitor.instrumentation import setup
 from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
+from tests.otel_reset import reset_instrumentation
 
 OPENAI_KEY = "sk-test-SECRET-openai-0123456789"
 ANTHROPIC_KEY = "sk-ant-test-SECRET-anthropic-0123456789"
@@ -465,13 +466,13 @@ def test_configure_instruments_the_llm_clients(
 ) -> None:
     monkeypatch.setenv("K8S_POD_NAME", "research-0")
     memory = InMemorySpanExporter()
-    setup._reset_for_tests()
+    reset_instrumentation()
     try:
         setup.configure("research-agent", span_exporter=memory)
         oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
         assert setup.force_flush()
     finally:
-        setup._reset_for_tests()
+        reset_instrumentation()
     (span,) = http_spans(memory)
     assert span.name == "chat o4-mini"
     assert attrs(span)["gen_ai.usage.output_tokens"] == 300

@@ -32,7 +32,6 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.util._once import Once
 
 from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
 
@@ -285,17 +284,3 @@ def _compression(value: str | None) -> str | None:
     if normalized not in ("none", "gzip", "deflate"):
         raise ConfigurationError(f"compression={value!r}; use gzip, deflate or none")
     return normalized
-
-
-def _reset_for_tests() -> None:
-    """Shut down and forget the configuration, including OpenTelemetry's global provider.
-
-    Only for tests that call `configure` more than once in one process: it pokes at private
-    state of ``opentelemetry.trace``.
-    """
-    global _state
-    shutdown()
-    with _lock:
-        _state = None
-        trace._TRACER_PROVIDER_SET_ONCE = Once()
-        trace._TRACER_PROVIDER = None

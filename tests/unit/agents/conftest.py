@@ -16,7 +16,7 @@ from oracle_monitor.agents.corpus import Corpus
 from oracle_monitor.agents.tools import corpus_tools
 from oracle_monitor.demo.llm_provider import LLMProvider, running_llm_provider
 from oracle_monitor.instrumentation import configure, force_flush
-from oracle_monitor.instrumentation.setup import _reset_for_tests
+from tests.otel_reset import reset_instrumentation
 
 MakeAgent = Callable[..., BaseAgent]
 
@@ -61,11 +61,11 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spans]:
             monkeypatch.delenv(name)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-a-key")
-    _reset_for_tests()
+    reset_instrumentation()
     exporter = InMemorySpanExporter()
     configure("unit-agents", span_exporter=exporter)
     yield Spans(exporter)
-    _reset_for_tests()
+    reset_instrumentation()
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def test_a_missing_api_key_stops_the_agent_at_start(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from oracle_monitor.agents.__main__ import main
-    from oracle_monitor.instrumentation.setup import _reset_for_tests
+    from tests.otel_reset import reset_instrumentation
 
     monkeypatch.setattr(signal, "signal", lambda *_: None)  # keep pytest's own handlers
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
@@ -74,9 +74,9 @@ def test_a_missing_api_key_stops_the_agent_at_start(
     try:
         assert main(["research"]) == 2
         assert "OPENAI_API_KEY" in capsys.readouterr().err
-        _reset_for_tests()  # main() shut tracing down on its way out
+        reset_instrumentation()  # main() shut tracing down on its way out
         monkeypatch.setenv("ORACLE_AGENT_PROVIDER", "anthropic")
         assert main(["writer"]) == 2
         assert "ANTHROPIC_API_KEY" in capsys.readouterr().err
     finally:
-        _reset_for_tests()
+        reset_instrumentation()

@@ -9,8 +9,8 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from oracle_monitor.instrumentation import setup
 from oracle_monitor.instrumentation.setup import configure, force_flush
+from tests.otel_reset import reset_instrumentation
 
 _ENV_PREFIXES = ("OTEL_", "K8S_")
 _ENV_NAMES = ("KUBERNETES_SERVICE_HOST", "HOSTNAME")
@@ -38,9 +38,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith(_ENV_PREFIXES) or name in _ENV_NAMES:
             monkeypatch.delenv(name)
-    setup._reset_for_tests()
+    reset_instrumentation()
     yield
-    setup._reset_for_tests()
+    reset_instrumentation()
 
 
 @pytest.fixture
