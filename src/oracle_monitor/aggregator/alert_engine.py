@@ -36,7 +36,7 @@ from oracle_monitor.aggregator.alerts import (
     signal_from_event,
 )
 from oracle_monitor.aggregator.causal import build_causal_chain
-from oracle_monitor.aggregator.correlate import ChainConfig, event_pods, stored_events
+from oracle_monitor.aggregator.correlate import ChainConfig, event_pods, stored_evidence
 from oracle_monitor.aggregator.links import POD_GONE
 from oracle_monitor.model import Alert, InfraEvent, Span
 from oracle_monitor.store.base import (
@@ -214,8 +214,10 @@ class AlertEngine:
         the causal engine finds it orphaned."""
         if not spans:
             return []
-        events = stored_events(self._store, spans, now_ns=now_ns, config=self._config)
-        chain = build_causal_chain(spans, events, now_ns=now_ns, config=self._config)
+        found = stored_evidence(self._store, spans, now_ns=now_ns, config=self._config)
+        chain = build_causal_chain(
+            spans, found.events, now_ns=now_ns, config=self._config, consumers=found.consumers
+        )
         link = next((c for c in chain.chain if c.kind == "task_orphaned"), None)
         if link is None:
             return []

@@ -12,6 +12,11 @@ The *scope* of a link is its evidence spans and every span under them. Rules, in
 they are tried for a pair (cause A, effect B):
 
 * ``replaced_pod`` — B is the ``pod_rescheduled`` of A's pod (``oracle.k8s.replaced_pod.*``).
+* ``starved_consumer_group`` — A is a pod that could not run (`runners.STARVING`) of a
+  workload that runs the consumer group whose lag or stall is B (a bad rollout, a crash loop:
+  `oracle_monitor.aggregator.runners`). Such a pod problem B has a cause only in an earlier one
+  of its own pod (``same_entity``) or of the same group (``same_consumer_group``): the task's
+  own trouble does not make a pod of another workload fail.
 * ``retry_after_error`` — B is a retry, and a span of A's scope is, or is under, an earlier
   sibling of B's span (same parent) that ended before B started.
 * ``child_of`` — a span of B is under a span of A (the problem happened inside A's work).
@@ -34,12 +39,15 @@ from typing import Any
 
 from oracle_monitor.aggregator.correlate import ChainConfig, Correlation, correlate, event_pods
 from oracle_monitor.aggregator.links import Link, detect_links
+from oracle_monitor.aggregator.runners import group_of
 from oracle_monitor.aggregator.story import fold, summary
 from oracle_monitor.model import InfraEvent, Span
 from oracle_monitor.timestamps import rfc3339
 
 RULES = (
     "replaced_pod",
+    "starved_consumer_group",
+    "same_consumer_group",
     "retry_after_error",
     "child_of",
     "error_propagated",
@@ -125,6 +133,23 @@ def _replaced_pod(cause: Link, effect: Link, ctx: _Context) -> bool:
     )
 
 
+def _starved_rule(cause: Link, effect: Link, ctx: _Context) -> str | None:
+    """``starved_consumer_group``/``same_consumer_group`` when they apply; ``""`` when
+    ``effect`` starved a group and nothing of its own group or pod came before it (its cause
+    is no work of the task's); ``None`` when the other rules decide."""
+    starved, events = ctx.correlation.starved, ctx.correlation.events
+    groups = {starved[e] for e in cause.event_ids if e in starved}
+    if effect.event_ids and all(e in starved for e in effect.event_ids):
+        if cause.entity == effect.entity:
+            return "same_entity"
+        return "same_consumer_group" if groups & {starved[e] for e in effect.event_ids} else ""
+    if groups and any(
+        e not in starved and group_of(events[e].attributes) in groups for e in effect.event_ids
+    ):
+        return "starved_consumer_group"
+    return None
+
+
 def _retry_after_error(i: int, cause: Link, effect: Link, ctx: _Context) -> bool:
     if effect.kind != "retry":
         return False
@@ -147,6 +172,9 @@ def _rule(i: int, j: int, links: Sequence[Link], ctx: _Context) -> str | None:
     cause, effect = links[i], links[j]
     if _replaced_pod(cause, effect, ctx):
         return "replaced_pod"
+    starved = _starved_rule(cause, effect, ctx)
+    if starved is not None:
+        return starved or None
     if _retry_after_error(i, cause, effect, ctx):
         return "retry_after_error"
     if not ctx.ancestors[j].isdisjoint(cause.span_ids):
@@ -174,13 +202,15 @@ def build_causal_chain(
     *,
     now_ns: int,
     config: ChainConfig = ChainConfig(),  # noqa: B008 - frozen, shared safely
+    consumers: Sequence[Span] = (),
 ) -> CausalChain:
     """The causal chain of ``spans`` (one trace or task) and the ``events`` that correlate.
 
     ``now_ns`` is the time of the question (for orphaned tasks); ``events`` may hold more than
-    correlates — the rest is ignored.
+    correlates — the rest is ignored. ``consumers``: CONSUMER spans of other traces, read to
+    learn which pods run a consumer group (`correlate`).
     """
-    correlation = correlate(spans, events, now_ns=now_ns, config=config)
+    correlation = correlate(spans, events, now_ns=now_ns, config=config, consumers=consumers)
     links = detect_links(correlation, now_ns=now_ns, config=config)
     ctx = _Context(correlation, links)
     chain: list[ChainLink] = []

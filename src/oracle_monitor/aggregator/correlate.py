@@ -37,10 +37,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from oracle_monitor.model import AttributeValue, InfraEvent, Span
-from oracle_monitor.store.base import EventQuery, EventReader
+from oracle_monitor.aggregator.runners import (
+    GROUP_KEYS,
+    STARVING,
+    group_of,
+    runners_of,
+    starves,
+)
+from oracle_monitor.model import AttributeValue, InfraEvent, Span, SpanKind
+from oracle_monitor.store.base import EventQuery, EventReader, SpanReader, TraceQuery
 
 if TYPE_CHECKING:
     from oracle_monitor.config import Settings
@@ -155,6 +162,8 @@ class Correlation:
     events: dict[str, InfraEvent] = field(default_factory=dict)
     by_span: dict[str, list[Match]] = field(default_factory=lambda: defaultdict(list))
     by_event: dict[str, list[Match]] = field(default_factory=lambda: defaultdict(list))
+    #: Pod events that left a consumer group without consumers: event id -> the group.
+    starved: dict[str, str] = field(default_factory=dict)
 
     _seen: set[tuple[str, str, str]] = field(default_factory=set)
 
@@ -239,9 +248,17 @@ def dlq_base(topic: str) -> str:
 
 
 def correlate(
-    spans: Sequence[Span], events: Sequence[InfraEvent], *, now_ns: int, config: ChainConfig
+    spans: Sequence[Span],
+    events: Sequence[InfraEvent],
+    *,
+    now_ns: int,
+    config: ChainConfig,
+    consumers: Sequence[Span] = (),
 ) -> Correlation:
-    """Match ``events`` to ``spans`` by pod, Kafka entity and LLM model (module docstring)."""
+    """Match ``events`` to ``spans`` by pod, Kafka entity and LLM model (module docstring).
+
+    ``consumers`` are CONSUMER spans of other traces, read only to learn which pods run a
+    consumer group (`oracle_monitor.aggregator.runners`)."""
     index = SpanIndex.build(spans)
     result = Correlation(index)
     by_uid: dict[str, list[InfraEvent]] = defaultdict(list)
@@ -274,7 +291,40 @@ def correlate(
         _broker_matches(result, span, outages, config)
         _llm_matches(result, span, by_entity, config)
     _named_span_matches(result, events)
+    _starved_matches(result, [*spans, *consumers], events, config)
     return result
+
+
+def _starved_matches(
+    result: Correlation, spans: Sequence[Span], events: Sequence[InfraEvent], config: ChainConfig
+) -> None:
+    """A pod event that left a consumer group without consumers (`runners.starves`) in the
+    ``causal_window`` before one of the group's correlated lag or status events matches the
+    spans that event matched, through ``kafka``."""
+    lagging = [
+        e
+        for e in list(result.events.values())
+        if group_of(e.attributes)
+        and (
+            e.kind == "lag_spike"
+            or text(e.attributes.get("oracle.kafka.status")) in ("STALL", "STOP", "ERR")
+        )
+    ]
+    candidates = [e for e in events if e.kind in STARVING]
+    if not lagging or not candidates:
+        return
+    for group in sorted({group_of(e.attributes) for e in lagging}):
+        runners = runners_of(group, events, spans)
+        if not runners.pods and not runners.workloads:
+            continue
+        for lag in (e for e in lagging if group_of(e.attributes) == group):
+            for pod_event in candidates:
+                early = lag.time_ns - config.causal_window_ns <= pod_event.time_ns <= lag.time_ns
+                if not early or not starves(pod_event, runners):
+                    continue
+                result.starved[pod_event.event_id] = group
+                for match in list(result.by_event[lag.event_id]):
+                    result.add(result.index.spans[match.span_id], pod_event, "kafka")
 
 
 def broker_outages(events: Iterable[InfraEvent], now_ns: int) -> list[tuple[InfraEvent, int]]:
@@ -450,9 +500,67 @@ def stored_events(
     return reader.find_events(EventQuery(start_ns=start, end_ns=end, limit=MAX_EVENTS))
 
 
-def correlate_stored(
-    reader: EventReader, spans: Sequence[Span], *, now_ns: int, config: ChainConfig
-) -> Correlation:
-    """`correlate` ``spans`` with the stored events that can match them."""
+class EvidenceReader(EventReader, SpanReader, Protocol):
+    """A store's events and spans: what correlation reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the store holds that can correlate with a trace or task: the events near it
+    and, when a consumer group it sent to lagged, CONSUMER spans of that group from other
+    traces (which pods run it: `oracle_monitor.aggregator.runners`)."""
+
+    events: list[InfraEvent]
+    consumers: list[Span] = field(default_factory=list)
+
+
+#: Traces read per lagging consumer group to learn which pods run it.
+RUNNER_TRACES = 3
+
+
+def stored_evidence(
+    reader: EvidenceReader, spans: Sequence[Span], *, now_ns: int, config: ChainConfig
+) -> Evidence:
+    """The stored `Evidence` for ``spans``: the events of their `event_window`; when the
+    spans use Kafka and a consumer group lagged or stalled in that window, also the pod
+    events that could have starved it (back to ``causal_window_ns`` before) and a few recent
+    CONSUMER spans of the group."""
     events = stored_events(reader, spans, now_ns=now_ns, config=config)
-    return correlate(spans, events, now_ns=now_ns, config=config)
+    lagging = [
+        e
+        for e in events
+        if e.kind in ("lag_spike", "consumer_status_changed") and group_of(e.attributes)
+    ]
+    if not lagging or not any(kafka_keys(span) is not None for span in spans):
+        return Evidence(events)
+    start = min(e.time_ns for e in lagging) - config.causal_window_ns
+    end = max(e.time_ns for e in lagging)
+    known = {e.event_id for e in events}
+    for kind in sorted(STARVING):
+        query = EventQuery(kind=kind, entity="pod/*", start_ns=start, end_ns=end, limit=1000)
+        events += [e for e in reader.find_events(query) if e.event_id not in known]
+    trace_ids = {span.trace_id for span in spans}
+    consumers: list[Span] = []
+    for group in sorted({group_of(e.attributes) for e in lagging}):
+        for key in GROUP_KEYS:
+            found = TraceQuery(
+                tags=((key, group), ("span.kind", "consumer")), start_ns=start, end_ns=end,
+                limit=RUNNER_TRACES,
+            )  # fmt: skip
+            for summary in reader.find_traces(found):
+                if summary.trace_id not in trace_ids:
+                    trace_ids.add(summary.trace_id)
+                    consumers += [
+                        s for s in reader.get_trace(summary.trace_id) if s.kind == SpanKind.CONSUMER
+                    ]
+    return Evidence(events, consumers)
+
+
+def correlate_stored(
+    reader: EvidenceReader, spans: Sequence[Span], *, now_ns: int, config: ChainConfig
+) -> Correlation:
+    """`correlate` ``spans`` with the stored `Evidence` that can match them."""
+    evidence = stored_evidence(reader, spans, now_ns=now_ns, config=config)
+    return correlate(
+        spans, evidence.events, now_ns=now_ns, config=config, consumers=evidence.consumers
+    )

@@ -144,7 +144,9 @@ def _restarts(step: Step, what: str) -> str:
 def _rate_limited(step: Step) -> str:
     per_minute = _figure(step.metrics, "rate_limited_calls_per_minute")
     burst = f", {per_minute:.0f} calls a minute" if per_minute else ""
-    return f"{_name(step.entity)} answered 429 (rate limited{burst}){_times(step)}"
+    answers = max(step.count, len(step.span_ids))  # each 429 span is one answer
+    times = f" {answers} times" if answers > 1 else ""
+    return f"{_name(step.entity)} answered 429{times} (rate limited{burst})"
 
 
 _PHRASES: Final[dict[str, Callable[[Step], str]]] = {
@@ -178,9 +180,14 @@ _PHRASES: Final[dict[str, Callable[[Step], str]]] = {
 def phrase(step: Step) -> str:
     """What happened in ``step``, in a few plain words with its figures."""
     words = _PHRASES.get(step.kind)
-    if words is not None:
-        return words(step)
-    return f"{step.kind.replace('_', ' ')} on {_name(step.entity)}{_times(step)}"
+    told = (
+        words(step)
+        if words is not None
+        else f"{step.kind.replace('_', ' ')} on {_name(step.entity)}{_times(step)}"
+    )
+    if step.rule == "starved_consumer_group":
+        return f"with no pod of the consumer group running, {told}"
+    return told
 
 
 def summary(steps: Sequence[Step]) -> str:

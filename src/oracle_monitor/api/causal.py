@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from oracle_monitor.aggregator import ChainConfig, build_causal_chain
-from oracle_monitor.aggregator.correlate import stored_events
+from oracle_monitor.aggregator.correlate import stored_evidence
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.api.traces import TRACE_ID_PATTERN, unix_ns
 from oracle_monitor.model import Span
@@ -33,8 +33,10 @@ def _chain(
     config: ChainConfig = request.app.state.chain_config
     now_ns = time.time_ns() if at is None else unix_ns(at)
     assert now_ns is not None
-    events = stored_events(store, spans, now_ns=now_ns, config=config)
-    chain = build_causal_chain(spans, events, now_ns=now_ns, config=config)
+    found = stored_evidence(store, spans, now_ns=now_ns, config=config)
+    chain = build_causal_chain(
+        spans, found.events, now_ns=now_ns, config=config, consumers=found.consumers
+    )
     return OrjsonResponse(chain.to_json())
 
 

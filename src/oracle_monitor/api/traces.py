@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
-from oracle_monitor.aggregator.correlate import ChainConfig, correlate_stored
+from oracle_monitor.aggregator.correlate import ChainConfig, EvidenceReader, correlate_stored
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.api.serialize import event_json, span_json, summary_json
 from oracle_monitor.model import Span
-from oracle_monitor.store.base import EventReader, SpanReader, TraceQuery
+from oracle_monitor.store.base import SpanReader, TraceQuery
 
 router = APIRouter(prefix="/api/v1", tags=["traces"])
 
@@ -87,7 +87,7 @@ def get_trace(
 
 
 def correlated_events(
-    store: EventReader, spans: list[Span], now_ns: int, config: ChainConfig
+    store: EvidenceReader, spans: list[Span], now_ns: int, config: ChainConfig
 ) -> list[dict[str, Any]]:
     """The stored events that correlate with ``spans``, oldest first, each with
     ``span_ids`` (the spans it touches) and ``via`` (``pod``, ``kafka``, ``llm``)."""

@@ -25,11 +25,10 @@ from typing import Any
 from opentelemetry.sdk.trace import Event
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from oracle_monitor.aggregator.correlate import correlate_stored
+from oracle_monitor.aggregator.correlate import EvidenceReader, correlate_stored
 from oracle_monitor.forward.convert import infra_span_event, to_readable_spans
 from oracle_monitor.forward.endpoints import ForwardConfig, ForwardEndpoint
 from oracle_monitor.model import Span
-from oracle_monitor.store.base import EventReader
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +144,7 @@ class Forwarder:
     """Hands stored spans on to every forward target, without ever blocking the caller."""
 
     def __init__(
-        self, config: ForwardConfig, counters: ForwardCounters, events: EventReader | None
+        self, config: ForwardConfig, counters: ForwardCounters, events: EvidenceReader | None
     ) -> None:
         self.config = config
         self.counters = counters

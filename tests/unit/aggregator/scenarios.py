@@ -167,6 +167,8 @@ class Scenario:
     expected: list[Expected]
     #: Event ids that must not be evidence of any link.
     unrelated: list[str] = field(default_factory=list)
+    #: CONSUMER spans of other traces (which pods run which consumer group).
+    consumers: list[Span] = field(default_factory=list)
 
 
 def consumer_attrs(topic: str, partition: int, group: str = "") -> dict[str, str]:
@@ -478,6 +480,75 @@ def healthy_scenario() -> Scenario:
     return Scenario(b.spans, events, at(60.0), [], [e.event_id for e in events])
 
 
+WRITER_OLD = Pod("writer-7d9f8c6b5-x2x4q", "70819a2b-b5c6-4d74-9061-2738495a6f10")
+WRITER_NEW = Pod("writer-6c4b7f9d8-qq7zt", "8192a3bc-c6d7-4e85-a172-38495a6b7021", "node-b")
+WRITER_API = Pod("writer-api-5b6c7d8e9-ppppp", "92a3b4cd-d7e8-4f96-b283-495a6b7c8132")
+BILLING = Pod("billing-6f7a8b9c0-kkkkk", "a3b4c5de-e8f9-4a07-8394-5a6b7c8d9243")
+
+
+def rollout_pod_event(pod: Pod, kind: str, seconds: float, deployment: str) -> InfraEvent:
+    """A pod of a Deployment's new ReplicaSet that cannot run, as the collector reports it."""
+    replica_set = pod.name.rsplit("-", 1)[0]
+    return pod.event(
+        kind, seconds, f"{pod.name}: {kind}",
+        **{"k8s.owner.kind": "ReplicaSet", "k8s.owner.name": replica_set,
+           "k8s.replicaset.name": replica_set, "k8s.deployment.name": deployment},
+    )  # fmt: skip
+
+
+def rollout_scenario(failure: str = "image_pull_backoff", members: bool = False) -> Scenario:
+    """The writer Deployment's new revision cannot run (its image cannot be pulled, or it
+    crash-loops) and its old pod is gone: nothing consumes ``drafts``, the lag grows and the
+    research task waiting for its draft times out. Which pods run the ``writers`` group is
+    known from the members the broker last reported (``members``) or else from a CONSUMER
+    span of the group in an earlier trace."""
+    b = TraceBuilder("d07e4c8b5d9fa0e1f2a3b4c5d6e7f809", "task-50", "research", RESEARCH)
+    root = b.span("invoke_agent research", 0.0, 50.0, error="no draft from the writer",
+                  error_type="NoReplyError")  # fmt: skip
+    tool = b.span("execute_tool write_draft", 1.0, 46.0, parent=root, error="timed out",
+                  error_type="TimeoutError", gen_ai__operation__name="execute_tool",
+                  gen_ai__tool__name="write_draft")  # fmt: skip
+    b.span("send drafts", 1.1, 1.2, parent=tool, kind=SpanKind.PRODUCER,
+           messaging=consumer_attrs("drafts", 0))  # fmt: skip
+    b.span("receive drafts-replies", 1.3, 45.9, parent=tool, kind=SpanKind.CONSUMER,
+           messaging=consumer_attrs("drafts-replies", 0, "research-agents"))  # fmt: skip
+    earlier = TraceBuilder("e18f5d9c6eaf0b1c2d3e4f5a6b7c8d90", "task-49", "writer", WRITER_OLD)
+    old_work = earlier.span(
+        "process drafts", -300.0, -299.0, kind=SpanKind.CONSUMER,
+        messaging=consumer_attrs("drafts", 0, "writers"),
+    )  # fmt: skip
+    consumers = [old_work]
+    spike = lag_spike(40.0, "drafts", 0, "writers", 57)
+    if members:
+        spike.attributes["oracle.kafka.consumer.members"] = [WRITER_OLD.name]
+        consumers = []
+    cannot_run = rollout_pod_event(WRITER_NEW, failure, -20.0, "writer")
+    unrelated = [
+        WRITER_OLD.event("pod_deleted", -25.0),  # the rollout's old pod: never the task's
+        rollout_pod_event(BILLING, failure, -10.0, "billing"),  # another Deployment
+        rollout_pod_event(WRITER_API, "crash_loop", -5.0, "writer-api"),  # a similar name
+        rollout_pod_event(WRITER_NEW, "image_pull_backoff", 45.0, "writer"),  # after the lag
+        lag_spike(40.0, "drafts", 3, "writers", 9),  # a partition the task did not send to
+    ]
+    expected: list[Expected] = [
+        (failure, WRITER_NEW.entity, None, None),
+        ("kafka_lag_spike", "partition/drafts/0", 0, "starved_consumer_group"),
+        ("agent_timeout", "agent/research", 1, "kafka_entity_of_span"),
+        ("task_failed", "task/task-50", 2, "error_propagated"),
+    ]
+    if failure == "image_pull_backoff":
+        unrelated.pop(3)  # the same kind on the same pod would fold into the first
+    return Scenario(
+        b.spans, [cannot_run, spike, *unrelated], at(600.0), expected,
+        [e.event_id for e in unrelated], consumers,
+    )  # fmt: skip
+
+
+def rollout_crash_loop_scenario() -> Scenario:
+    """`rollout_scenario` with a crash-looping revision, the runners known from members."""
+    return rollout_scenario("crash_loop", members=True)
+
+
 ALL = {
     "seed": seed_scenario,
     "quota": quota_scenario,
@@ -486,4 +557,6 @@ ALL = {
     "eviction": eviction_scenario,
     "slow_tool": slow_tool_scenario,
     "healthy": healthy_scenario,
+    "rollout_image_pull": rollout_scenario,
+    "rollout_crash_loop_members": rollout_crash_loop_scenario,
 }

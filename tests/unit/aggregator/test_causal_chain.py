@@ -27,8 +27,9 @@ from tests.unit.aggregator.scenarios import (
 
 def chain_of(scenario: Scenario, config: ChainConfig | None = None) -> CausalChain:
     return build_causal_chain(
-        scenario.spans, scenario.events, now_ns=scenario.now_ns, config=config or ChainConfig()
-    )
+        scenario.spans, scenario.events, now_ns=scenario.now_ns, config=config or ChainConfig(),
+        consumers=scenario.consumers,
+    )  # fmt: skip
 
 
 def shape(chain: CausalChain) -> list[tuple[str, str, int | None, str | None]]:

@@ -190,3 +190,15 @@ def test_usage_against_requests_and_limits() -> None:
     assert row["cpu_cores"]["usage_of_request"] == pytest.approx(0.75, abs=1e-3)
     assert row["memory_bytes"]["usage_of_limit"] == pytest.approx(301244 / (512 * 1024), abs=1e-3)
     assert (row["phase"], row["ready"], row["agent"]) == ("Running", True, "research-agent")
+
+
+def test_a_replica_set_pod_names_its_deployment() -> None:
+    """The Deployment is the ReplicaSet's name without the pod's ``pod-template-hash``."""
+    _, events = convert_pod(None, fixture("pod_image_pull_backoff"))
+    pulled = next(e for e in events if e.kind == "image_pull_backoff")
+    assert pulled.attributes["k8s.replicaset.name"] == "planner-agent-5c8d9e7f6b"
+    assert pulled.attributes["k8s.deployment.name"] == "planner-agent"
+    other = copy.deepcopy(fixture("pod_image_pull_backoff"))
+    other["metadata"]["labels"]["pod-template-hash"] = "0000000000"  # not the ReplicaSet's
+    _, events = convert_pod(None, other)
+    assert all("k8s.deployment.name" not in e.attributes for e in events)

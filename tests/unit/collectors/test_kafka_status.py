@@ -172,3 +172,21 @@ def test_vanished_group_forgets_its_windows() -> None:
     assert evaluator.statuses["g"] is Status.STALL
     evaluator.observe(Poll(3.0))
     assert evaluator.statuses == {} and evaluator.windows == {}
+
+
+def test_group_events_name_the_members_last_seen() -> None:
+    """A group whose pods cannot run has no members when its lag spikes: its events name
+    the members it had (their client ids and hosts), which say which pods run it."""
+    evaluator = Evaluator("kafka:9092", window_polls=3, lag_spike_seconds=5.0)
+    with_members = poll(0, {0: (10, 10, 0.0)})
+    with_members.groups["g"].member_names = ("10.0.0.7", "writer-7d9f8c6b5-x2x4q")
+    assert evaluator.observe(with_members) == []
+    events = evaluator.observe(poll(1, {0: (10, 60, 9.0)}))  # no members now
+    spike = next(e for e in events if e.kind == "lag_spike")
+    assert spike.attributes["oracle.kafka.consumer.members"] == [
+        "10.0.0.7",
+        "writer-7d9f8c6b5-x2x4q",
+    ]
+    fresh = Evaluator("kafka:9092", window_polls=3, lag_spike_seconds=5.0)
+    events = fresh.observe(poll(1, {0: (10, 60, 9.0)}))
+    assert all("oracle.kafka.consumer.members" not in e.attributes for e in events)

@@ -70,6 +70,8 @@ class PodState:
     requests: tuple[float, float]  # cpu cores, memory bytes (sums over containers)
     limits: tuple[float, float]
     last_time_ns: int  # latest condition transition (time of waiting-state events)
+    #: The Deployment of a pod whose ReplicaSet it made (``<deployment>-<pod-template-hash>``).
+    deployment: str = ""
 
     @property
     def entity(self) -> str:
@@ -99,6 +101,8 @@ class PodState:
             attrs["k8s.owner.kind"] = self.owner_kind
             attrs["k8s.owner.name"] = self.owner_name
             attrs[f"k8s.{self.owner_kind.lower()}.name"] = self.owner_name
+        if self.deployment:
+            attrs["k8s.deployment.name"] = self.deployment
         if self.agent:
             attrs["gen_ai.agent.name"] = self.agent
         return attrs
@@ -191,7 +195,17 @@ def pod_state(pod: dict[str, Any], previous: PodState | None = None) -> PodState
         requests=_resources(pod, "requests"),
         limits=_resources(pod, "limits"),
         last_time_ns=max(times, default=0) or parse_time_ns(meta.get("creationTimestamp")),
+        deployment=deployment_of(owner, labels),
     )
+
+
+def deployment_of(owner: dict[str, Any], labels: dict[str, Any]) -> str:
+    """The Deployment whose ReplicaSet ``owner`` is, as the ReplicaSet's name says it:
+    ``<deployment>-<pod-template-hash>`` (``""`` for any other owner)."""
+    name, template = str(owner.get("name") or ""), str(labels.get("pod-template-hash") or "")
+    if owner.get("kind") != "ReplicaSet" or not template or not name.endswith("-" + template):
+        return ""
+    return name[: -len(template) - 1]
 
 
 def convert_pod(previous: PodState | None, pod: Any) -> tuple[PodState, list[InfraEvent]]:

@@ -94,6 +94,8 @@ class GroupPoll:
     members: int | None = None
     partitions: dict[TopicPartition, PartitionLag] = field(default_factory=dict)
     error: str | None = None
+    #: The members' client ids and host names (a member's client id often names its pod).
+    member_names: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -136,6 +138,8 @@ class Evaluator:
         self._lag_seconds: dict[tuple[str, str, int], float] = {}
         self._depths: dict[str, int] = {}
         self._reachable: bool | None = None
+        #: Each group's members as last seen with any (a group whose pods cannot run has none).
+        self.last_members: dict[str, tuple[str, ...]] = {}
 
     def observe(self, poll: Poll) -> list[InfraEvent]:
         """Evaluate one successful poll; return the events it gives rise to."""
@@ -200,6 +204,8 @@ class Evaluator:
         self, time_ns: int, now: float, group: str, seen: GroupPoll
     ) -> list[InfraEvent]:
         events: list[InfraEvent] = []
+        if seen.member_names:
+            self.last_members[group] = seen.member_names
         empty = (seen.state or "").upper() in EMPTY_STATES
         per_partition: dict[TopicPartition, Status] = {}
         for (topic, partition), lag in seen.partitions.items():
@@ -218,7 +224,7 @@ class Evaluator:
         self.statuses[group] = status
         self.partition_statuses[group] = per_partition
         if status != before_status:
-            attributes = group_attributes(group)
+            attributes = self._group_attributes(group)
             attributes.update(
                 {
                     "oracle.kafka.status": status.value,
@@ -241,10 +247,18 @@ class Evaluator:
             )
         return events
 
+    def _group_attributes(self, group: str) -> Attributes:
+        """`group_attributes` and the members last seen (``oracle.kafka.consumer.members``)."""
+        attributes = group_attributes(group)
+        members = self.last_members.get(group)
+        if members:
+            attributes["oracle.kafka.consumer.members"] = list(members)
+        return attributes
+
     def _spike_event(
         self, time_ns: int, group: str, topic: str, partition: int, lag: PartitionLag
     ) -> InfraEvent:
-        attributes = group_attributes(group)
+        attributes = self._group_attributes(group)
         attributes.update(
             {
                 "messaging.destination.name": topic,

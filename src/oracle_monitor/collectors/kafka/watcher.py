@@ -203,7 +203,13 @@ class KafkaWatcher:
         committed: dict[str, dict[tuple[str, int], int]] = {}
         poll = Poll(time=now)
         for group, future in offset_futures.items():
-            seen = GroupPoll(state=group_states[group], members=len(members.get(group, [])))
+            found = members.get(group, [])
+            names = {str(m[key]).lstrip("/") for m in found for key in ("client_id", "host")}
+            seen = GroupPoll(
+                state=group_states[group],
+                members=len(found),
+                member_names=tuple(sorted(name for name in names if name)),
+            )
             poll.groups[group] = seen
             try:
                 result = future.result(timeout=timeout)
