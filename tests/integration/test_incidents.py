@@ -205,6 +205,42 @@ def test_a_task_whose_process_died_is_orphaned(
         time.sleep(0.3)
 
 
+def test_memory_pressure_before_an_oom_kill_is_its_cause(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    """The pod's working set sits at 98 % of its limit (metrics.k8s.io, recorded), then the
+    kernel kills it: the pressure is the root, the kill follows, the task is orphaned."""
+    recorded = fixture("pod_oomkilled")
+    with ApiServer() as api:
+        items = fixture("pod_metrics")["items"]
+        for container in items[0]["containers"]:  # 500 MiB of its 512 MiB limit
+            container["usage"]["memory"] = f"{500 // len(items[0]['containers'])}Mi"
+        api.metrics = items
+        server = start_server(
+            kubeconfig=str(api.write_kubeconfig(tmp_path / "kubeconfig")),
+            chain_orphan_timeout_seconds=str(ORPHAN_TIMEOUT_S),
+            k8s_metrics_poll_seconds="0.2", k8s_memory_pressure_seconds="0.5",
+        )  # fmt: skip
+        before = running(recorded, time.time() - 60)
+        api.apply("pods", before)
+        seen(server, before)
+        send_open_task(server, recorded, "task-pressure")
+        (pressure,) = events_of(server, "memory_pressure")
+        assert pressure["entity"] == f"pod/agents/{recorded['metadata']['name']}"
+        killed_at = max(time.time() + 1, pressure["time_unix_nano"] / 1e9 + 1)
+        api.apply("pods", moved(recorded, killed_at, anchor=died_at(recorded)))
+        body = chain_when(server, "task-pressure", "task_orphaned")
+        shape = [(link["kind"], link["caused_by"]) for link in body["chain"]]
+        assert shape == [("memory_pressure", None), ("oom_killed", 0), ("task_orphaned", 1)], body[
+            "summary"
+        ]
+        assert "at 98% of its memory limit" in body["summary"], body["summary"]
+        deadline = time.monotonic() + 15
+        while not {"memory_pressure", "oom_killed", "task_orphaned"} <= alert_kinds(server):
+            assert time.monotonic() < deadline, alert_kinds(server)
+            time.sleep(0.3)
+
+
 def test_a_deleted_pod_orphans_its_task(cluster: tuple[ApiServer, OracleServer]) -> None:
     api, server = cluster
     task_id = "task-deleted"
