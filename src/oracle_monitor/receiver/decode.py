@@ -1,7 +1,8 @@
 """OTLP trace requests -> `Span` objects: pure functions, no I/O.
 
 `decode_protobuf` takes the bytes of an ``ExportTraceServiceRequest`` (gRPC, OTLP/HTTP
-protobuf), `decode_json` its OTLP/JSON form, `decode_request` an already parsed message. A body
+protobuf), `decode_request` an already parsed message (`oracle_monitor.receiver.otlp_json`
+decodes the OTLP/JSON form into the same `DecodedBatch`). A body
 that is not a request at all raises `MalformedRequest`; a request that is fine except for some
 spans (bad ids, absurd times) yields the good spans plus a count and reasons for the rest, as
 OTLP's partial-success response wants.
@@ -35,7 +36,6 @@ __all__ = [
     "DecodeLimits",
     "DecodedBatch",
     "MalformedRequest",
-    "decode_json",
     "decode_protobuf",
     "decode_request",
 ]
@@ -103,17 +103,6 @@ def decode_protobuf(body: bytes, limits: DecodeLimits) -> DecodedBatch:
     except (DecodeError, RecursionError, ValueError, TypeError) as error:
         raise MalformedRequest(f"invalid protobuf ExportTraceServiceRequest: {error}") from error
     return decode_request(request, limits)
-
-
-def decode_json(body: bytes, limits: DecodeLimits) -> DecodedBatch:
-    """Decode an OTLP/JSON ``ExportTraceServiceRequest`` (hex ids; see `otlp_json`).
-
-    Raises `MalformedRequest` for broken JSON or a structure that is not such a request; spans
-    whose ids are not hex are rejected one by one.
-    """
-    from oracle_monitor.receiver.otlp_json import decode_json_document  # imports this module
-
-    return decode_json_document(body, limits)
 
 
 def decode_request(request: Any, limits: DecodeLimits) -> DecodedBatch:

@@ -43,7 +43,7 @@ from oracle_monitor.receiver.decode import (
     summary,
 )
 
-__all__ = ["decode_json_document"]
+__all__ = ["decode_json"]
 
 _KIND_NAMES: Final = {f"SPAN_KIND_{kind.name}": kind for kind in SpanKind}
 _STATUS_NAMES: Final = {f"STATUS_CODE_{code.name}": code for code in StatusCode}
@@ -56,8 +56,12 @@ _NOT_HEX: Final = bytes(7)
 _JSON_TYPES: Final = {dict: "object", list: "array", str: "string", bool: "boolean"}
 
 
-def decode_json_document(body: bytes, limits: DecodeLimits) -> DecodedBatch:
-    """Decode an OTLP/JSON body; see `oracle_monitor.receiver.decode.decode_json`."""
+def decode_json(body: bytes, limits: DecodeLimits) -> DecodedBatch:
+    """Decode an OTLP/JSON ``ExportTraceServiceRequest`` (hex ids).
+
+    Raises `MalformedRequest` for broken JSON or a structure that is not such a request; spans
+    whose ids are not hex are rejected one by one.
+    """
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:

@@ -15,12 +15,8 @@ from typing import Final
 from oracle_monitor.collectors.llm.pricing import PriceTable, load_prices, price_spans
 from oracle_monitor.forward import ForwardConfig, ForwardCounters, Forwarder
 from oracle_monitor.model import Span
-from oracle_monitor.receiver.decode import (
-    DecodedBatch,
-    DecodeLimits,
-    decode_json,
-    decode_protobuf,
-)
+from oracle_monitor.receiver.decode import DecodedBatch, DecodeLimits, decode_protobuf
+from oracle_monitor.receiver.otlp_json import decode_json
 from oracle_monitor.receiver.sink import Prepared
 from oracle_monitor.store import Store, open_store
 

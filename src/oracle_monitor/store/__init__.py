@@ -91,7 +91,7 @@ def _open_postgresql(url: str, migrate: bool) -> Store:
 def _open_supabase(url: str, migrate: bool) -> Store:
     from oracle_monitor.store.postgrest import SupabaseStore
 
-    return SupabaseStore(url, migrate=migrate)
+    return SupabaseStore(url, open_spans=open_store, migrate=migrate)
 
 
 #: URL scheme -> function(everything after "scheme://" up to "?", query options) -> Store.

@@ -22,7 +22,7 @@ import pytest
 from oracle_monitor.collectors.llm.pricing import load_prices, price_spans
 from oracle_monitor.model import Span
 from oracle_monitor.receiver.decode import DecodeLimits
-from oracle_monitor.receiver.otlp_json import decode_json_document
+from oracle_monitor.receiver.otlp_json import decode_json
 from oracle_monitor.store.sqlite import SQLiteStore
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "frameworks"
@@ -31,7 +31,7 @@ NAMES = sorted(p.name.removesuffix(".calls.json") for p in FIXTURES.glob("*.call
 
 def recorded(name: str) -> tuple[list[Span], list[dict[str, object]]]:
     body = (FIXTURES / f"{name}.json").read_bytes()
-    spans = decode_json_document(body, DecodeLimits()).spans
+    spans = decode_json(body, DecodeLimits()).spans
     price_spans(spans, load_prices(None))
     calls = json.loads((FIXTURES / f"{name}.calls.json").read_text())
     return spans, calls

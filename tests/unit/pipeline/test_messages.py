@@ -20,12 +20,8 @@ from oracle_monitor.pipeline.messages import (
     parse_request,
     split_request,
 )
-from oracle_monitor.receiver.decode import (
-    DecodeLimits,
-    MalformedRequest,
-    decode_json,
-    decode_protobuf,
-)
+from oracle_monitor.receiver.decode import DecodeLimits, MalformedRequest, decode_protobuf
+from oracle_monitor.receiver.otlp_json import decode_json
 from tests.integration import otlp_payloads as otlp
 
 TRACES = [os.urandom(16) for _ in range(3)]

@@ -17,10 +17,10 @@ from oracle_monitor.receiver.decode import (
     DecodedBatch,
     DecodeLimits,
     MalformedRequest,
-    decode_json,
     decode_protobuf,
     decode_request,
 )
+from oracle_monitor.receiver.otlp_json import decode_json
 
 LIMITS = DecodeLimits()
 TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")

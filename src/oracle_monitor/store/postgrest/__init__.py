@@ -26,7 +26,7 @@ requests are retried twice when the failure is transient (no answer, 502/503/504
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -89,16 +89,17 @@ def check_schema(rest: Rest) -> None:
 class SupabaseStore:
     """A `Store`: spans in SQLite, events, snapshots and alerts through PostgREST.
 
-    ``url`` is a ``supabase://`` URL (`SupabaseURL`). Opening checks the key and the schema
-    with one request, and raises `PostgRESTError` (the key refused, the tables missing, the
+    ``url`` is a ``supabase://`` URL (`SupabaseURL`); ``open_spans`` opens the span store its
+    ``spans`` option names (`oracle_monitor.store.open_store`). Opening checks the key and the
+    schema with one request, and raises `PostgRESTError` (the key refused, the tables missing, the
     project unreachable) or ValueError (a bad URL, the anon key) with a message saying what
     to do. ``migrate`` is accepted for `open_store`'s sake: the schema is never migrated
     from here, and one that is behind is always an error.
     """
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
-        from oracle_monitor.store import open_store
-
+    def __init__(
+        self, url: str, *, open_spans: Callable[[str], Store], migrate: bool = True
+    ) -> None:
         del migrate
         self.url = SupabaseURL.parse(url)
         if key_role(self.url.key) == "anon":
@@ -111,7 +112,7 @@ class SupabaseStore:
         self._rest = Rest(self.url)
         try:
             check_schema(self._rest)
-            self._spans: Store = open_store(self.url.spans)
+            self._spans: Store = open_spans(self.url.spans)
         except BaseException:
             self._rest.close()
             raise
