@@ -17,7 +17,9 @@ A pod event *starves* the group when its kind is in `STARVING` and its pod is a 
 belongs to a runner's workload: the workload the event names (the Kubernetes collector puts the
 pod's Deployment, StatefulSet or owner on it) is a runner span's workload, or names a runner
 pod as Kubernetes names the pods it makes (``<deployment>-<template hash>-<suffix>``,
-``<statefulset>-<ordinal>``, ``<owner>-<suffix>``); namespaces must agree when both are known.
+``<statefulset>-<ordinal>``, ``<owner>-<suffix>``). An event that names no workload (a core/v1
+Event such as ``FailedScheduling`` names only its pod) starves the group when its pod and a
+runner pod are named as two pods of one Deployment. Namespaces must agree when both are known.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ _POD_SUFFIX = {
     "StatefulSet": re.compile(r"\d+"),
 }
 _OTHER_SUFFIX = re.compile(r"[a-z0-9]{5}")
+_DEPLOYMENT_POD = re.compile(r"(?P<deployment>.+)-[a-z0-9]{1,10}-[a-z0-9]{5}")
 
 
 @dataclass(slots=True)
@@ -124,6 +127,9 @@ def starves(event: InfraEvent, runners: Runners) -> bool:
     if any(pod == name and _same(ns, namespace) for ns, pod in runners.pods):
         return True
     workloads = _workloads(a)
+    if not workloads:
+        stem = _DEPLOYMENT_POD.fullmatch(name)
+        workloads = [("Deployment", stem["deployment"])] if stem else []
     for ns, _kind, workload in runners.workloads:
         if _same(ns, namespace) and any(w == workload for _, w in workloads):
             return True

@@ -40,6 +40,11 @@ def pod_event(name: str, kind: str = "image_pull_backoff", **attributes: str) ->
          True),
         ("kafka-writer-2x",
          pod_event("kafka-writer-0", **{"k8s.statefulset.name": "kafka-writer"}), False),
+        # A core/v1 Event names only its pod: two pods of one Deployment by their names.
+        ("writer-7d9f8c6b5-x2x4q", pod_event("writer-6c4b7f9d8-qq7zt", "failed_scheduling"),
+         True),
+        ("writer-api-7d9f8c6b5-x2x4q",
+         pod_event("writer-6c4b7f9d8-qq7zt", "failed_scheduling"), False),
         # Not a problem that stops a pod from consuming.
         ("writer-7d9f8c6b5-x2x4q", pod_event("writer-7d9f8c6b5-x2x4q", "pod_ready"), False),
     ],
