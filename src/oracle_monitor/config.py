@@ -197,6 +197,12 @@ class Settings(BaseSettings):
 
     # Kubernetes collector: on with a kubeconfig, or in a pod (service account).
     kubeconfig: Path | None = Field(None, description="Kubeconfig of the cluster to watch.")
+    kubernetes_service_host: str | None = Field(
+        None,
+        validation_alias="KUBERNETES_SERVICE_HOST",
+        description="Set by Kubernetes in every pod: without a kubeconfig, the collector then "
+        "watches the cluster with the pod's service account.",
+    )
     k8s_namespaces: str = Field("", description="Comma-separated namespaces; empty: all.")
     k8s_metrics_poll_seconds: float = Field(15.0, gt=0, description="metrics.k8s.io poll period.")
     k8s_memory_pressure_ratio: float = Field(

@@ -68,15 +68,20 @@ async def running(api: ApiServer, tmp_path: Path) -> AsyncIterator[tuple[K8sColl
 
 
 def test_create_needs_kubeconfig_or_pod(tmp_path: Path) -> None:
-    settings = Settings.model_validate({"data_dir": tmp_path})
-    assert create(settings, print, environ={}) is None
-    in_pod = create(settings, print, environ={"KUBERNETES_SERVICE_HOST": "10.0.0.1"})
+    # Given explicitly: the tests may run in a pod, where Kubernetes sets the variable.
+    settings = Settings.model_validate({"data_dir": tmp_path, "KUBERNETES_SERVICE_HOST": None})
+    assert create(settings, print) is None
+    in_pod_settings = Settings.model_validate(
+        {"data_dir": tmp_path, "KUBERNETES_SERVICE_HOST": "10.0.0.1"}
+    )
+    in_pod = create(in_pod_settings, print)
     assert isinstance(in_pod, K8sCollector)
     assert in_pod.config.in_cluster
     with_file = create(
-        Settings.model_validate({"data_dir": tmp_path, "kubeconfig": tmp_path / "k"}),
+        Settings.model_validate(
+            {"data_dir": tmp_path, "kubeconfig": tmp_path / "k", "KUBERNETES_SERVICE_HOST": "h"}
+        ),
         print,
-        environ={},
     )
     assert isinstance(with_file, K8sCollector)
     assert not with_file.config.in_cluster

@@ -6,8 +6,6 @@ set: the service account's token, see ``deploy/k8s/rbac.yaml`` for the permissio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from oracle_monitor.collectors.base import Collector, EventSink
 from oracle_monitor.collectors.k8s.config import K8sConfig
 from oracle_monitor.collectors.k8s.watcher import K8sCollector
@@ -20,7 +18,6 @@ __all__ = ["K8sCollector", "K8sConfig", "create"]
 def create(
     settings: Settings,
     sink: EventSink,
-    environ: Mapping[str, str] | None = None,
     *,
     store: Store | None = None,
 ) -> Collector | None:
@@ -29,5 +26,5 @@ def create(
     ``store`` is part of the factory signature (`oracle_monitor.collectors.registry`); this
     collector does not read the store.
     """
-    cfg = K8sConfig.from_settings(settings, environ)
+    cfg = K8sConfig.from_settings(settings)
     return None if cfg is None else K8sCollector(cfg, sink)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,12 +37,9 @@ class K8sConfig:
     memory_pressure_seconds: float = 30.0
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, environ: Mapping[str, str] | None = None
-    ) -> K8sConfig | None:
+    def from_settings(cls, settings: Settings) -> K8sConfig | None:
         """The config, or ``None`` when there is no kubeconfig and we are not in a pod."""
-        env = os.environ if environ is None else environ
-        in_cluster = settings.kubeconfig is None and bool(env.get("KUBERNETES_SERVICE_HOST"))
+        in_cluster = settings.kubeconfig is None and bool(settings.kubernetes_service_host)
         if settings.kubeconfig is None and not in_cluster:
             return None
         return cls(
