@@ -13,7 +13,6 @@ the exact tokens of every call it answers; the server must account for each of t
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,23 +23,12 @@ from tests.fakes.agent_llm import ServedCall, running_agent_llm
 from tests.frameworks.record import run_workflow, workflow_env
 from tests.frameworks.venvs import frameworks
 from tests.integration.oracle_server import OracleServer
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 #: The model each workflow calls, as the costs API names it.
 MODELS = {"anthropic_sdk": "claude-3-5-haiku-20241022"}
-
-
-def _until(check: Callable[[], Any], what: str, timeout_s: float = 30.0) -> Any:
-    """``check()``'s first truthy answer; fails after ``timeout_s`` (exporters flush late)."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: still {last!r} after {timeout_s} s")
 
 
 def _served(calls: list[ServedCall]) -> dict[str | None, tuple[int, int]]:
@@ -85,10 +73,10 @@ def test_each_call_is_counted_under_its_agent(
     served = _served(calls)
     assert None not in served and len(served) >= 2, "every call names one of several agents"
 
-    by_agent = _until(
+    by_agent = wait_for(
         lambda: (body := _costs(server, "agent"))["total"]["requests"] == len(calls) and body,
-        "LLM calls stored",
-    )
+        30, "LLM calls stored", 0.2,
+    )  # fmt: skip
     counted = {g["key"]: (g["tokens"]["input"], g["tokens"]["output"]) for g in by_agent["groups"]}
     assert counted == served
     for group in by_agent["groups"]:
@@ -125,7 +113,7 @@ def test_each_call_is_counted_under_its_agent(
             for agent, tokens in served.items()
         )
 
-    _until(agents_match, "agents' tokens in /api/v1/agents")
+    wait_for(agents_match, 30, "agents' tokens in /api/v1/agents", 0.2)
 
     # And so do the per-agent Prometheus counters (read from the store, cached for seconds).
     def metrics_match() -> bool:
@@ -137,4 +125,4 @@ def test_each_call_is_counted_under_its_agent(
                     kinds[sample.labels["kind"]] = int(sample.value)
         return {a: (k["input"], k["output"]) for a, k in found.items()} == served
 
-    _until(metrics_match, "per-agent token counters in /metrics", timeout_s=40)
+    wait_for(metrics_match, 40, "per-agent token counters in /metrics", 0.2)

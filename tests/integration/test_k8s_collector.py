@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from oracle_monitor.config import Settings
 from oracle_monitor.demo.apiserver import ApiServer
 from oracle_monitor.model import InfraEvent
 from tests.fakes.k8s_fixtures import fixture
+from tests.waiting import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -29,13 +30,6 @@ class Recorder:
 
     def kinds(self) -> list[str]:
         return [e.kind for e in self.events]
-
-
-async def until(check: Callable[[], bool], within: float = 8.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -62,7 +56,7 @@ async def running(api: ApiServer, tmp_path: Path) -> AsyncIterator[tuple[K8sColl
     sink = Recorder()
     collector = K8sCollector(cfg, sink)
     await collector.start()
-    await until(lambda: collector.health().status == "ok")
+    await wait_for_async(lambda: collector.health().status == "ok")
     yield collector, sink
     await collector.shutdown()
 
@@ -91,7 +85,7 @@ async def test_initial_list_produces_state_and_events(
     running: tuple[K8sCollector, Recorder],
 ) -> None:
     collector, sink = running
-    await until(lambda: collector.state()["metrics_available"] is True)
+    await wait_for_async(lambda: collector.state()["metrics_available"] is True)
     pods = {p["name"]: p for p in collector.state()["pods"]}
     assert set(pods) == {"research-agent-7d9f8b6c4d-x2k9p", "planner-agent-5c8d9e7f6b-q4w7z"}
     agent = pods["research-agent-7d9f8b6c4d-x2k9p"]
@@ -112,7 +106,7 @@ async def test_watch_updates_in_order_and_rescheduling(
     api.apply("pods", fixture("pod_evicted"))
     api.apply("pods", fixture("pod_replacement"))
     api.delete("pods", "agents", "research-agent-7d9f8b6c4d-b7h4m")
-    await until(lambda: "pod_deleted" in sink.kinds()[before:])
+    await wait_for_async(lambda: "pod_deleted" in sink.kinds()[before:])
     new = [e.kind for e in sink.events[before:] if e.kind != "pod_scheduled"]
     assert new[:4] == ["oom_killed", "container_restarted", "oom_killed", "container_restarted"]
     assert new.index("pod_evicted") < new.index("pod_rescheduled") < new.index("pod_deleted")
@@ -128,13 +122,13 @@ async def test_gone_relists_without_losing_or_duplicating(
 ) -> None:
     collector, sink = running
     api.set_reachable(False)  # the watch misses changes while away...
-    await until(lambda: collector.health().status == "unreachable")
+    await wait_for_async(lambda: collector.health().status == "unreachable")
     api.apply("pods", fixture("pod_oomkilled"))
     api.delete("pods", "agents", "planner-agent-5c8d9e7f6b-q4w7z")
     api.compact()  # ...and its resourceVersion is too old: 410 Gone, relist
     api.set_reachable(True)
-    await until(lambda: "pod_deleted" in sink.kinds() and "oom_killed" in sink.kinds())
-    await until(lambda: collector.health().status == "ok")
+    await wait_for_async(lambda: "pod_deleted" in sink.kinds() and "oom_killed" in sink.kinds())
+    await wait_for_async(lambda: collector.health().status == "ok")
     await asyncio.sleep(2.5)  # a full watch timeout: any duplicate would have arrived
     ids = [e.event_id for e in sink.events if e.kind not in ("api_unreachable", "api_recovered")]
     assert len(ids) == len(set(ids))
@@ -150,14 +144,14 @@ async def test_unreachable_then_recovered(
 ) -> None:
     collector, sink = running
     api.set_reachable(False)
-    await until(lambda: collector.health().status == "unreachable")
+    await wait_for_async(lambda: collector.health().status == "unreachable")
     assert "Connection" in collector.health().detail or "refused" in collector.health().detail
     assert sink.kinds().count("api_unreachable") == 1
     api.set_reachable(True)
-    await until(lambda: "api_recovered" in sink.kinds())
+    await wait_for_async(lambda: "api_recovered" in sink.kinds())
     assert collector.health().status == "ok"
     api.apply("pods", fixture("pod_oomkilled"))
-    await until(lambda: "oom_killed" in sink.kinds())  # watching resumed
+    await wait_for_async(lambda: "oom_killed" in sink.kinds())  # watching resumed
 
 
 async def test_expired_token_then_rotated(
@@ -165,13 +159,13 @@ async def test_expired_token_then_rotated(
 ) -> None:
     collector, sink = running
     api.require_token("rotated-token")
-    await until(lambda: collector.health().status == "unreachable")
+    await wait_for_async(lambda: collector.health().status == "unreachable")
     assert "401" in collector.health().detail
     assert "api_unreachable" in sink.kinds()
     api.write_kubeconfig(tmp_path / "kubeconfig", token="rotated-token")
-    await until(lambda: "api_recovered" in sink.kinds())
+    await wait_for_async(lambda: "api_recovered" in sink.kinds())
     api.apply("pods", fixture("pod_oomkilled"))
-    await until(lambda: "oom_killed" in sink.kinds())
+    await wait_for_async(lambda: "oom_killed" in sink.kinds())
 
 
 async def test_no_metrics_api_is_quiet(api: ApiServer, tmp_path: Path) -> None:
@@ -179,7 +173,7 @@ async def test_no_metrics_api_is_quiet(api: ApiServer, tmp_path: Path) -> None:
     cfg = K8sConfig(kubeconfig=api.write_kubeconfig(tmp_path / "k"), metrics_poll_seconds=0.1)
     collector = K8sCollector(cfg, Recorder())
     await collector.start()
-    await until(lambda: collector.state()["metrics_available"] is False)
+    await wait_for_async(lambda: collector.state()["metrics_available"] is False)
     await asyncio.sleep(0.5)
     assert collector.health().status == "ok"
     metric_calls = [r for r in api.requests if "metrics.k8s.io" in r]
@@ -193,7 +187,7 @@ async def test_shutdown_is_quick_and_idempotent(api: ApiServer, tmp_path: Path) 
     started = time.monotonic()
     await collector.start()
     assert time.monotonic() - started < 0.5
-    await until(lambda: collector.health().status == "ok")
+    await wait_for_async(lambda: collector.health().status == "ok")
     await asyncio.sleep(0.3)
     started = time.monotonic()
     await collector.shutdown()
@@ -220,7 +214,7 @@ async def test_memory_near_the_limit_for_long_is_memory_pressure(
     collector = K8sCollector(cfg, sink)
     await collector.start()
     try:
-        await until(lambda: "memory_pressure" in sink.kinds())
+        await wait_for_async(lambda: "memory_pressure" in sink.kinds())
         await asyncio.sleep(0.5)  # more polls: still one event for this episode
         (event,) = [e for e in sink.events if e.kind == "memory_pressure"]
         assert event.entity == "pod/agents/research-agent-7d9f8b6c4d-x2k9p"

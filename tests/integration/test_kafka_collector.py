@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from oracle_monitor.collectors.kafka import KafkaCollectorConfig, KafkaWatcher, 
 from oracle_monitor.config import Settings
 from oracle_monitor.demo.broker import KafkaBroker
 from oracle_monitor.model import InfraEvent, Severity
+from tests.waiting import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +36,6 @@ class Sink:
     def kinds(self, kind: str) -> list[InfraEvent]:
         with self.lock:
             return [event for event in self.events if event.kind == kind]
-
-
-async def wait_for(predicate: Callable[[], Any], limit: float = 15.0) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``limit`` seconds."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"condition not met within {limit}s")
 
 
 def watcher_for(broker: KafkaBroker, sink: Sink, **overrides: Any) -> KafkaWatcher:
@@ -107,24 +97,16 @@ async def test_lag_status_and_dlq(kafka_broker: KafkaBroker) -> None:
     watcher = watcher_for(kafka_broker, sink)
     await watcher.start()
     try:
-        parts = await wait_for(lambda: len(partition_state(watcher, "workers")) == 2)
+        await wait_for_async(lambda: len(partition_state(watcher, "workers")) == 2)
         parts = partition_state(watcher, "workers")
-        assert (parts[0]["committed_offset"], parts[0]["log_end_offset"], parts[0]["lag"]) == (
-            3,
-            5,
-            2,
-        )
-        assert (parts[1]["committed_offset"], parts[1]["log_end_offset"], parts[1]["lag"]) == (
-            1,
-            5,
-            4,
-        )
+        offsets = [(p["committed_offset"], p["log_end_offset"], p["lag"]) for p in parts.values()]
+        assert offsets == [(3, 5, 2), (1, 5, 4)]
         now = time.time()
         for p, offset in ((0, 3), (1, 1)):
             expected = now - stamps[p][offset] / 1000
             assert abs(parts[p]["lag_seconds"] - expected) < 3, (p, parts[p], expected)
             assert parts[p]["lag_seconds_from"] == "message"
-        spiked = await wait_for(lambda: len(sink.kinds("lag_spike")) == 2)
+        spiked = await wait_for_async(lambda: len(sink.kinds("lag_spike")) == 2)
         assert spiked
         spikes = {
             e.attributes["messaging.destination.partition.id"] for e in sink.kinds("lag_spike")
@@ -137,13 +119,13 @@ async def test_lag_status_and_dlq(kafka_broker: KafkaBroker) -> None:
         assert not topics[topic]["is_dlq"] and topics[topic]["end_offsets"] == {"0": 5, "1": 5}
 
         # Nothing committed for a whole window while lag > 0: STALL.
-        await wait_for(lambda: watcher.state()["groups"]["workers"]["status"] == "STALL")
+        await wait_for_async(lambda: watcher.state()["groups"]["workers"]["status"] == "STALL")
         stall = sink.kinds("consumer_status_changed")[-1]
         assert stall.entity == "consumer_group/workers" and stall.severity == Severity.ERROR
         assert stall.attributes["messaging.kafka.consumer.group"] == "workers"
 
         produce(kafka_broker, dlq, 0, [base_ms])
-        growth = await wait_for(lambda: sink.kinds("dlq_growth"))
+        growth = await wait_for_async(lambda: sink.kinds("dlq_growth"))
         assert growth[0].attributes["oracle.kafka.dlq_depth"] == 3
         assert growth[0].entity == f"topic/{dlq}"
 
@@ -151,7 +133,7 @@ async def test_lag_status_and_dlq(kafka_broker: KafkaBroker) -> None:
         consumer.commit(
             offsets=[TopicPartition(topic, 0, 5), TopicPartition(topic, 1, 5)], asynchronous=False
         )
-        await wait_for(lambda: watcher.state()["groups"]["workers"]["status"] == "OK")
+        await wait_for_async(lambda: watcher.state()["groups"]["workers"]["status"] == "OK")
         changes = sink.kinds("consumer_status_changed")
         assert [e.attributes["oracle.kafka.status"] for e in changes][-2:] == ["STALL", "OK"]
         assert changes[-1].severity == Severity.INFO
@@ -171,9 +153,9 @@ async def test_throughput_from_end_offsets(
 ) -> None:
     watcher, _ = running
     topic = kafka_broker.create_topic("stream", partitions=1)
-    await wait_for(lambda: topic in watcher.state()["topics"])
+    await wait_for_async(lambda: topic in watcher.state()["topics"])
     produce(kafka_broker, topic, 0, [int(time.time() * 1000)] * 20)
-    rate = await wait_for(lambda: watcher.state()["topics"][topic]["throughput_msgs_per_s"])
+    rate = await wait_for_async(lambda: watcher.state()["topics"][topic]["throughput_msgs_per_s"])
     assert rate > 0
 
 
@@ -189,12 +171,12 @@ async def test_lag_seconds_interpolated_when_messages_cannot_be_read(
     watcher = watcher_for(kafka_broker, sink, probe_budget_seconds=0.0)
     await watcher.start()
     try:
-        await wait_for(lambda: len(partition_state(watcher, "slowpokes")) == 1)
+        await wait_for_async(lambda: len(partition_state(watcher, "slowpokes")) == 1)
         assert partition_state(watcher, "slowpokes")[0]["lag"] == 0
         await asyncio.sleep(0.5)
         produced = time.time()
         produce(kafka_broker, topic, 0, [int(produced * 1000) - 3_600_000] * 3)
-        await wait_for(lambda: partition_state(watcher, "slowpokes")[0]["lag"] == 3)
+        await wait_for_async(lambda: partition_state(watcher, "slowpokes")[0]["lag"] == 3)
         await asyncio.sleep(1.0)
         part = partition_state(watcher, "slowpokes")[0]
         # The (hour-old) timestamps are never read: the age comes from the end-offset history.
@@ -208,18 +190,18 @@ async def test_broker_outage_and_recovery(
     kafka_broker: KafkaBroker, running: tuple[KafkaWatcher, Sink]
 ) -> None:
     watcher, sink = running
-    await wait_for(lambda: watcher.health().status == "ok")
+    await wait_for_async(lambda: watcher.health().status == "ok")
     kafka_broker.stop()
-    await wait_for(lambda: watcher.health().status == "unreachable", limit=20)
+    await wait_for_async(lambda: watcher.health().status == "unreachable", 20)
     assert watcher.health().detail
     assert watcher.state()["health"]["status"] == "unreachable"
-    down = await wait_for(lambda: sink.kinds("broker_unreachable"))
+    down = await wait_for_async(lambda: sink.kinds("broker_unreachable"))
     assert down[0].severity == Severity.ERROR
     assert down[0].entity == f"broker/{kafka_broker.bootstrap_servers}"
 
     kafka_broker.start()
-    await wait_for(lambda: watcher.health().status == "ok", limit=30)
-    up = await wait_for(lambda: sink.kinds("broker_recovered"))
+    await wait_for_async(lambda: watcher.health().status == "ok", 30)
+    up = await wait_for_async(lambda: sink.kinds("broker_recovered"))
     assert len(up) == 1 and len(sink.kinds("broker_unreachable")) == 1
 
 

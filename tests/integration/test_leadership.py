@@ -23,6 +23,7 @@ import pytest
 from oracle_monitor.aggregator.leadership import Leadership, LeadershipConfig, lock_ids
 from oracle_monitor.store import open_store
 from tests.integration.postgres import admin_connection, fresh_store_url
+from tests.waiting import wait_for, wait_for_async
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERVAL_S = 0.5
@@ -66,14 +67,6 @@ class Contender:
             self.process.kill()
         self.process.wait(10)
         self._reader.join(5)
-
-
-def wait_for(condition: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def lock_holders(key: int) -> list[str]:
@@ -182,14 +175,6 @@ class Recorder:
             self.ends.append(time.monotonic())
 
 
-async def until(condition: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 def config(url: str, holder: str) -> LeadershipConfig:
     return LeadershipConfig(store_url=url, holder=holder, retry_s=0.3, check_s=0.2, keepalive_s=2.0)
 
@@ -200,7 +185,7 @@ async def test_a_leader_whose_connection_is_terminated_stops_its_duties(store_ur
     stop = asyncio.Event()
     task = asyncio.create_task(leadership.run(duties, stop))
     try:
-        await until(lambda: leadership.is_leader, 10, "leadership")
+        await wait_for_async(lambda: leadership.is_leader, 10, "leadership")
         assert leadership.stats()["role"] == "leader"
         with admin_connection() as conn:
             (count,) = conn.execute(
@@ -210,13 +195,15 @@ async def test_a_leader_whose_connection_is_terminated_stops_its_duties(store_ur
             ).fetchone() or (0,)
         terminated = time.monotonic()
         assert count == 1
-        await until(lambda: duties.ends, 5, "the duties to stop")
+        await wait_for_async(lambda: duties.ends, 5, "the duties to stop")
         stopped_after = duties.ends[0] - terminated
         print(f"duties stopped {stopped_after:.3f} s after pg_terminate_backend")
         assert stopped_after < 0.2 + 1.0  # one check interval and slack
         assert leadership.lost == 1 and "lock connection failed" in leadership.last_error
         # It contends again (nobody else does) and leads a second term.
-        await until(lambda: len(duties.starts) == 2 and leadership.is_leader, 10, "a new term")
+        await wait_for_async(
+            lambda: len(duties.starts) == 2 and leadership.is_leader, 10, "a new term"
+        )
         assert leadership.terms == 2
     finally:
         stop.set()
@@ -233,7 +220,9 @@ async def test_contenders_share_a_lock_per_schema_and_tenant(store_url: str) -> 
     stop = asyncio.Event()
     tasks = [asyncio.create_task(x.run(r, stop)) for x, r in zip((a, b, c), recorders, strict=True)]
     try:
-        await until(lambda: (a.is_leader or b.is_leader) and c.is_leader, 10, "two leaders")
+        await wait_for_async(
+            lambda: (a.is_leader or b.is_leader) and c.is_leader, 10, "two leaders"
+        )
         await asyncio.sleep(1.0)  # b or a has retried meanwhile, and failed
         assert a.is_leader != b.is_leader
         leader, follower = (a, b) if a.is_leader else (b, a)
@@ -246,7 +235,7 @@ async def test_contenders_share_a_lock_per_schema_and_tenant(store_url: str) -> 
         leader_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await leader_task
-        await until(lambda: follower.is_leader, 5, "the follower to take over")
+        await wait_for_async(lambda: follower.is_leader, 5, "the follower to take over")
         print(f"takeover {time.monotonic() - stopped:.3f} s after the leader stopped")
         assert time.monotonic() - stopped < 0.3 + 1.0
     finally:
@@ -320,10 +309,10 @@ async def test_a_leader_whose_database_goes_silent_stops_its_duties(store_url: s
     stop = asyncio.Event()
     task = asyncio.create_task(leadership.run(duties, stop))
     try:
-        await until(lambda: leadership.is_leader, 10, "leadership")
+        await wait_for_async(lambda: leadership.is_leader, 10, "leadership")
         proxy.flowing.clear()  # nothing gets through, nothing is closed
         silent = time.monotonic()
-        await until(lambda: duties.ends, 10, "the duties to stop")
+        await wait_for_async(lambda: duties.ends, 10, "the duties to stop")
         stopped_after = duties.ends[0] - silent
         print(f"duties stopped {stopped_after:.3f} s after the database went silent")
         assert stopped_after < 0.2 + keepalive_s + 1.0  # a check, its timeout, slack
@@ -333,7 +322,9 @@ async def test_a_leader_whose_database_goes_silent_stops_its_duties(store_url: s
         assert lock_holders(leadership.key) == [leadership.application_name]
         proxy.cut()
         proxy.flowing.set()
-        await until(lambda: len(duties.starts) == 2 and leadership.is_leader, 10, "a new term")
+        await wait_for_async(
+            lambda: len(duties.starts) == 2 and leadership.is_leader, 10, "a new term"
+        )
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
@@ -353,11 +344,15 @@ async def test_a_follower_whose_database_goes_silent_still_stops_promptly(store_
     stop, follower_stop = asyncio.Event(), asyncio.Event()
     tasks = [asyncio.create_task(leader.run(Recorder(), stop))]
     try:
-        await until(lambda: leader.is_leader, 10, "leadership")
+        await wait_for_async(lambda: leader.is_leader, 10, "leadership")
         following = asyncio.create_task(follower.run(Recorder(), follower_stop))
-        await until(lambda: follower.stats()["leader"] == "direct", 10, "the follower to look")
+        await wait_for_async(
+            lambda: follower.stats()["leader"] == "direct", 10, "the follower to look"
+        )
         proxy.flowing.clear()
-        await until(lambda: "no answer" in follower.last_error, 10, "the attempt to time out")
+        await wait_for_async(
+            lambda: "no answer" in follower.last_error, 10, "the attempt to time out"
+        )
         assert not follower.is_leader
         follower_stop.set()
         asked = time.monotonic()

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from oracle_monitor.demo.cluster import Cluster
 from oracle_monitor.demo.pods import Deployment
 from oracle_monitor.demo.ports import listening
 from oracle_monitor.model import InfraEvent
+from tests.waiting import wait_for_async
 
 pytestmark = pytest.mark.integration
 #: Grows by 8 MiB every 0.1 s once the file named by GROW exists; prints its pod name first.
@@ -45,13 +45,6 @@ class Recorder:
 
     def of(self, kind: str) -> list[InfraEvent]:
         return [e for e in self.events if e.kind == kind]
-
-
-async def until(check: Callable[[], object], within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -79,12 +72,12 @@ async def test_memory_over_the_limit_is_an_oom_kill_and_a_new_pod(
     cluster: tuple[Cluster, Recorder, Path],
 ) -> None:
     demo, sink, grow = cluster
-    await until(lambda: sink.of("pod_ready") and demo.live_pods("hungry-agent"))
+    await wait_for_async(lambda: sink.of("pod_ready") and demo.live_pods("hungry-agent"))
     [first] = demo.live_pods("hungry-agent")
     pid = demo._running[first.name].process.pid
-    await until(lambda: demo.memory_of(first.name) > 5 * 1024 * 1024)
+    await wait_for_async(lambda: demo.memory_of(first.name) > 5 * 1024 * 1024)
     grow.touch()
-    await until(lambda: sink.of("pod_rescheduled"))
+    await wait_for_async(lambda: sink.of("pod_rescheduled"))
     grow.unlink()
     [oom] = [e for e in sink.of("oom_killed") if e.entity.endswith(first.name)]
     assert oom.attributes["k8s.container.exit_code"] == 137
@@ -92,7 +85,9 @@ async def test_memory_over_the_limit_is_an_oom_kill_and_a_new_pod(
     assert moved.attributes["oracle.k8s.replaced_pod.name"] == first.name
     assert moved.time_ns >= oom.time_ns
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    await until(lambda: [e for e in sink.of("pod_deleted") if e.entity.endswith(first.name)])
+    await wait_for_async(
+        lambda: [e for e in sink.of("pod_deleted") if e.entity.endswith(first.name)]
+    )
     [second] = demo.live_pods("hungry-agent")
     assert (
         second.name != first.name and second.name.rsplit("-", 1)[0] == first.name.rsplit("-", 1)[0]
@@ -104,7 +99,7 @@ async def test_a_process_that_exits_restarts_in_place_and_crash_loops(
     cluster: tuple[Cluster, Recorder, Path],
 ) -> None:
     demo, sink, _ = cluster
-    await until(lambda: sink.of("crash_loop"))
+    await wait_for_async(lambda: sink.of("crash_loop"))
     [pod] = demo.live_pods("crashing-agent")
     restarts = [e for e in sink.of("container_restarted") if e.entity.endswith(pod.name)]
     assert restarts and restarts[0].attributes["k8s.container.exit_code"] == 3
@@ -115,7 +110,7 @@ async def test_the_official_client_parses_pods_and_metrics(
     cluster: tuple[Cluster, Recorder, Path], tmp_path: Path
 ) -> None:
     demo, sink, _ = cluster
-    await until(lambda: sink.of("pod_ready"))
+    await wait_for_async(lambda: sink.of("pod_ready"))
     api: Any = config.new_client_from_config(str(tmp_path / "kubeconfig"))  # type: ignore[no-untyped-call,unused-ignore]
     pods: Any = await asyncio.to_thread(client.CoreV1Api(api).list_namespaced_pod, "agents")
     hungry = next(p for p in pods.items if p.metadata.name.startswith("hungry-agent-"))
@@ -155,8 +150,10 @@ async def test_cpu_usage_is_measured(tmp_path: Path) -> None:
     demo.add(Deployment("busy", [sys.executable, "-c", busy]))
     demo.start()
     try:
-        await until(lambda: demo._metrics() and demo._metrics()[0]["containers"][0]["usage"]["cpu"]
-                    != "0n", within=6)  # fmt: skip
+        await wait_for_async(
+            lambda: demo._metrics() and demo._metrics()[0]["containers"][0]["usage"]["cpu"] != "0n",
+            6,
+        )
         cpu = demo._metrics()[0]["containers"][0]["usage"]["cpu"]
         assert 0.2 <= int(cpu[:-1]) / 1e9 <= 1.5
     finally:
