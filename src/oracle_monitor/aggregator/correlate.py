@@ -34,6 +34,7 @@ correlated with the configured `ChainConfig` (`chain_config` of the settings).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -539,21 +540,55 @@ def stored_evidence(
     for kind in sorted(STARVING):
         query = EventQuery(kind=kind, entity="pod/*", start_ns=start, end_ns=end, limit=1000)
         events += [e for e in reader.find_events(query) if e.event_id not in known]
-    trace_ids = {span.trace_id for span in spans}
-    consumers: list[Span] = []
-    for group in sorted({group_of(e.attributes) for e in lagging}):
-        for key in GROUP_KEYS:
-            found = TraceQuery(
-                tags=((key, group), ("span.kind", "consumer")), start_ns=start, end_ns=end,
-                limit=RUNNER_TRACES,
+    # Which pods run a group: its members, when the broker reports them, else its consumers'
+    # spans. Those are searched only among the traces of the services whose CONSUMER
+    # operations name a topic the task or the lag is about, so the search stays within the
+    # traces of the group's consumers, not all of them.
+    unknown = {
+        group_of(e.attributes)
+        for e in lagging
+        if not e.attributes.get("oracle.kafka.consumer.members")
+    } - {
+        group_of(e.attributes) for e in lagging if e.attributes.get("oracle.kafka.consumer.members")
+    }
+    topics = {keys[0] for span in spans if (keys := kafka_keys(span)) is not None}
+    topics |= {text(e.attributes.get("messaging.destination.name")) for e in lagging} - {""}
+    consumers = _runner_spans(reader, unknown, topics, (start, end), {s.trace_id for s in spans})
+    return Evidence(events, consumers)
+
+
+def _runner_spans(
+    reader: EvidenceReader,
+    groups: set[str],
+    topics: set[str],
+    window: tuple[int, int],
+    known_traces: set[str],
+) -> list[Span]:
+    """CONSUMER spans of ``groups`` in the traces (at most `RUNNER_TRACES` per group and
+    operation) of the services whose CONSUMER operations are about one of ``topics``."""
+    if not groups or not topics:
+        return []
+    operations = [
+        (service, operation.name)
+        for service in reader.services()
+        for operation in reader.operations(service, SpanKind.CONSUMER)
+        if not topics.isdisjoint(operation.name.split())  # "process plans", "plans receive"
+    ]
+    found: list[Span] = []
+    seen = set(known_traces)
+    for group in sorted(groups):
+        for (service, name), key in itertools.product(operations, GROUP_KEYS):
+            query = TraceQuery(
+                service=service, operation=name, tags=((key, group),), start_ns=window[0],
+                end_ns=window[1], limit=RUNNER_TRACES,
             )  # fmt: skip
-            for summary in reader.find_traces(found):
-                if summary.trace_id not in trace_ids:
-                    trace_ids.add(summary.trace_id)
-                    consumers += [
+            for summary in reader.find_traces(query):
+                if summary.trace_id not in seen:
+                    seen.add(summary.trace_id)
+                    found += [
                         s for s in reader.get_trace(summary.trace_id) if s.kind == SpanKind.CONSUMER
                     ]
-    return Evidence(events, consumers)
+    return found
 
 
 def correlate_stored(
