@@ -36,6 +36,7 @@ from tests.integration.oracle_server import OracleServer
 from tests.integration.test_bad_input import EXPORT
 from tests.integration.test_causal_end_to_end import as_otlp
 from tests.unit.aggregator.scenarios import ALL
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -266,10 +267,7 @@ def test_a_broker_outage_is_the_cause_of_the_tasks_it_broke(
         kafka_bootstrap=kafka_broker.bootstrap_servers, kafka_poll_seconds="0.2",
         chain_timeout_seconds="1",
     )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while server.api("/api/v1/infra").json()["collectors"]["kafka"]["health"]["status"] != "ok":
-        assert time.monotonic() < deadline, "the Kafka collector never reached the broker"
-        time.sleep(0.2)
+    kafka_ready(server)
     kafka_broker.stop()
     outage = events_of(server, "broker_unreachable")[0]
     began = outage["time_unix_nano"]
@@ -281,6 +279,15 @@ def test_a_broker_outage_is_the_cause_of_the_tasks_it_broke(
     assert body["chain"][1]["caused_by"] == 0 and body["chain"][1]["rule"] == "kafka_entity_of_span"
     assert body["summary"].startswith("Root cause: the Kafka broker "), body["summary"]
     assert "broker_unreachable" in alert_kinds(server)
+
+
+def kafka_ready(server: OracleServer) -> None:
+    """Wait until the Kafka collector has polled the broker."""
+    wait_for(
+        lambda: server.api("/api/v1/infra").json()["collectors"]["kafka"]["health"]["status"]
+        == "ok",
+        20, "the Kafka collector to reach the broker", 0.2,
+    )  # fmt: skip
 
 
 def events_of(server: OracleServer, kind: str, within_s: float = 20) -> list[Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -29,7 +30,13 @@ from oracle_monitor.demo.broker import KafkaBroker
 from tests.fakes.k8s_fixtures import fixture
 from tests.integration.conftest import StartServer
 from tests.integration.oracle_server import OracleServer
-from tests.integration.test_incidents import alert_kinds, chain_when, events_of, moved
+from tests.integration.test_incidents import (
+    alert_kinds,
+    chain_when,
+    events_of,
+    kafka_ready,
+    moved,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -80,19 +87,20 @@ def cluster_and_broker(
         yield api, kafka_broker, server
 
 
-def test_a_bad_rollout_is_the_root_of_the_tasks_it_stalled(
-    cluster_and_broker: tuple[ApiServer, KafkaBroker, OracleServer],
-) -> None:
-    api, broker, server = cluster_and_broker
+def rollout(
+    cluster: tuple[ApiServer, KafkaBroker, OracleServer], old_pod: dict[str, str], task_id: str
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """The group ``planners`` consumed ``plans`` on ``old_pod`` (its resource attributes, as
+    its CONSUMER span says); then a pod of Deployment ``planner-agent`` cannot pull its
+    image (recorded), nothing consumes, the lag grows and the task waiting for its plan times
+    out. Returns the task's chain, its trace id and the pod that could not pull."""
+    api, broker, server = cluster
     broker.create_topics(["plans", "plans-replies"])
-    # The old revision's pod consumed for the group, as its CONSUMER span says.
     produce(broker, "plans", 1)
     consume_one(broker, "plans", "planners")
-    old_pod = "planner-agent-7d9f8b6c4d-x2x4q"
     provider, tracer = tracer_for(
-        server, **{"service.name": "planner-agent", "k8s.pod.name": old_pod,
-                   "k8s.namespace.name": "agents"},
-    )  # fmt: skip
+        server, **{"service.name": "planner-agent", "k8s.namespace.name": "agents", **old_pod}
+    )
     with tracer.start_as_current_span(
         "process plans", kind=trace.SpanKind.CONSUMER,
         attributes={**KAFKA, "messaging.destination.name": "plans",
@@ -100,27 +108,31 @@ def test_a_bad_rollout_is_the_root_of_the_tasks_it_stalled(
     ):  # fmt: skip
         pass
     provider.shutdown()
-    # The new revision's pod cannot pull its image (recorded; a pod of the same Deployment).
     pulling = moved(fixture("pod_image_pull_backoff"), time.time() - 5)
     api.apply("pods", pulling)
     events_of(server, "image_pull_backoff")
-    # The research task asks for a plan; nothing consumes it, the lag grows.
     task_start = time.time_ns()
     produce(broker, "plans", 3)
     events_of(server, "lag_spike")
-    trace_id = send_waiting_task(server, "task-rollout", task_start)
+    trace_id = send_waiting_task(server, task_id, task_start)
+    return chain_when(server, task_id, "task_failed"), trace_id, pulling
 
-    body = chain_when(server, "task-rollout", "task_failed")
+
+def test_a_bad_rollout_is_the_root_of_the_tasks_it_stalled(
+    cluster_and_broker: tuple[ApiServer, KafkaBroker, OracleServer],
+) -> None:
+    server = cluster_and_broker[2]
+    old_pod = {"k8s.pod.name": "planner-agent-7d9f8b6c4d-x2x4q"}  # of the same Deployment
+    body, trace_id, pulling = rollout(cluster_and_broker, old_pod, "task-rollout")
     shape = [(link["kind"], link["entity"], link["caused_by"], link["rule"])
              for link in body["chain"]]  # fmt: skip
-    pod_entity = f"pod/agents/{pulling['metadata']['name']}"
+    name = pulling["metadata"]["name"]
     assert shape == [
-        ("image_pull_backoff", pod_entity, None, None),
+        ("image_pull_backoff", f"pod/agents/{name}", None, None),
         ("kafka_lag_spike", "partition/plans/0", 0, "starved_consumer_group"),
         ("agent_timeout", "agent/research", 1, "kafka_entity_of_span"),
         ("task_failed", "task/task-rollout", 2, "error_propagated"),
     ], body["summary"]
-    name = pulling["metadata"]["name"]
     assert body["summary"].startswith(f"Root cause: pod agents/{name} could not pull its image")
     assert (
         "with no pod of the consumer group running, Kafka consumer lag on partition plans/0"
@@ -131,6 +143,17 @@ def test_a_bad_rollout_is_the_root_of_the_tasks_it_stalled(
     pulled = [e for e in events if e["kind"] == "image_pull_backoff"]
     assert [e["via"] for e in pulled] == [["kafka"]], events
     assert {"image_pull_backoff", "lag_spike"} <= alert_kinds(server)
+
+
+def test_lag_from_a_rollout_of_another_deployment_is_not_blamed_on_it(
+    cluster_and_broker: tuple[ApiServer, KafkaBroker, OracleServer],
+) -> None:
+    """Precision: the same incident, but the group's consumers ran in another Deployment
+    than the pod that cannot pull: the lag is the root, the pod is not in the chain."""
+    old_pod = {"k8s.pod.name": "planner-v2-5f6a7b8c9d-aaaaa", "k8s.deployment.name": "planner-v2"}
+    body, _, _ = rollout(cluster_and_broker, old_pod, "task-other")
+    kinds = [link["kind"] for link in body["chain"]]
+    assert kinds == ["kafka_lag_spike", "agent_timeout", "task_failed"], body["summary"]
 
 
 def send_waiting_task(server: OracleServer, task_id: str, start_ns: int) -> str:
@@ -202,14 +225,6 @@ def test_a_dead_letter_build_up_follows_the_stalled_group(
         time.sleep(0.3)
 
 
-def kafka_ready(server: OracleServer) -> None:
-    """Wait until the Kafka collector has polled the broker."""
-    deadline = time.monotonic() + 20
-    while server.api("/api/v1/infra").json()["collectors"]["kafka"]["health"]["status"] != "ok":
-        assert time.monotonic() < deadline, "the Kafka collector never reached the broker"
-        time.sleep(0.2)
-
-
 def send_dead_lettered_task(server: OracleServer, task_id: str, start_ns: int) -> None:
     """The intake's task message, the worker's failed processing and its send to the DLQ."""
     own = {"oracle.task.id": task_id}
@@ -243,35 +258,3 @@ def send_dead_lettered_task(server: OracleServer, task_id: str, start_ns: int) -
     task.set_status(trace.Status(trace.StatusCode.ERROR, "task rejected by worker"))
     task.end(end)
     intake.shutdown()
-
-
-def test_lag_from_a_rollout_of_another_deployment_is_not_blamed_on_it(
-    cluster_and_broker: tuple[ApiServer, KafkaBroker, OracleServer],
-) -> None:
-    """Precision: the same incident, but the pod that cannot pull is of a Deployment that
-    runs no consumer of the group: the lag is the root, the pod is not in the chain."""
-    api, broker, server = cluster_and_broker
-    broker.create_topics(["plans", "plans-replies"])
-    produce(broker, "plans", 1)
-    consume_one(broker, "plans", "planners")
-    provider, tracer = tracer_for(
-        server, **{"service.name": "planner-agent", "k8s.pod.name": "planner-v2-5f6a7b8c9d-aaaaa",
-                   "k8s.namespace.name": "agents", "k8s.deployment.name": "planner-v2"},
-    )  # fmt: skip
-    with tracer.start_as_current_span(
-        "process plans", kind=trace.SpanKind.CONSUMER,
-        attributes={**KAFKA, "messaging.destination.name": "plans",
-                    "messaging.consumer.group.name": "planners"},
-    ):  # fmt: skip
-        pass
-    provider.shutdown()
-    pulling = moved(fixture("pod_image_pull_backoff"), time.time() - 5)
-    api.apply("pods", pulling)
-    events_of(server, "image_pull_backoff")
-    task_start = time.time_ns()
-    produce(broker, "plans", 3)
-    events_of(server, "lag_spike")
-    send_waiting_task(server, "task-other", task_start)
-    body = chain_when(server, "task-other", "task_failed")
-    kinds = [link["kind"] for link in body["chain"]]
-    assert kinds == ["kafka_lag_spike", "agent_timeout", "task_failed"], body["summary"]
