@@ -203,7 +203,9 @@ def uninstrument_llm_http() -> None:
     Our wrappers come off first, then the stock instrumentor's (which removes whatever wrapper
     is outermost). If something else has wrapped a transport method over ours since, ours is
     left in place but passes every request through, and the stock instrumentor stays on for
-    that library (logged): removing it then would remove the other wrapper instead.
+    that library (logged): removing it then would remove the other wrapper instead. For the
+    same reason, turn the stock instrumentors off through this function, not their own
+    ``uninstrument()``, which would remove our wrapper and leave theirs.
     """
     with _lock:
         for name, state in list(_instrumented.items()):
