@@ -16,7 +16,7 @@ instruments; only public helpers of `opentelemetry.util.http` are used.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,10 +51,9 @@ class HTTPSettings:
     sensitive_headers: tuple[str, ...] = SECRET_HEADERS
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> HTTPSettings:
-        """The settings the environment gives (``environ`` only for the opt-in variable)."""
-        env = os.environ if environ is None else environ
-        opt_in = {part.strip() for part in env.get(SEMCONV_OPT_IN_ENV, "").split(",")}
+    def from_environment(cls) -> HTTPSettings:
+        """The settings the process environment gives now."""
+        opt_in = {part.strip() for part in os.environ.get(SEMCONV_OPT_IN_ENV, "").split(",")}
         both = "http/dup" in opt_in
         new = both or "http" in opt_in
         return cls(
