@@ -29,11 +29,15 @@ then every call gets those bytes from an in-memory connection pool (an ``httpcor
 ``handle_request``, chunk by chunk as they arrived), so the figures are the client's and the
 instrumentation's CPU alone, with less noise; the instrumentation is the same code either way.
 
+``--bare`` (implies ``--replay``) makes the same four kinds of call with a plain ``httpx2``
+client, without the SDKs: what is left over ``none`` is the instrumentation's own cost, with
+less of the clients' work around it to blur it.
+
 ``--stream-parts N`` makes each stream N text deltas long (default: the documented examples'
 few), as a long answer is: what a chunk costs shows up there.
 
-Usage: ``python bench/llm_instrumentation.py [--rounds N] [--replay] [--stream-parts N]
-[--compare FILE]``.
+Usage: ``python bench/llm_instrumentation.py [--rounds N] [--replay] [--bare]
+[--stream-parts N] [--compare FILE]``.
 """
 
 from __future__ import annotations
@@ -133,7 +137,9 @@ def main() -> None:
     parser.add_argument("--compare", help="another llm_http.py to measure as mode 'compared'")
     parser.add_argument("--stream-parts", type=int, default=0, help="text deltas per stream")
     parser.add_argument("--replay", action="store_true", help="replay recorded responses")
+    parser.add_argument("--bare", action="store_true", help="plain httpx2 calls, no SDK; replays")
     args = parser.parse_args()
+    args.replay = args.replay or args.bare
     bare = TracerProvider()
     unsampled = TracerProvider(sampler=ALWAYS_OFF)
     exporter = EncodingExporter()
@@ -164,6 +170,9 @@ def main() -> None:
             return httpx2.Client(transport=instance)
 
         for name, transport in transports.items():
+            if args.bare:
+                calls[name] = bare_kinds(client(transport), upstream.base_url)
+                continue
             oai = openai.OpenAI(
                 api_key="sk-bench", base_url=upstream.openai_base_url, http_client=client(transport)
             )
@@ -214,6 +223,31 @@ def kinds(oai: openai.OpenAI, claude: anthropic.Anthropic) -> dict[str, Callable
         "openai stream": openai_stream,
         "anthropic json": anthropic_json,
         "anthropic stream": anthropic_stream,
+    }
+
+
+def bare_kinds(http: httpx2.Client, base_url: str) -> dict[str, Callable[[], None]]:
+    """The calls of `kinds` as plain requests with the SDKs' bodies, each body read to its end."""
+    chat = {"model": "o4-mini", "messages": MESSAGES}
+    chat_stream = {**chat, "stream": True, "stream_options": {"include_usage": True}}
+    message = {"model": CLAUDE, "max_tokens": 64, "messages": MESSAGES}
+
+    def post(path: str, body: dict[str, Any]) -> Callable[[], None]:
+        url = base_url + path
+        headers = {"authorization": "Bearer sk-bench", "x-api-key": "sk-ant-bench"}
+
+        def call() -> None:
+            with http.stream("POST", url, json=body, headers=headers) as response:
+                for _ in response.iter_bytes():
+                    pass
+
+        return call
+
+    return {
+        "openai json": post("/v1/chat/completions", chat),
+        "openai stream": post("/v1/chat/completions", chat_stream),
+        "anthropic json": post("/v1/messages", message),
+        "anthropic stream": post("/v1/messages", {**message, "stream": True}),
     }
 
 

@@ -10,8 +10,10 @@ from typing import Any
 
 import anthropic
 import httpx
+import httpx2
 import openai
 import pytest
+import wrapt
 from opentelemetry import baggage, propagate, trace
 from opentelemetry.context import attach, detach
 from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
@@ -24,7 +26,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from oracle_monitor.demo.llm_payloads import sse_chunks
 from oracle_monitor.demo.llm_provider import LLMProvider, running_llm_provider
-from oracle_monitor.instrumentation import setup
+from oracle_monitor.instrumentation import llm_http, setup
 from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
 from tests.otel_reset import reset_instrumentation
 
@@ -32,6 +34,7 @@ OPENAI_KEY = "sk-test-SECRET-openai-0123456789"
 ANTHROPIC_KEY = "sk-ant-test-SECRET-anthropic-0123456789"
 USER: Any = [{"role": "user", "content": "Say hello"}]
 CLAUDE = "claude-sonnet-4-20250514"
+STOCK_SCOPE = "opentelemetry.instrumentation.httpx"
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +82,12 @@ def claude(upstream: LLMProvider, provider: TracerProvider | None) -> anthropic.
 
 
 def http_spans(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
+    """The HTTP client spans: the stock instrumentor's and our LLM ones."""
     return [
         s
         for s in exporter.get_finished_spans()
-        if s.instrumentation_scope and "httpx" in s.instrumentation_scope.name
+        if s.instrumentation_scope
+        and s.instrumentation_scope.name in (STOCK_SCOPE, llm_http.__name__)
     ]
 
 
@@ -478,3 +483,80 @@ def test_configure_instruments_the_llm_clients(
     assert attrs(span)["gen_ai.usage.output_tokens"] == 300
     assert span.resource.attributes["service.name"] == "research-agent"
     assert span.resource.attributes["k8s.pod.name"] == "research-0"
+
+
+@contextmanager
+def instrumented() -> Iterator[InMemorySpanExporter]:
+    """`instrument_llm_http` with the environment as it is now, spans kept in memory."""
+    memory = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
+    instrument_llm_http(tracer_provider)
+    try:
+        yield memory
+    finally:
+        uninstrument_llm_http()
+
+
+@pytest.mark.parametrize("opt_in", ["http", "http/dup"])
+def test_stable_http_attribute_names_when_opted_in(
+    upstream: LLMProvider, monkeypatch: pytest.MonkeyPatch, opt_in: str
+) -> None:
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", f"database, {opt_in}")
+    with instrumented() as memory:
+        oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
+    (span,) = http_spans(memory)
+    port = int(upstream.base_url.rsplit(":", 1)[1])
+    assert attrs(span) | {
+        "http.request.method": "POST",
+        "url.full": upstream.openai_base_url + "/chat/completions",
+        "server.address": "127.0.0.1",
+        "server.port": port,
+        "network.peer.port": port,
+        "http.response.status_code": 200,
+        "network.protocol.version": "1.1",
+    } == attrs(span)
+    old = {"http.method", "http.url", "http.status_code"}
+    assert old <= set(attrs(span)) if opt_in == "http/dup" else not old & set(attrs(span))
+
+
+def test_excluded_urls_are_not_traced(
+    upstream: LLMProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_PYTHON_HTTPX_EXCLUDED_URLS", "/v1/chat/completions$")
+    with instrumented() as memory:
+        oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
+        oai(upstream).embeddings.create(model="text-embedding-3-small", input="hello")
+    (span,) = http_spans(memory)  # neither ours nor the stock instrumentor's for the chat call
+    assert span.name == "embeddings text-embedding-3-small"
+    assert "traceparent" not in upstream.requests[-2].headers
+
+
+def test_uninstrument_keeps_a_wrapper_put_over_ours(
+    upstream: LLMProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another tool wrapped the transport after us: uninstrumenting must not remove its wrapper."""
+    transport = httpx2.HTTPTransport
+    originals = dict(transport.__dict__), dict(httpx2.AsyncHTTPTransport.__dict__)
+    seen: list[str] = []
+
+    def other_tool(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        seen.append(args[0].url.path)
+        return wrapped(*args, **kwargs)
+
+    try:
+        with instrumented() as memory:
+            wrapt.wrap_function_wrapper(transport, "handle_request", other_tool)
+        oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
+        assert seen == ["/v1/chat/completions"]  # the other tool's wrapper is still there
+        assert "a transport method was wrapped again over ours" in caplog.text
+        (span,) = http_spans(memory)  # ours passes requests through: the stock span alone
+        assert span.name == "POST"
+    finally:
+        HTTPX2ClientInstrumentor().uninstrument()
+        transport.handle_request = originals[0]["handle_request"]  # type: ignore[method-assign]
+        httpx2.AsyncHTTPTransport.handle_async_request = originals[1]["handle_async_request"]  # type: ignore[method-assign]
+    with instrumented() as memory:  # and all is as new afterwards
+        oai(upstream).chat.completions.create(model="o4-mini", messages=USER)
+    (span,) = http_spans(memory)
+    assert span.name == "chat o4-mini"

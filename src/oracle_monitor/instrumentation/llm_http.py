@@ -1,30 +1,19 @@
 """GenAI attributes on the HTTP client spans of LLM calls, with no change to the calling code.
 
-`instrument_llm_http` turns on OpenTelemetry's httpx and httpx2 instrumentation (the OpenAI 3.x
-and Anthropic 2.x SDKs use httpx2) through subclasses of its instrumentors that route each
-request: one that `oracle_monitor.genai.classify` recognises as an LLM API call takes a lean
-path of ours (`oracle_monitor.instrumentation.llm_span`), every other request the stock
-instrumentor's code, unchanged. An LLM span is named ``"{operation} {model}"``, has the HTTP
-attributes the instrumentor would give it (in its ``OTEL_SEMCONV_STABILITY_OPT_IN`` mode, with
-its header-capture and excluded-URL settings; its HTTP duration metric is not recorded for LLM
-requests) and the GenAI attributes of `oracle_monitor.genai.LLMCall.attributes`; every attempt
-(retries included) is its own span, and a 429 span says ``oracle.llm.rate_limited`` and
-``oracle.llm.retry_after_s``.
-
-Why not the stock request path for LLM calls. Measured with ``bench/llm_instrumentation.py``
-(CPU time of the calling thread, the real SDKs against the in-process local provider, all
-modes side by side), the stock instrumentor alone costs 210-390 µs per call: more than half of
-it normalises every request's and response's headers into a dict even when none is captured
-(the OpenAI SDK sends 17), and it parses the URL again; our former hooks on top of it (a second
-transport wrapper, ``span.end`` deferred by shadowing it, attributes set three times) made it
-320-620 µs. Configuration does not help: no setting turns the normalisation off, the
-semantic-convention mode only changes attribute names, and 0.66b2 is the newest release. So
-the subclasses keep the instrumentor's setup (tracer, scope, settings, uninstrumentation) and
-its code for plain HTTP, and give LLM requests a lean path that starts the span with all its
-request attributes at once, owns its end and sets the response's attributes in one call, and
-parses a stream only up to its first token and then its closing events: about half the stock
-instrumentor's cost, and no parse per chunk of a long stream. Its span is the SDK's own
-(`Tracer.start_span`, public API only). The figures are in docs/benchmarks.md.
+`instrument_llm_http` turns on OpenTelemetry's stock httpx and httpx2 instrumentors (the
+OpenAI 3.x and Anthropic 2.x SDKs use httpx2) through their public ``instrument()``, and wraps
+the same transport methods (``HTTPTransport.handle_request``,
+``AsyncHTTPTransport.handle_async_request``) once more, outside the stock wrapper. A request
+that `oracle_monitor.genai.classify` does not recognise as an LLM API call goes straight on to
+the stock wrapper and gets its span. An LLM API request gets ours
+(`oracle_monitor.instrumentation.llm_span`), and the stock wrapper beneath is told, through
+the public `suppress_http_instrumentation`, to add none. An LLM span is named
+``"{operation} {model}"``, has the HTTP attributes the stock instrumentor would give it (in
+the ``OTEL_SEMCONV_STABILITY_OPT_IN`` mode, with the header-capture and excluded-URL settings,
+all read when instrumenting: `oracle_monitor.instrumentation.http_settings`; no HTTP duration
+metric for LLM requests) and the GenAI attributes of `oracle_monitor.genai.LLMCall.attributes`;
+its instrumentation scope is this module. Every attempt (retries included) is its own span,
+and a 429 span says ``oracle.llm.rate_limited`` and ``oracle.llm.retry_after_s``.
 
 The body. The usage of a streamed call is only in its last event, so the span of an LLM call
 stays open while the client reads the body, through a pass-through stream: each chunk reaches
@@ -63,36 +52,178 @@ API-key headers read ``[REDACTED]``.
 from __future__ import annotations
 
 import logging
-from types import ModuleType
+import threading
+from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
-from opentelemetry.instrumentation.httpx import (
-    HTTPX2ClientInstrumentor,
-    HTTPXClientInstrumentor,
-    _BaseHTTPXClientInstrumentor,
-)
+import wrapt
+from opentelemetry import trace
+from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor, HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
+from oracle_monitor import __version__
 from oracle_monitor.genai import classify
+from oracle_monitor.instrumentation.http_settings import HTTPSettings
 from oracle_monitor.instrumentation.llm_span import (
     CAPTURE_CONTENT_ENV,
     AsyncBody,
+    Route,
     SyncBody,
     send,
     send_async,
 )
 
-__all__ = [
-    "CAPTURE_CONTENT_ENV",
-    "LLMHTTPX2ClientInstrumentor",
-    "LLMHTTPXClientInstrumentor",
-    "instrument_llm_http",
-    "uninstrument_llm_http",
-]
+__all__ = ["CAPTURE_CONTENT_ENV", "instrument_llm_http", "uninstrument_llm_http"]
 
 log = logging.getLogger(__name__)
 
-_BODIES: dict[ModuleType, tuple[type[Any], type[Any]]] = {}  # module -> (sync, async) body
+#: The libraries instrumented: import name and the stock instrumentor's class.
+LIBRARIES: tuple[tuple[str, type[HTTPXClientInstrumentor | HTTPX2ClientInstrumentor]], ...] = (
+    ("httpx", HTTPXClientInstrumentor),
+    ("httpx2", HTTPX2ClientInstrumentor),
+)
+
+
+class _SyncHook:
+    """Our wrapper of ``HTTPTransport.handle_request`` (wrapt's signature)."""
+
+    __slots__ = ("on", "request_type", "route")
+
+    def __init__(self, module: Any, route: Route) -> None:
+        self.request_type: type[Any] = module.Request
+        self.route = route
+        self.on = True  # off: pass every request through (when it could not be removed)
+
+    def __call__(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        request = args[0] if args else kwargs.get("request")
+        kind = self.kind(request)
+        if kind is None:
+            return wrapped(*args, **kwargs)
+        return send(wrapped, args, kwargs, request, kind, self.route)
+
+    def kind(self, request: Any) -> tuple[str, str] | None:
+        """``(provider, operation)`` of an LLM API request, None for any other."""
+        if not self.on or not isinstance(request, self.request_type):
+            return None
+        return classify(request.method, request.url.path)
+
+
+class _AsyncHook(_SyncHook):
+    """Our wrapper of ``AsyncHTTPTransport.handle_async_request``."""
+
+    __slots__ = ()
+
+    async def __call__(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        request = args[0] if args else kwargs.get("request")
+        kind = self.kind(request)
+        if kind is None:
+            return await wrapped(*args, **kwargs)
+        return await send_async(wrapped, args, kwargs, request, kind, self.route)
+
+
+@dataclass
+class _Patch:
+    """One transport method we wrapped, and our wrapper (to remove it, or turn it off)."""
+
+    owner: type[Any]
+    name: str
+    wrapper: wrapt.FunctionWrapper[..., Any]
+    hook: _SyncHook
+
+    def remove(self) -> bool:
+        """Put back what we wrapped if ours is still outermost; else turn ours off. Removed?"""
+        original = self.wrapper.__wrapped__
+        if self.owner.__dict__.get(self.name) is self.wrapper:
+            setattr(self.owner, self.name, original)
+            return True
+        self.hook.on = False
+        return False
+
+
+@dataclass
+class _Instrumented:
+    stock: HTTPXClientInstrumentor | HTTPX2ClientInstrumentor
+    stock_is_ours: bool  # we turned the stock instrumentor on
+    patches: list[_Patch]
+
+
+_lock = threading.Lock()
+_instrumented: dict[str, _Instrumented] = {}
+_BODIES: dict[Any, tuple[type[Any], type[Any]]] = {}  # module -> (sync, async) body
+
+
+def instrument_llm_http(tracer_provider: TracerProvider | None = None) -> None:
+    """Trace the LLM calls made through httpx and httpx2 with GenAI attributes.
+
+    Every HTTP request through either library gets a CLIENT span, as with the stock
+    instrumentors; LLM API requests get the GenAI span described in this module.
+    ``tracer_provider`` defaults to the global one. Idempotent: a second call while
+    instrumented does nothing. A library that is not installed is skipped; one that the stock
+    instrumentor already instruments is left as it is, without LLM attributes (logged).
+    """
+    with _lock:
+        settings: HTTPSettings | None = None
+        for name, stock_class in LIBRARIES:
+            if name in _instrumented:
+                continue
+            try:
+                module = import_module(name)
+            except ImportError:
+                continue
+            stock = stock_class()
+            if stock.is_instrumented_by_opentelemetry:
+                log.warning(
+                    "%s is already instrumented; its LLM spans get no GenAI attributes", name
+                )
+                continue
+            if settings is None:
+                settings = HTTPSettings.from_environment()
+            tracer = trace.get_tracer(__name__, __version__, tracer_provider)
+            stock.instrument(tracer_provider=tracer_provider)
+            sync_route = Route(tracer, settings, _bodies(module)[0])
+            async_route = Route(tracer, settings, _bodies(module)[1])
+            _instrumented[name] = _Instrumented(
+                stock,
+                stock.is_instrumented_by_opentelemetry,
+                [
+                    _wrap(module.HTTPTransport, "handle_request", _SyncHook(module, sync_route)),
+                    _wrap(
+                        module.AsyncHTTPTransport,
+                        "handle_async_request",
+                        _AsyncHook(module, async_route),
+                    ),
+                ],
+            )
+
+
+def uninstrument_llm_http() -> None:
+    """Undo `instrument_llm_http`. Idempotent.
+
+    Our wrappers come off first, then the stock instrumentor's (which removes whatever wrapper
+    is outermost). If something else has wrapped a transport method over ours since, ours is
+    left in place but passes every request through, and the stock instrumentor stays on for
+    that library (logged): removing it then would remove the other wrapper instead. For the
+    same reason, turn the stock instrumentors off through this function, not their own
+    ``uninstrument()``, which would remove our wrapper and leave theirs.
+    """
+    with _lock:
+        for name, state in list(_instrumented.items()):
+            del _instrumented[name]
+            removed = [patch.remove() for patch in state.patches]
+            if not all(removed):
+                log.warning(
+                    "%s: a transport method was wrapped again over ours; ours now passes "
+                    "requests through and the stock instrumentor stays on",
+                    name,
+                )
+            elif state.stock_is_ours:
+                state.stock.uninstrument()
+
+
+def _wrap(owner: type[Any], name: str, hook: _SyncHook) -> _Patch:
+    wrapper = wrapt.wrap_function_wrapper(owner, name, hook)
+    return _Patch(owner, name, wrapper, hook)
 
 
 def _bodies(module: Any) -> tuple[type[Any], type[Any]]:
@@ -104,84 +235,3 @@ def _bodies(module: Any) -> tuple[type[Any], type[Any]]:
             type("AsyncLLMBody", (AsyncBody, module.AsyncByteStream), {}),
         )
     return bodies
-
-
-def _llm_kind(request: Any, module: Any) -> tuple[str, str] | None:
-    if not isinstance(request, module.Request):
-        return None
-    return classify(request.method, request.url.path)
-
-
-class _LLMRouting:
-    """Sends LLM API requests down the lean path, all others down the stock one."""
-
-    _instance = None  # BaseInstrumentor keeps one instance per class: not the parent's
-    _is_instrumented_by_opentelemetry = False
-
-    @staticmethod
-    def _handle_request_wrapper(
-        wrapped: Any, instance: Any, args: Any, kwargs: Any, **options: Any
-    ) -> Any:
-        request = args[0] if args else kwargs.get("request")
-        kind = _llm_kind(request, options["module"])
-        if kind is None:
-            return _BaseHTTPXClientInstrumentor._handle_request_wrapper(
-                wrapped, instance, args, kwargs, **options
-            )
-        body = _bodies(options["module"])[0]
-        return send(wrapped, args, kwargs, request, kind, options, body)
-
-    @staticmethod
-    async def _handle_async_request_wrapper(
-        wrapped: Any, instance: Any, args: Any, kwargs: Any, **options: Any
-    ) -> Any:
-        request = args[0] if args else kwargs.get("request")
-        kind = _llm_kind(request, options["module"])
-        if kind is None:
-            return await _BaseHTTPXClientInstrumentor._handle_async_request_wrapper(
-                wrapped, instance, args, kwargs, **options
-            )
-        body = _bodies(options["module"])[1]
-        return await send_async(wrapped, args, kwargs, request, kind, options, body)
-
-
-class LLMHTTPXClientInstrumentor(_LLMRouting, HTTPXClientInstrumentor):
-    """`HTTPXClientInstrumentor` whose LLM API requests become GenAI spans."""
-
-
-class LLMHTTPX2ClientInstrumentor(_LLMRouting, HTTPX2ClientInstrumentor):
-    """`HTTPX2ClientInstrumentor` whose LLM API requests become GenAI spans."""
-
-
-_PAIRS: tuple[tuple[type[Any], type[Any]], ...] = (
-    (LLMHTTPXClientInstrumentor, HTTPXClientInstrumentor),
-    (LLMHTTPX2ClientInstrumentor, HTTPX2ClientInstrumentor),
-)
-
-
-def instrument_llm_http(tracer_provider: TracerProvider | None = None) -> None:
-    """Trace the LLM calls made through httpx and httpx2 with GenAI attributes.
-
-    Every HTTP request through either library gets a CLIENT span, as with the stock
-    instrumentors; LLM API requests get the GenAI span described in this module.
-    ``tracer_provider`` defaults to the global one. Idempotent: a second call while
-    instrumented does nothing. A library that the stock instrumentor already instruments is
-    left as it is, without LLM attributes (logged).
-    """
-    for ours, stock in _PAIRS:
-        if stock._module is None or ours().is_instrumented_by_opentelemetry:
-            continue
-        if stock().is_instrumented_by_opentelemetry:
-            log.warning(
-                "%s is already instrumented; its LLM spans get no GenAI attributes",
-                stock._module_name,
-            )
-            continue
-        ours().instrument(tracer_provider=tracer_provider)
-
-
-def uninstrument_llm_http() -> None:
-    """Undo `instrument_llm_http`. Idempotent."""
-    for ours, _ in _PAIRS:
-        if ours().is_instrumented_by_opentelemetry:
-            ours().uninstrument()

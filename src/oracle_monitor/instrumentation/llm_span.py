@@ -1,26 +1,26 @@
 """One LLM HTTP attempt as one CLIENT span, from the request being sent to the body's end.
 
-The request path of `oracle_monitor.instrumentation.llm_http` for requests that
+What `oracle_monitor.instrumentation.llm_http` does with a request that
 `oracle_monitor.genai.classify` recognises. `begin` reads the request body, starts the span
-with the HTTP attributes the stock instrumentor would give it (in its semantic-convention mode,
-with its header-capture and excluded-URL settings) plus the GenAI ones, and injects the trace
-context into the request. `LLMSpan.respond` puts a pass-through stream in place of
-``response.stream``: each chunk reaches the client the moment the client asks for it,
-unchanged. A JSON body is kept for parsing (a whole response, which the client buffers anyway;
-at most 16 MiB). A stream's chunks are fed to a `StreamAccumulator` until its first token (its
-id, model, input usage and time to first token are known by then); after that they are only
-kept, unparsed, in a bounded deque of its last 256 chunks, so past the first token a chunk
-costs what a pass-through generator does. When the body ends or is closed (or dropped),
-`LLMSpan.finish` parses the closing events in that tail (usage, finish reason), sets the
-response's attributes in one call and ends the span. With content capture on, or a compressed
-body, every chunk is parsed.
+(the SDK's own, through the public `Tracer.start_span`) with the HTTP attributes the stock
+instrumentor would give it (in the semantic-convention mode, header capture and excluded URLs
+of `HTTPSettings`) plus the GenAI ones, and injects its context into the request with
+`opentelemetry.propagate.inject`. `send` then calls the transport inside
+`suppress_http_instrumentation`, so the stock instrumentor's wrapper beneath adds no second
+span. `LLMSpan.respond` puts a pass-through stream in place of ``response.stream``: each chunk
+reaches the client the moment the client asks for it, unchanged. A JSON body is kept for
+parsing (a whole response, which the client buffers anyway; at most 16 MiB). A stream's chunks
+are fed to a `StreamAccumulator` until its first token (its id, model, input usage and time to
+first token are known by then); after that they are only kept, unparsed, in a bounded deque of
+its last 256 chunks, so past the first token a chunk costs what a pass-through generator does.
+When the body ends or is closed (or dropped), `LLMSpan.finish` parses the closing events in
+that tail (usage, finish reason), sets the response's attributes in one call and ends the
+span. With content capture on, or a compressed body, every chunk is parsed.
 
-Kept lean on purpose (each step costs CPU in the caller's thread on every LLM call): the span
-is not made current during the transport call (nothing below it makes spans; the context is
-injected explicitly, the W3C headers written directly when those are the propagators),
-headers are only looked at when capture is configured, and all response attributes are set
-at once. The instrumentor's HTTP duration metric is not recorded for LLM
-requests: their span has the duration.
+Kept lean (each step costs CPU in the caller's thread on every LLM call): the span is not made
+current during the transport call (nothing below it makes spans), headers are only looked at
+when capture is configured, and all response attributes are set at once. No HTTP duration
+metric is recorded for LLM requests: their span has the duration.
 """
 
 from __future__ import annotations
@@ -31,37 +31,40 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import baggage, trace
-from opentelemetry.baggage.propagation import W3CBaggagePropagator
-from opentelemetry.instrumentation._semconv import _report_new, _report_old
-from opentelemetry.instrumentation.httpx import _normalize_headers
-from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
-from opentelemetry.propagate import get_global_textmap, inject
-from opentelemetry.propagators.composite import CompositePropagator
-from opentelemetry.trace import SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from opentelemetry.util.http import (
-    get_custom_header_attributes,
-    normalise_request_header_name,
-    normalise_response_header_name,
-    redact_url,
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import (
+    is_http_instrumentation_enabled,
+    suppress_http_instrumentation,
 )
+from opentelemetry.propagate import inject
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.util.http import redact_url
 
 from oracle_monitor.genai import LLMCall, StreamAccumulator, finish_call, start_call
+from oracle_monitor.instrumentation.http_settings import HTTPSettings
 from oracle_monitor.model import AttributeValue
 
 log = logging.getLogger(__name__)
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-SECRET_HEADERS = ("authorization", "x-api-key", "api-key")
 _INFERENCE_OPS = frozenset({"chat", "text_completion", "embeddings", "generate_content"})
 _MAX_JSON_BODY = 16 << 20
 _TAIL_CHUNKS = 256  # a stream's last chunks kept for its closing events (at most 16 MiB)
 #: Response header of an LLM proxy whose own span records the call's usage (ours sends it).
 USAGE_RECORDED_HEADER = "x-oracle-usage-recorded"
 USAGE_REPORTED_BY = "oracle.llm.usage_reported_by"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """How an instrumented transport traces its LLM requests."""
+
+    tracer: Tracer
+    settings: HTTPSettings
+    body: type[Any]  # the pass-through stream class (`SyncBody` or `AsyncBody` based)
 
 
 class LLMSpan:
@@ -89,11 +92,16 @@ class LLMSpan:
     )
 
     def __init__(
-        self, call: LLMCall, usage_here: bool, span: Any, semconv: Any, parent: Any = None
+        self,
+        call: LLMCall,
+        usage_here: bool,
+        span: Any,
+        settings: HTTPSettings,
+        parent: Any = None,
     ) -> None:
         self.call, self.usage_here, self.span = call, usage_here, span
         self.parent = parent  # the GenAI span that reports the usage, if not this one
-        self.old, self.new = _report_old(semconv), _report_new(semconv)
+        self.old, self.new = settings.old_names, settings.new_names
         self.start_ns = time.monotonic_ns()
         self.done = False
         self.status = 0
@@ -107,7 +115,7 @@ class LLMSpan:
         self.broken = False
         self.tail: deque[bytes] | None = None  # a stream's chunks since its first token
 
-    def respond(self, response: Any, options: Mapping[str, Any], body_class: type[Any]) -> None:
+    def respond(self, response: Any, route: Route) -> None:
         """Response headers are in: keep what the span needs and route the body through us."""
         if not self.span.is_recording():
             self.done = True
@@ -122,14 +130,7 @@ class LLMSpan:
                 self.parent.set_attribute(USAGE_REPORTED_BY, "proxy")
         if self.new:
             self.version = response.http_version.replace("HTTP/", "")
-        captured = options["captured_response_headers"]
-        if captured:
-            self.extra = get_custom_header_attributes(
-                _normalize_headers(headers, options["module"]),
-                captured,
-                _sensitive(options),
-                normalise_response_header_name,
-            )
+        self.extra = route.settings.response_header_attributes(headers)
         encoding = headers.get("content-encoding", "").lower()
         if encoding in ("gzip", "deflate"):
             self.decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
@@ -139,7 +140,7 @@ class LLMSpan:
             self.accumulator = StreamAccumulator(self.call)
         else:
             self.chunks = []
-        response.stream = body_class(response.stream, self)
+        response.stream = route.body(response.stream, self)
 
     def fail(self, error: BaseException) -> None:
         """The transport raised: record it and end the span (as the instrumentor would)."""
@@ -229,14 +230,14 @@ class LLMSpan:
         span.end()
 
 
-def begin(request: Any, kind: tuple[str, str], options: Mapping[str, Any]) -> LLMSpan | None:
+def begin(request: Any, kind: tuple[str, str], route: Route) -> LLMSpan | None:
     """Start the span of an LLM request and inject its context; None when not to be traced."""
     if not is_http_instrumentation_enabled():
         return None
+    settings = route.settings
     url = request.url
     full = str(url)
-    excluded = options["excluded_urls"]
-    if excluded and excluded.url_disabled(full):
+    if settings.excluded(full):
         return None
     if url.userinfo or url.query:
         full = redact_url(full)
@@ -249,120 +250,69 @@ def begin(request: Any, kind: tuple[str, str], options: Mapping[str, Any]) -> LL
     current = trace.get_current_span()
     usage_here = not _parent_reports_usage(current)
     attributes: dict[str, Any] = dict(call.attributes(usage=False))
-    semconv = options["sem_conv_opt_in_mode"]
     method = request.method
-    if _report_old(semconv):
+    if settings.old_names:
         attributes["http.method"] = method
         attributes["http.url"] = full
-    if _report_new(semconv):
+    if settings.new_names:
         attributes["http.request.method"] = method
         attributes["url.full"] = full
         if url.host:
             attributes["server.address"] = attributes["network.peer.address"] = url.host
         if url.port:
             attributes["server.port"] = attributes["network.peer.port"] = url.port
-    captured = options["captured_request_headers"]
-    if captured:
-        attributes.update(
-            get_custom_header_attributes(
-                _normalize_headers(request.headers, options["module"]),
-                captured,
-                _sensitive(options),
-                normalise_request_header_name,
-            )
-        )
+    if settings.request_headers:
+        attributes.update(settings.request_header_attributes(request.headers))
     if not usage_here:
         attributes[USAGE_REPORTED_BY] = "parent"
     name = f"{call.operation} {call.request_model}" if call.request_model else call.operation
-    tracer = options["tracer"]
-    span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-    _inject(request.headers, span)
-    return LLMSpan(call, usage_here, span, semconv, None if usage_here else current)
+    span = route.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+    inject(request.headers, context=trace.set_span_in_context(span))
+    return LLMSpan(call, usage_here, span, settings, None if usage_here else current)
 
 
 def send(
-    wrapped: Any,
+    wrapped: Callable[..., Any],
     args: Any,
     kwargs: Any,
     request: Any,
     kind: tuple[str, str],
-    options: Mapping[str, Any],
-    body_class: type[Any],
+    route: Route,
 ) -> Any:
-    """``HTTPTransport.handle_request`` for an LLM request."""
-    state = begin(request, kind, options)
+    """``HTTPTransport.handle_request`` for an LLM request (``wrapped``: the next one down)."""
+    state = begin(request, kind, route)
     if state is None:
         return wrapped(*args, **kwargs)
     try:
-        response = wrapped(*args, **kwargs)
+        with suppress_http_instrumentation():  # no stock span beneath ours
+            response = wrapped(*args, **kwargs)
     except BaseException as error:
         state.fail(error)
         raise
-    state.respond(response, options, body_class)
+    state.respond(response, route)
     return response
 
 
 async def send_async(
-    wrapped: Any,
+    wrapped: Callable[..., Any],
     args: Any,
     kwargs: Any,
     request: Any,
     kind: tuple[str, str],
-    options: Mapping[str, Any],
-    body_class: type[Any],
+    route: Route,
 ) -> Any:
     """``AsyncHTTPTransport.handle_async_request`` for an LLM request."""
-    state = begin(request, kind, options)
+    state = begin(request, kind, route)
     if state is None:
         return await wrapped(*args, **kwargs)
     try:
-        response = await wrapped(*args, **kwargs)
+        with suppress_http_instrumentation():
+            response = await wrapped(*args, **kwargs)
     except BaseException as error:
         state.fail(error)
         raise
-    state.respond(response, options, body_class)
+    state.respond(response, route)
     return response
-
-
-def _is_w3c(textmap: Any) -> bool:
-    """Whether ``textmap`` is W3C trace context, alone or with W3C baggage."""
-    if type(textmap) is CompositePropagator:
-        kinds = [type(part) for part in textmap._propagators]
-    else:
-        kinds = [type(textmap)]
-    return kinds[:1] == [TraceContextTextMapPropagator] and set(kinds) <= {
-        TraceContextTextMapPropagator,
-        W3CBaggagePropagator,
-    }
-
-
-_w3c_checked: tuple[Any, bool] = (None, False)  # the global propagator last seen, `_is_w3c`
-
-
-def _w3c_only(textmap: Any) -> bool:
-    """`_is_w3c`, worked out again only when the global propagator changes."""
-    global _w3c_checked
-    if _w3c_checked[0] is not textmap:
-        _w3c_checked = (textmap, _is_w3c(textmap))
-    return _w3c_checked[1]
-
-
-def _inject(headers: Any, span: Any) -> None:
-    """Put the span's context in the request headers, as `opentelemetry.propagate.inject` would.
-
-    With the default propagators (W3C trace context and baggage) and no baggage, that is the
-    ``traceparent`` header (and ``tracestate`` when set): written directly, which saves most
-    of the propagation API's cost in the caller's thread. Anything else goes through the API.
-    """
-    context = span.get_span_context()
-    if not _w3c_only(get_global_textmap()) or baggage.get_all():
-        inject(headers, context=trace.set_span_in_context(span))
-        return
-    headers["traceparent"] = (
-        f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-    )
-    if context.trace_state:
-        headers["tracestate"] = context.trace_state.to_header()
 
 
 def _parent_reports_usage(parent: Any) -> bool:
@@ -371,11 +321,6 @@ def _parent_reports_usage(parent: Any) -> bool:
         return False
     attributes: Any = getattr(parent, "attributes", None) or {}
     return attributes.get("gen_ai.operation.name") in _INFERENCE_OPS
-
-
-def _sensitive(options: Mapping[str, Any]) -> list[str]:
-    """The instrumentor's sanitized header patterns plus the API-key headers, always."""
-    return [*(options["sensitive_headers"] or ()), *SECRET_HEADERS]
 
 
 class SyncBody:
