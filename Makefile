@@ -37,13 +37,14 @@ frontend/node_modules/.installed: frontend/package.json frontend/codegen/package
 	touch $@
 
 # The dashboard's API types, generated from the API's OpenAPI document (no server: the
-# document comes from the application object): frontend/openapi.json, then
-# frontend/src/api/schema.ts by openapi-typescript (the frontend/codegen workspace). Both are
-# checked in; under CI a difference fails instead of being written over unnoticed
-# (tests/unit/api/test_api_types.py checks the same).
+# document comes from the application object): frontend/openapi.json (rewritten only when it
+# changes), then frontend/src/api/schema.ts by openapi-typescript (the frontend/codegen
+# workspace) when the document is newer. Both are checked in; under CI a difference fails
+# instead of being written over unnoticed (tests/unit/api/test_api_types.py checks the same).
 api-types: install frontend/node_modules/.installed
 	$(BIN)/python -m oracle_monitor.api.openapi_dump frontend/openapi.json
-	cd frontend && npm run --silent api-types
+	test frontend/src/api/schema.ts -nt frontend/openapi.json || \
+		(cd frontend && npm run --silent api-types)
 ifdef CI
 	@git diff --quiet -- frontend/openapi.json frontend/src/api/schema.ts || { \
 		git diff --stat -- frontend/openapi.json frontend/src/api/schema.ts; \

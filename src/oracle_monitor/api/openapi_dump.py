@@ -30,15 +30,18 @@ def text() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write the document to the one path given (``-``: standard output)."""
+    """Write the document to the one path given (``-``: standard output); a file that holds
+    it already is left as it is (so a build that depends on it is not redone)."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m oracle_monitor.api.openapi_dump PATH|-", file=sys.stderr)
         return 2
+    found = text()
+    path = Path(args[0])
     if args[0] == "-":
-        sys.stdout.write(text())
-    else:
-        Path(args[0]).write_text(text(), encoding="utf-8")
+        sys.stdout.write(found)
+    elif not path.exists() or path.read_text(encoding="utf-8") != found:
+        path.write_text(found, encoding="utf-8")
     return 0
 
 
