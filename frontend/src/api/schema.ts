@@ -2941,7 +2941,12 @@ export interface operations {
     };
     operations_jaeger_api_operations_get: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description A service name (required). */
+                service: string;
+                /** @description Only operations of this span kind. */
+                spanKind?: "internal" | "server" | "client" | "producer" | "consumer";
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2979,7 +2984,28 @@ export interface operations {
     };
     find_traces_jaeger_api_traces_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Traces with a span of this service (service, tag, tags or traceID is needed). */
+                service?: string;
+                /** @description Traces with a span of this name. */
+                operation?: string;
+                /** @description Traces with a span that has this attribute, as key:value (repeatable). */
+                tag?: string[];
+                /** @description The same as a JSON object, e.g. {"http.status_code":"500"}. */
+                tags?: string;
+                /** @description Traces with a span at least this long (a Go duration). */
+                minDuration?: string;
+                /** @description Traces with a span at most this long (a Go duration). */
+                maxDuration?: string;
+                /** @description Traces starting from (unix µs; default: end - 2 days). */
+                start?: number;
+                /** @description Traces starting until (unix µs; default: now). */
+                end?: number;
+                /** @description At most this many traces (default 100). */
+                limit?: number;
+                /** @description These traces instead of a search (1-32 hex digits, repeatable). */
+                traceID?: string[];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3066,7 +3092,14 @@ export interface operations {
     };
     dependencies_jaeger_api_dependencies_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The end of the window (unix ms; default: now). */
+                endTs?: number;
+                /** @description The window's length (ms; default 24 h). */
+                lookback?: number;
+                /** @description Only the links that touch this service. */
+                service?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;

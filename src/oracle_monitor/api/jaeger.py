@@ -121,7 +121,12 @@ def service_operations(request: Request, service: str) -> OrjsonResponse:
     return envelope(names, len(names))
 
 
-@router.get("/operations", response_model=contract.JaegerOperations, responses=_REFUSED)
+@router.get(
+    "/operations",
+    response_model=contract.JaegerOperations,
+    responses=_REFUSED,
+    openapi_extra=contract.OPERATIONS_PARAMETERS,
+)
 def operations(request: Request) -> OrjsonResponse:
     """``[{name, spanKind}]`` of ``service``, of one ``spanKind`` when given."""
     service, kind_text = _one(request, "service"), _one(request, "spanKind")
@@ -165,7 +170,12 @@ def _search_query(request: Request, now_us: int) -> TraceQuery:
     )
 
 
-@router.get("/traces", response_model=contract.JaegerTraces, responses=_REFUSED)
+@router.get(
+    "/traces",
+    response_model=contract.JaegerTraces,
+    responses=_REFUSED,
+    openapi_extra=contract.TRACES_PARAMETERS,
+)
 def find_traces(request: Request) -> OrjsonResponse:
     """Traces of ``service`` matching the filters, newest first; or those named by ``traceID``."""
     store, now_ns = _store(request), time.time_ns()
@@ -201,7 +211,12 @@ def get_trace(request: Request, trace_id: str) -> OrjsonResponse:
     return envelope([_with_logs(store, spans, time.time_ns(), request.app.state.chain_config)])
 
 
-@router.get("/dependencies", response_model=contract.JaegerDependencies, responses=_REFUSED)
+@router.get(
+    "/dependencies",
+    response_model=contract.JaegerDependencies,
+    responses=_REFUSED,
+    openapi_extra=contract.DEPENDENCIES_PARAMETERS,
+)
 def dependencies(request: Request) -> OrjsonResponse:
     """``[{parent, child, callCount}]`` between services over ``lookback`` before ``endTs``."""
     params = request.query_params

@@ -6,7 +6,7 @@ microseconds. Field names are Jaeger's.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Final, Literal
 
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
@@ -143,3 +143,53 @@ class JaegerErrorAnswer(JaegerEnvelope):
     """A refused request: the envelope with no data."""
 
     data: None = Field(description="Always null.")
+
+
+# --- query parameters -------------------------------------------------------------------
+# The Jaeger routes read their parameters the way Jaeger's query service does
+# (`oracle_monitor.api.jaeger_params`), not through FastAPI; these describe them in the
+# OpenAPI document (``openapi_extra``).
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema}  # fmt: skip
+
+
+_SERVICE = _query("service", "A service name (required).", {"type": "string"})
+_KINDS = ["internal", "server", "client", "producer", "consumer"]
+_WHOLE = {"type": "integer", "minimum": 0}
+_DURATION = {"type": "string", "examples": ["300ms", "1.5s", "2m"]}
+
+OPERATIONS_PARAMETERS: Final = {
+    "parameters": [
+        {**_SERVICE, "required": True},
+        _query("spanKind", "Only operations of this span kind.", {"enum": _KINDS}),
+    ]
+}
+TRACES_PARAMETERS: Final = {
+    "parameters": [
+        _query("service", "Traces with a span of this service (service, tag, tags or "
+               "traceID is needed).", {"type": "string"}),
+        _query("operation", "Traces with a span of this name.", {"type": "string"}),
+        _query("tag", "Traces with a span that has this attribute, as key:value (repeatable).",
+               {"type": "array", "items": {"type": "string", "pattern": "^[^:]+:[^:]*$"}}),
+        _query("tags", 'The same as a JSON object, e.g. {"http.status_code":"500"}.',
+               {"type": "string"}),
+        _query("minDuration", "Traces with a span at least this long (a Go duration).", _DURATION),
+        _query("maxDuration", "Traces with a span at most this long (a Go duration).", _DURATION),
+        _query("start", "Traces starting from (unix µs; default: end - 2 days).", _WHOLE),
+        _query("end", "Traces starting until (unix µs; default: now).", _WHOLE),
+        _query("limit", "At most this many traces (default 100).",
+               {"type": "integer", "minimum": 0, "maximum": 1500}),
+        _query("traceID", "These traces instead of a search (1-32 hex digits, repeatable).",
+               {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-fA-F]{1,32}$"}}),
+    ]
+}  # fmt: skip
+DEPENDENCIES_PARAMETERS: Final = {
+    "parameters": [
+        _query("endTs", "The end of the window (unix ms; default: now).", _WHOLE),
+        _query("lookback", "The window's length (ms; default 24 h).", _WHOLE),
+        _query("service", "Only the links that touch this service.", {"type": "string"}),
+    ]
+}
