@@ -2,11 +2,12 @@
 # make serve installs into .venv (first time) and starts Oracle Monitor on 127.0.0.1
 # make test  installs into .venv (first time), then ruff, mypy and the whole test suite
 # make bench installs into .venv (first time) and runs the benchmarks under bench/
+# make api-types regenerates the dashboard's API types from the API (frontend/src/api/schema.ts)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run serve test lint bench docs clean ui ui-test
+.PHONY: install run serve test lint bench docs clean ui ui-test api-types
 
 install: $(VENV)/.installed
 
@@ -28,11 +29,28 @@ serve: install ui
 UI_BUILD := src/oracle_monitor/api/static/index.html
 UI_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html \
 	frontend/package.json frontend/package-lock.json frontend/vite.config.ts
-ui: $(UI_BUILD)
+ui: api-types $(UI_BUILD)
 
-frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+frontend/node_modules/.installed: frontend/package.json frontend/codegen/package.json \
+		frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund
 	touch $@
+
+# The dashboard's API types, generated from the API's OpenAPI document (no server: the
+# document comes from the application object): frontend/openapi.json (rewritten only when it
+# changes), then frontend/src/api/schema.ts by openapi-typescript (the frontend/codegen
+# workspace) when the document is newer. Both are checked in; under CI a difference fails
+# instead of being written over unnoticed (tests/unit/api/test_api_types.py checks the same).
+api-types: install frontend/node_modules/.installed
+	$(BIN)/python -m oracle_monitor.api.openapi_dump frontend/openapi.json
+	test frontend/src/api/schema.ts -nt frontend/openapi.json || \
+		(cd frontend && npm run --silent api-types)
+ifdef CI
+	@git diff --quiet -- frontend/openapi.json frontend/src/api/schema.ts || { \
+		git diff --stat -- frontend/openapi.json frontend/src/api/schema.ts; \
+		echo "the API types are stale: run \`make api-types\` and commit the result" >&2; \
+		exit 1; }
+endif
 
 $(UI_BUILD): frontend/node_modules/.installed $(UI_SOURCES)
 	cd frontend && npx vite build
@@ -66,4 +84,5 @@ docs: install
 	$(BIN)/python docs/generate.py
 
 clean:
-	rm -rf $(VENV) oracle-data .mypy_cache .pytest_cache .ruff_cache src/oracle_monitor/api/static frontend/node_modules build/e2e
+	rm -rf $(VENV) oracle-data .mypy_cache .pytest_cache .ruff_cache src/oracle_monitor/api/static \
+		frontend/node_modules frontend/codegen/node_modules build/e2e

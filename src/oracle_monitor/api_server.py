@@ -26,7 +26,7 @@ from oracle_monitor.api import create_app
 from oracle_monitor.api.live_poll import StorePoller
 from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.config import Settings
-from oracle_monitor.server import _redacted, open_settings_store
+from oracle_monitor.server import _redacted, freeze_start_up_objects, open_settings_store
 from oracle_monitor.uvicorn_runner import start_uvicorn
 
 logger = logging.getLogger("oracle_monitor")
@@ -59,6 +59,7 @@ async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> No
 
         app = create_app(store, status, api_auth, (), hub)
         app.state.chain_config = chain_config(settings)
+        freeze_start_up_objects()
         await start_uvicorn(
             stack, app, settings.host, settings.api_port, settings.shutdown_timeout_seconds
         )

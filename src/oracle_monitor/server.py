@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -42,6 +43,15 @@ from oracle_monitor.store import Store, StoreOpenError, open_store
 from oracle_monitor.uvicorn_runner import start_uvicorn
 
 logger = logging.getLogger("oracle_monitor")
+
+
+def freeze_start_up_objects() -> None:
+    """Keep what start-up built (modules, the application and its response models, the
+    store) out of the garbage collector's full scans: it lives as long as the process, and
+    scanning it again in every full collection cost a large answer about a quarter of its CPU
+    (the 5,000-span trace: ~200 ms, ~150 ms with it frozen). Call once, just before serving."""
+    gc.collect()
+    gc.freeze()
 
 
 def _redacted(url: str) -> str:
@@ -149,6 +159,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         app = create_app(store, status, api_auth, collectors, live_hub)
         app.state.chain_config = chain_config(settings)
+        freeze_start_up_objects()
         await start_uvicorn(
             stack,
             app,

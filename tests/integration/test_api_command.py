@@ -25,6 +25,7 @@ from oracle_monitor.store import open_store
 from oracle_monitor.store.base import Store
 from tests.integration.oracle_server import free_port
 from tests.integration.postgres import fresh_store_url
+from tests.openapi_contract import Contract
 
 SECOND = 1_000_000_000
 
@@ -85,6 +86,8 @@ def test_api_alone_serves_and_streams_what_others_store(store_url: str, tmp_path
     try:
         health = httpx.get(f"{base}/health").json()
         assert health["role"] == "api" and health["status"] == "ok"
+        contract = Contract(httpx.get(f"http://127.0.0.1:{port}/api/openapi.json").json())
+        contract.check("/api/v1/health", health)
         assert "receiver" not in health and "snapshots" not in health
         latest = httpx.get(f"{base}/snapshots/latest").json()
         assert latest["timestamp_unix_nano"] == now - 2 * SECOND
@@ -122,6 +125,7 @@ def test_api_alone_serves_and_streams_what_others_store(store_url: str, tmp_path
             assert event["kind"] == "lag_spike"  # the old OOM kill was not announced again
         health = httpx.get(f"{base}/health").json()
         assert health["live"]["poll"]["published"] == {"snapshots": 1, "alerts": 2, "events": 1}
+        contract.check("/api/v1/health", health)
         alerts = httpx.get(f"{base}/alerts").json()
         assert [a["id"] for a in alerts["alerts"]] == ["a1"]
     finally:

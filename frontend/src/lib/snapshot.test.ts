@@ -94,7 +94,7 @@ describe("alerts", () => {
     summary: "",
     trace_id: null,
     task_id: null,
-    link: null,
+    link: "",
     ...extra,
   });
   it("merges by id, newest first", () => {

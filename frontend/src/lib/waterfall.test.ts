@@ -28,12 +28,20 @@ function span(id: string, parent: string | null, startMs: number, durationMs: nu
     status: { code: "UNSET", message: "" },
     attributes: {},
     resource: { attributes: {} },
+    scope: { name: "", version: "" },
     events: [],
+    links: [],
     agent_name: null,
+    agent_source: null,
+    agent_from: null,
+    conversation_id: null,
+    tool_name: null,
+    handoff: null,
     provider: null,
     model: null,
     tokens: { input: null, output: null, cache_read: null, cache_creation: null, reasoning: null },
     cost_usd: null,
+    rate_limited: false,
     k8s: { pod_name: null, namespace: null },
     task_id: null,
     ...extra,
@@ -142,7 +150,7 @@ describe("labelRows", () => {
 });
 
 describe("event marks", () => {
-  const ev = (id: string, kind: string, t: number, severity = "warning"): InfraEventJson => ({
+  const ev = (id: string, kind: string, t: number, severity: InfraEventJson["severity"] = "warning"): InfraEventJson => ({
     event_id: id,
     time: "",
     time_unix_nano: t * 1e6,

@@ -8,11 +8,13 @@ from typing import Annotated, Final
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from oracle_monitor.aggregator.alerts import SEVERITY_RANK, alert_json
+from oracle_monitor.api.contract.base import error_answers
+from oracle_monitor.api.contract.snapshots import AlertList
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.api.traces import unix_ns
 from oracle_monitor.store.base import AlertQuery, AlertReader
 
-router = APIRouter(prefix="/api/v1", tags=["alerts"])
+router = APIRouter(prefix="/api/v1", tags=["alerts"], responses=error_answers(400, 401))
 MAX_ALERTS: Final = 1000
 _SEVERITY = "critical, warning or info; several comma-separated"
 
@@ -28,7 +30,7 @@ def parse_severities(text: str | None) -> tuple[str, ...] | None:
     return found
 
 
-@router.get("/alerts", response_class=OrjsonResponse)
+@router.get("/alerts", response_class=OrjsonResponse, response_model=AlertList)
 def alerts(
     request: Request,
     start: Annotated[

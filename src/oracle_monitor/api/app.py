@@ -23,6 +23,8 @@ from oracle_monitor.api import (
     traces,
 )
 from oracle_monitor.api.auth_middleware import BearerTokenMiddleware
+from oracle_monitor.api.contract.health import HealthAnswer
+from oracle_monitor.api.openapi import OracleApi
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.api.ui import mount_ui
 from oracle_monitor.auth import BearerAuth
@@ -58,7 +60,7 @@ def create_app(
     With an enabled ``auth``, the API, Jaeger API, ``/metrics`` and WebSockets need the bearer
     token (`oracle_monitor.api.auth_middleware` says what stays open).
     """
-    app = FastAPI(
+    app = OracleApi(
         title="Oracle Monitor",
         version=__version__,
         default_response_class=OrjsonResponse,
@@ -74,7 +76,7 @@ def create_app(
     if auth is not None and auth.enabled:
         app.add_middleware(BearerTokenMiddleware, auth=auth)
 
-    @app.get("/api/v1/health", tags=["health"])
+    @app.get("/api/v1/health", tags=["health"], response_model=HealthAnswer)
     def health() -> OrjsonResponse:
         """Liveness plus the receiver's counters."""
         return OrjsonResponse({"status": "ok", "version": __version__, **status()})

@@ -18,12 +18,14 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from oracle_monitor.aggregator import ChainConfig, build_causal_chain
 from oracle_monitor.aggregator.correlate import stored_evidence
+from oracle_monitor.api.contract import causal as contract
+from oracle_monitor.api.contract.base import error_answers
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.api.traces import TRACE_ID_PATTERN, unix_ns
 from oracle_monitor.model import Span
 from oracle_monitor.store.base import Store
 
-router = APIRouter(prefix="/api/v1", tags=["causal chains"])
+router = APIRouter(prefix="/api/v1", tags=["causal chains"], responses=error_answers(400, 401, 404))
 _AT = "RFC 3339: the chain as known at this moment (default now)"
 
 
@@ -40,7 +42,11 @@ def _chain(
     return OrjsonResponse(chain.to_json())
 
 
-@router.get("/traces/{trace_id}/causal-chain", response_class=OrjsonResponse)
+@router.get(
+    "/traces/{trace_id}/causal-chain",
+    response_class=OrjsonResponse,
+    response_model=contract.CausalChain,
+)
 def trace_chain(
     request: Request,
     trace_id: Annotated[str, Path(description="32 hex digits")],
@@ -56,7 +62,11 @@ def trace_chain(
     return _chain(request, store, spans, at)
 
 
-@router.get("/tasks/{task_id}/causal-chain", response_class=OrjsonResponse)
+@router.get(
+    "/tasks/{task_id}/causal-chain",
+    response_class=OrjsonResponse,
+    response_model=contract.CausalChain,
+)
 def task_chain(
     request: Request,
     task_id: Annotated[str, Path(min_length=1, max_length=256)],

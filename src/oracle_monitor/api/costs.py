@@ -7,12 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from oracle_monitor.api.contract.base import error_answers
+from oracle_monitor.api.contract.costs import CostsAnswer
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.api.serialize import rfc3339
 from oracle_monitor.api.traces import unix_ns
 from oracle_monitor.store.base import CostGroup, CostGrouping, SpanReader
 
-router = APIRouter(prefix="/api/v1", tags=["costs"])
+router = APIRouter(prefix="/api/v1", tags=["costs"], responses=error_answers(400, 401))
 
 _TOTALED = (
     "requests", "rate_limited", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
@@ -40,7 +42,7 @@ def group_json(group: CostGroup | dict[str, Any], key: str | None) -> dict[str, 
     }
 
 
-@router.get("/costs", response_class=OrjsonResponse)
+@router.get("/costs", response_class=OrjsonResponse, response_model=CostsAnswer)
 def llm_costs(
     request: Request,
     group_by: CostGrouping = "model",

@@ -7,6 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from oracle_monitor.api.contract.base import error_answers
+from oracle_monitor.api.contract.infra import InfraAnswer
+from oracle_monitor.api.contract.traces import EventList
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.api.serialize import event_json
 from oracle_monitor.api.traces import unix_ns
@@ -15,11 +18,11 @@ from oracle_monitor.store.base import EventQuery, EventReader
 
 __all__ = ["event_json", "router"]
 
-router = APIRouter(prefix="/api/v1", tags=["infrastructure"])
+router = APIRouter(prefix="/api/v1", tags=["infrastructure"], responses=error_answers(401))
 MAX_EVENTS = 1000
 
 
-@router.get("/infra", response_class=OrjsonResponse)
+@router.get("/infra", response_class=OrjsonResponse, response_model=InfraAnswer)
 def infra(request: Request) -> OrjsonResponse:
     """Each running collector's health and current state."""
     collectors: list[Collector] = request.app.state.collectors
@@ -36,7 +39,12 @@ def infra(request: Request) -> OrjsonResponse:
     )
 
 
-@router.get("/events", response_class=OrjsonResponse)
+@router.get(
+    "/events",
+    response_class=OrjsonResponse,
+    response_model=EventList,
+    responses=error_answers(400),
+)
 def events(
     request: Request,
     source: Annotated[str | None, Query(pattern="^(k8s|kafka|llm)$")] = None,

@@ -26,6 +26,8 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from oracle_monitor.aggregator.correlate import ChainConfig, correlate_stored
+from oracle_monitor.api.contract import jaeger as contract
+from oracle_monitor.api.contract.base import error_answers
 from oracle_monitor.api.jaeger_model import kind_name, trace_json
 from oracle_monitor.api.jaeger_params import (
     ParamError,
@@ -77,7 +79,13 @@ class _JaegerRoute(APIRoute):
         return handle
 
 
-router = APIRouter(prefix="/jaeger/api", tags=["jaeger"], route_class=_JaegerRoute)
+router = APIRouter(
+    prefix="/jaeger/api",
+    tags=["jaeger"],
+    route_class=_JaegerRoute,
+    responses=error_answers(401),
+)
+_REFUSED = error_answers(400, model=contract.JaegerErrorAnswer)
 
 
 def _store(request: Request) -> Store:
@@ -99,21 +107,26 @@ def _with_logs(
     return trace_json(spans, found.by_span, found.events)
 
 
-@router.get("/services")
+@router.get("/services", response_model=contract.JaegerServices)
 def services(request: Request) -> OrjsonResponse:
     """Every service that sent a span."""
     names = _store(request).services()
     return envelope(names, len(names))
 
 
-@router.get("/services/{service:path}/operations")
+@router.get("/services/{service:path}/operations", response_model=contract.JaegerOperationNames)
 def service_operations(request: Request, service: str) -> OrjsonResponse:
     """The span names of one service (Jaeger's legacy route: names only)."""
     names = sorted({operation.name for operation in _store(request).operations(service)})
     return envelope(names, len(names))
 
 
-@router.get("/operations")
+@router.get(
+    "/operations",
+    response_model=contract.JaegerOperations,
+    responses=_REFUSED,
+    openapi_extra=contract.OPERATIONS_PARAMETERS,
+)
 def operations(request: Request) -> OrjsonResponse:
     """``[{name, spanKind}]`` of ``service``, of one ``spanKind`` when given."""
     service, kind_text = _one(request, "service"), _one(request, "spanKind")
@@ -157,7 +170,12 @@ def _search_query(request: Request, now_us: int) -> TraceQuery:
     )
 
 
-@router.get("/traces")
+@router.get(
+    "/traces",
+    response_model=contract.JaegerTraces,
+    responses=_REFUSED,
+    openapi_extra=contract.TRACES_PARAMETERS,
+)
 def find_traces(request: Request) -> OrjsonResponse:
     """Traces of ``service`` matching the filters, newest first; or those named by ``traceID``."""
     store, now_ns = _store(request), time.time_ns()
@@ -179,7 +197,11 @@ def find_traces(request: Request) -> OrjsonResponse:
     return envelope(data)
 
 
-@router.get("/traces/{trace_id}")
+@router.get(
+    "/traces/{trace_id}",
+    response_model=contract.JaegerTraces,
+    responses={**_REFUSED, **error_answers(404, model=contract.JaegerErrorAnswer)},
+)
 def get_trace(request: Request, trace_id: str) -> OrjsonResponse:
     """One trace (a list of one), or Jaeger's 404 ``trace not found``."""
     store = _store(request)
@@ -189,7 +211,12 @@ def get_trace(request: Request, trace_id: str) -> OrjsonResponse:
     return envelope([_with_logs(store, spans, time.time_ns(), request.app.state.chain_config)])
 
 
-@router.get("/dependencies")
+@router.get(
+    "/dependencies",
+    response_model=contract.JaegerDependencies,
+    responses=_REFUSED,
+    openapi_extra=contract.DEPENDENCIES_PARAMETERS,
+)
 def dependencies(request: Request) -> OrjsonResponse:
     """``[{parent, child, callCount}]`` between services over ``lookback`` before ``endTs``."""
     params = request.query_params

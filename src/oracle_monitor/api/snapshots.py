@@ -17,11 +17,13 @@ from starlette.responses import Response
 
 from oracle_monitor.aggregator.agents import views_of_activity
 from oracle_monitor.aggregator.snapshot_loop import AGENT_WINDOW_NS
+from oracle_monitor.api.contract.base import error_answers
+from oracle_monitor.api.contract.snapshots import AgentsAnswer, SnapshotSeries, StoredSnapshot
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.api.traces import unix_ns
 from oracle_monitor.store.base import Store
 
-router = APIRouter(prefix="/api/v1", tags=["snapshots"])
+router = APIRouter(prefix="/api/v1", tags=["snapshots"], responses=error_answers(401))
 SECOND_NS: Final = 1_000_000_000
 MAX_POINTS: Final = 10_000  # buckets a series may span
 DEFAULT_RANGE_NS: Final = 3600 * SECOND_NS  # a series without start: the hour before end
@@ -34,7 +36,12 @@ def _one(found: tuple[int, dict[str, Any]] | None, missing: str) -> OrjsonRespon
     return OrjsonResponse({"timestamp_unix_nano": found[0], "snapshot": found[1]})
 
 
-@router.get("/snapshots/latest", response_class=OrjsonResponse)
+@router.get(
+    "/snapshots/latest",
+    response_class=OrjsonResponse,
+    response_model=StoredSnapshot,
+    responses=error_answers(404),
+)
 def latest(request: Request) -> OrjsonResponse:
     """The newest stored snapshot; 404 when none is stored yet."""
     reader: Store = request.app.state.reader
@@ -64,7 +71,12 @@ def parse_rfc3339_ns(text: str) -> int:
     return seconds * SECOND_NS + int((fraction or "0").ljust(9, "0"))
 
 
-@router.get("/snapshots/at", response_class=OrjsonResponse)
+@router.get(
+    "/snapshots/at",
+    response_class=OrjsonResponse,
+    response_model=StoredSnapshot,
+    responses=error_answers(400, 404),
+)
 def at(
     request: Request,
     ts: Annotated[str, Query(min_length=1, max_length=64, description="RFC 3339")],
@@ -78,7 +90,12 @@ def at(
     return _one(reader.snapshot_at(moment), "no snapshot at or before that time")
 
 
-@router.get("/snapshots", response_class=Response)
+@router.get(
+    "/snapshots",
+    response_class=OrjsonResponse,
+    response_model=SnapshotSeries,
+    responses=error_answers(400),
+)
 def series(
     request: Request,
     start: Annotated[datetime | None, Query(description="RFC 3339; default end - 1 h")] = None,
@@ -106,7 +123,7 @@ def series(
     return Response(f'{head},"snapshots":[{points}]}}', media_type="application/json")
 
 
-@router.get("/agents", response_class=OrjsonResponse)
+@router.get("/agents", response_class=OrjsonResponse, response_model=AgentsAnswer)
 def agents(request: Request) -> OrjsonResponse:
     """Each agent's latest view: from the latest snapshot when it is at most a minute old,
     else computed from the stored spans of the last five minutes."""

@@ -15,12 +15,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from oracle_monitor.aggregator.correlate import ChainConfig, EvidenceReader, correlate_stored
+from oracle_monitor.api.contract.base import error_answers
+from oracle_monitor.api.contract.traces import TraceDetail, TraceList
 from oracle_monitor.api.responses import OrjsonResponse
 from oracle_monitor.api.serialize import event_json, span_json, summary_json
 from oracle_monitor.model import Span
 from oracle_monitor.store.base import SpanReader, TraceQuery
 
-router = APIRouter(prefix="/api/v1", tags=["traces"])
+router = APIRouter(prefix="/api/v1", tags=["traces"], responses=error_answers(400, 401))
 
 TRACE_ID_PATTERN = re.compile(r"^[0-9a-fA-F]{32}$")
 MAX_LIMIT = 1000
@@ -42,7 +44,7 @@ def unix_ns(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
 
-@router.get("/traces", response_class=OrjsonResponse)
+@router.get("/traces", response_class=OrjsonResponse, response_model=TraceList)
 def find_traces(
     request: Request,
     service: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
@@ -67,7 +69,12 @@ def find_traces(
     return OrjsonResponse({"traces": [summary_json(s) for s in summaries], "limit": limit})
 
 
-@router.get("/traces/{trace_id}", response_class=OrjsonResponse)
+@router.get(
+    "/traces/{trace_id}",
+    response_class=OrjsonResponse,
+    response_model=TraceDetail,
+    responses=error_answers(404),
+)
 def get_trace(
     request: Request,
     trace_id: Annotated[str, Path(description="32 hex digits")],

@@ -28,6 +28,7 @@ import pytest
 
 from oracle_monitor.demo.ports import free_port, listening
 from oracle_monitor.demo.scenarios import SCENARIOS
+from tests.openapi_contract import Contract
 
 pytestmark = pytest.mark.integration
 WITHIN_S = 150.0  # the chain is complete well within this (the demo aims at 90 s)
@@ -165,6 +166,7 @@ def test_the_seed_cascade_end_to_end(demo: tuple[subprocess.Popen[bytes], str, P
         assert costs[agent]["requests"] > 0 and costs[agent]["cost_usd"] > 0, costs
     assert costs["research"]["rate_limited"] > 0
     assert None not in costs  # every call is attributed to its agent, and counted once
+    answers_match_the_openapi(api, task_id)
 
     pids, ports = tree_of(process)
     assert len(pids) >= 8 and ports  # broker, serve (+ workers), proxy, four agents
@@ -176,6 +178,33 @@ def test_the_seed_cascade_end_to_end(demo: tuple[subprocess.Popen[bytes], str, P
     assert not alive, [psutil.Process(pid).cmdline() for pid in alive]
     assert not [port for port in ports if listening(port)]
     print(f"seed chain complete after {took:.0f}s")
+
+
+def answers_match_the_openapi(api: str, task_id: str) -> None:
+    """Each JSON route's answer, from serve with every collector running, matches the schema
+    its OpenAPI document gives it."""
+    contract = Contract(httpx.get(f"{api}/api/openapi.json", timeout=10).json())
+    trace_id = get(api, "/api/v1/traces", agent="research")["traces"][0]["trace_id"]
+    service = get(api, "/jaeger/api/services")["data"][0]
+    taken = get(api, "/api/v1/snapshots/latest")["snapshot"]["timestamp"]
+    asked = {
+        "/api/v1/health": {}, "/api/v1/traces": {}, "/api/v1/traces/{trace_id}": {},
+        "/api/v1/traces/{trace_id}/causal-chain": {}, "/api/v1/tasks/{task_id}/causal-chain": {},
+        "/api/v1/costs": {"group_by": "provider"}, "/api/v1/infra": {}, "/api/v1/events": {},
+        "/api/v1/alerts": {}, "/api/v1/snapshots/latest": {}, "/api/v1/agents": {},
+        "/api/v1/snapshots/at": {"ts": taken}, "/api/v1/snapshots": {"step": "10"},
+        "/jaeger/api/services": {}, "/jaeger/api/services/{service}/operations": {},
+        "/jaeger/api/operations": {"service": service}, "/jaeger/api/traces": {"service": service},
+        "/jaeger/api/traces/{trace_id}": {}, "/jaeger/api/dependencies": {},
+    }  # fmt: skip
+    assert set(asked) == contract.json_routes()
+    for path, params in asked.items():
+        url = path.format(trace_id=trace_id, task_id=task_id, service=service)
+        response = httpx.get(f"{api}{url}", params=params, timeout=30)
+        assert response.status_code == 200, (url, response.text[:300])
+        contract.check(path, response.json())
+    infra = get(api, "/api/v1/infra")["collectors"]
+    assert {"k8s", "kafka", "llm"} <= set(infra)  # every collector's real state was checked
 
 
 def _positions(expected: tuple[str, ...], kinds: list[str]) -> list[int]:

@@ -9,6 +9,8 @@ afterEach(cleanup);
 const link = (kind: string, at: string, caused_by: number | null, spans: string[] = [], events: string[] = []): ChainLink => ({
   kind,
   at,
+  last_at: at,
+  count: 1,
   entity: `x/${kind}`,
   summary: `${kind} happened`,
   evidence: { span_ids: spans, event_ids: events, metrics: { figure: 3 } },

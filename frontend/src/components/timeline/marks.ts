@@ -16,7 +16,7 @@ export function alertMarks(alerts: Alert[]): TimeMark[] {
 /** Problem events (warning or worse) as marks, when the server has no alerts route. */
 export function eventMarks(events: InfraEventJson[]): TimeMark[] {
   return events
-    .filter((e) => e.severity !== "info" && e.severity !== "INFO")
+    .filter((e) => e.severity !== "info")
     .map((e) => ({ id: e.event_id, t: e.time_unix_nano / 1e6, severity: e.severity.toLowerCase(), label: `${e.kind}: ${e.summary}` }));
 }
 

@@ -1,10 +1,11 @@
-import type { ApiSpan, AttributeValue, InfraEventJson } from "@/api/types";
+import type { ApiSpan, InfraEventJson } from "@/api/types";
 import { Badge } from "@/components/layout/Badge";
 import { formatClock, formatCount, formatDuration, formatUsd } from "@/lib/format";
 import { severityTone } from "@/lib/severity";
 import { isError, spanStartMs } from "@/lib/waterfall";
 
-function text(value: AttributeValue): string {
+/** An attribute value (or an item of an array one) as text. */
+function text(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
