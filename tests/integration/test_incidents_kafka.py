@@ -113,8 +113,9 @@ def rollout(
     events_of(server, "image_pull_backoff")
     task_start = time.time_ns()
     produce(broker, "plans", 3)
-    events_of(server, "lag_spike")
-    trace_id = send_waiting_task(server, task_id, task_start)
+    spiked_ns = max(e["time_unix_nano"] for e in events_of(server, "lag_spike"))
+    # The task gives up waiting after the lag was seen (by 0.2 s at least).
+    trace_id = send_waiting_task(server, task_id, task_start, spiked_ns + 200_000_000)
     return chain_when(server, task_id, "task_failed"), trace_id, pulling
 
 
@@ -132,7 +133,7 @@ def test_a_bad_rollout_is_the_root_of_the_tasks_it_stalled(
         ("kafka_lag_spike", "partition/plans/0", 0, "starved_consumer_group"),
         ("agent_timeout", "agent/research", 1, "kafka_entity_of_span"),
         ("task_failed", "task/task-rollout", 2, "error_propagated"),
-    ], body["summary"]
+    ], [(link["kind"], link["at"], link["evidence"]) for link in body["chain"]]
     assert body["summary"].startswith(f"Root cause: pod agents/{name} could not pull its image")
     assert (
         "with no pod of the consumer group running, Kafka consumer lag on partition plans/0"
@@ -156,12 +157,13 @@ def test_lag_from_a_rollout_of_another_deployment_is_not_blamed_on_it(
     assert kinds == ["kafka_lag_spike", "agent_timeout", "task_failed"], body["summary"]
 
 
-def send_waiting_task(server: OracleServer, task_id: str, start_ns: int) -> str:
+def send_waiting_task(server: OracleServer, task_id: str, start_ns: int, not_before_ns: int) -> str:
     """A research task that sent a request to ``plans`` and waited for the answer on
-    ``plans-replies`` until its tool timed out; the task failed. Returns its trace id."""
+    ``plans-replies`` until its tool timed out (now, and not before ``not_before_ns``); the
+    task failed. Returns its trace id."""
     provider, tracer = tracer_for(server, **{"service.name": "research-agent"})
     own = {"oracle.task.id": task_id, "gen_ai.agent.name": "research"}
-    end = time.time_ns()
+    end = max(time.time_ns(), not_before_ns)
     task = tracer.start_span(
         "invoke_agent research", start_time=start_ns,
         attributes={**own, "gen_ai.operation.name": "invoke_agent"},
