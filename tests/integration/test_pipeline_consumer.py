@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from oracle_monitor.collectors.llm.pricing import load_prices
 from oracle_monitor.demo.broker import KafkaBroker
 from oracle_monitor.model import Span
 from oracle_monitor.pipeline.consumer import ConsumerConfig, SpanConsumer
+from oracle_monitor.processing.pricing import load_prices
 from tests.integration import otlp_payloads as otlp
 
 pytestmark = pytest.mark.integration

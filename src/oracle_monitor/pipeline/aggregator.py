@@ -38,7 +38,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from oracle_monitor.aggregator.leader_duties import leader_duties, run_leadership
-from oracle_monitor.collectors.llm.pricing import load_prices
 from oracle_monitor.config import Settings
 from oracle_monitor.forward import ForwardConfig, ForwardCounters, Forwarder
 from oracle_monitor.pipeline.clients import (
@@ -48,6 +47,7 @@ from oracle_monitor.pipeline.clients import (
     producer_config,
 )
 from oracle_monitor.pipeline.consumer import ConsumerConfig, SpanConsumer
+from oracle_monitor.processing.pricing import load_prices
 from oracle_monitor.receiver.decode import DecodeLimits
 from oracle_monitor.store import Store, open_store
 from oracle_monitor.uvicorn_runner import start_uvicorn

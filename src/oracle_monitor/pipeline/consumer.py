@@ -35,9 +35,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from oracle_monitor.collectors.llm.pricing import PriceTable, price_spans
 from oracle_monitor.forward import Forwarder
 from oracle_monitor.model import Span
+from oracle_monitor.processing.pricing import PriceTable, price_spans
 from oracle_monitor.receiver.decode import DecodeLimits, MalformedRequest, decode_protobuf
 from oracle_monitor.store import SpanWriter
 

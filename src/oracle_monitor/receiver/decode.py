@@ -20,7 +20,6 @@ from typing import Any, Final
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from oracle_monitor.conventions import derive
 from oracle_monitor.model import (
     Attributes,
     AttributeValue,
@@ -30,6 +29,7 @@ from oracle_monitor.model import (
     SpanLink,
     StatusCode,
 )
+from oracle_monitor.processing.conventions import derive
 
 __all__ = [
     "TRUNCATION_MARKER",

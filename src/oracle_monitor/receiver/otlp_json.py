@@ -16,7 +16,6 @@ from typing import Any, Final
 
 import orjson
 
-from oracle_monitor.conventions import derive
 from oracle_monitor.model import (
     Attributes,
     AttributeValue,
@@ -26,6 +25,7 @@ from oracle_monitor.model import (
     SpanLink,
     StatusCode,
 )
+from oracle_monitor.processing.conventions import derive
 from oracle_monitor.receiver.decode import (
     KINDS,
     MAX_REASONS,

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from oracle_monitor.collectors.llm.pricing import PriceTable, load_prices, price_spans
 from oracle_monitor.forward import ForwardConfig, ForwardCounters, Forwarder
 from oracle_monitor.model import Span
+from oracle_monitor.processing.pricing import PriceTable, load_prices, price_spans
 from oracle_monitor.receiver.decode import DecodedBatch, DecodeLimits, decode_protobuf
 from oracle_monitor.receiver.otlp_json import decode_json
 from oracle_monitor.receiver.sink import Prepared

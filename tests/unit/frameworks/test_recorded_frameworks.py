@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from oracle_monitor.collectors.llm.pricing import load_prices, price_spans
 from oracle_monitor.model import Span
+from oracle_monitor.processing.pricing import load_prices, price_spans
 from oracle_monitor.receiver.decode import DecodeLimits
 from oracle_monitor.receiver.otlp_json import decode_json
 from oracle_monitor.store.sqlite import SQLiteStore

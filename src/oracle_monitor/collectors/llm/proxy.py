@@ -42,9 +42,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from oracle_monitor.collectors.llm.pricing import PriceTable, load_prices
 from oracle_monitor.config import ProxySettings
 from oracle_monitor.genai import LLMCall, StreamAccumulator, classify, finish_call, start_call
+from oracle_monitor.processing.pricing import PriceTable, load_prices
 
 _log = logging.getLogger(__name__)
 OPENAI_UPSTREAM = "https://api.openai.com"

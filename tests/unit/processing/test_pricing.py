@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from oracle_monitor.collectors.llm.pricing import load_prices, price_spans
 from oracle_monitor.model import Span, SpanKind
+from oracle_monitor.processing.pricing import load_prices, price_spans
 
 TABLE = load_prices()
 
