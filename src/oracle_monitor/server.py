@@ -30,7 +30,7 @@ from oracle_monitor.api import create_app
 from oracle_monitor.api.serialize import event_json
 from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.config import Settings
-from oracle_monitor.forward import ForwardConfig
+from oracle_monitor.exporters.otlp_forward import ForwardConfig
 from oracle_monitor.processing.pricing import load_prices
 from oracle_monitor.receiver.decode import DecodeLimits
 from oracle_monitor.receiver.grpc_server import start_grpc_server

@@ -2,7 +2,7 @@
 
 Composition, in start-up order: store (schema migrated unless ``--no-migrate``) → topics
 checked → the forwarder, when ``ORACLE_FORWARD_OTLP_ENDPOINTS`` names targets (what the
-aggregator writes is forwarded, `oracle_monitor.forward`) → the consumer loop
+aggregator writes is forwarded, `oracle_monitor.exporters.otlp_forward`) → the consumer loop
 (`consumer.SpanConsumer`, in a thread of its own) → the health
 endpoint (``GET /health`` on ``ORACLE_PIPELINE_HEALTH_PORT``, when set) → the duties that
 only one aggregator of the group runs at a time, which start in ``duties``, the
@@ -39,7 +39,7 @@ from starlette.routing import Route
 
 from oracle_monitor.aggregator.leader_duties import leader_duties, run_leadership
 from oracle_monitor.config import Settings
-from oracle_monitor.forward import ForwardConfig, ForwardCounters, Forwarder
+from oracle_monitor.exporters.otlp_forward import ForwardConfig, ForwardCounters, Forwarder
 from oracle_monitor.pipeline.clients import (
     consumer_config,
     ensure_topics,

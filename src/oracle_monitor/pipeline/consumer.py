@@ -14,10 +14,10 @@ why) to the dead-letter topic ``<topic>.dlq``; its offset is committed with the 
 dead-letter topic acknowledged it. A store or dead-letter failure is retried with backoff,
 without committing; a stop request during the retries leaves the batch uncommitted.
 
-With ``ORACLE_FORWARD_OTLP_ENDPOINTS`` set, the spans of each written batch are also handed to a
-`oracle_monitor.forward.Forwarder` (bounded queues, never blocking this loop), as ``serve``'s
-workers hand on what they stored. A batch delivered again after a crash or a failed offset
-commit is written once but may be forwarded twice.
+With ``ORACLE_FORWARD_OTLP_ENDPOINTS`` set, the spans of each written batch are also handed to
+a `oracle_monitor.exporters.otlp_forward.Forwarder` (bounded queues, never blocking this loop),
+as ``serve``'s workers hand on what they stored. A batch delivered again after a crash or a
+failed offset commit is written once but may be forwarded twice.
 
 Rebalances: batches are finished (written and committed) before the next poll, and polls are
 where partitions are revoked, so a revoked partition has nothing written but uncommitted,
@@ -35,7 +35,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from oracle_monitor.forward import Forwarder
+from oracle_monitor.exporters.otlp_forward import Forwarder
 from oracle_monitor.model import Span
 from oracle_monitor.processing.pricing import PriceTable, price_spans
 from oracle_monitor.receiver.decode import DecodeLimits, MalformedRequest, decode_protobuf

@@ -19,7 +19,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from oracle_monitor.forward import ForwardConfig, ForwardCounters
+from oracle_monitor.exporters.otlp_forward import ForwardConfig, ForwardCounters
 from oracle_monitor.pipeline.messages import (
     SplitRequest,
     json_to_request,

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 
 from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.config import Settings
-from oracle_monitor.forward import ForwardConfig
+from oracle_monitor.exporters.otlp_forward import ForwardConfig
 from oracle_monitor.pipeline.clients import ensure_topics, pipeline_url, producer_config
 from oracle_monitor.pipeline.publisher import KafkaSinkConfig
 from oracle_monitor.receiver.grpc_server import start_grpc_server

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from oracle_monitor.forward import ForwardConfig, ForwardCounters
+from oracle_monitor.exporters.otlp_forward import ForwardConfig, ForwardCounters
 
 __all__ = ["Prepared", "Sink", "SinkConfig"]
 

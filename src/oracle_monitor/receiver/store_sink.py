@@ -2,7 +2,7 @@
 
 Each batch is one store transaction (`Store.write_spans`, idempotent on
 ``(trace_id, span_id)``). Once the batch is answered, its spans go to the worker's forwarder,
-if any (`oracle_monitor.forward`), which never blocks the worker.
+if any (`oracle_monitor.exporters.otlp_forward`), which never blocks the worker.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from oracle_monitor.forward import ForwardConfig, ForwardCounters, Forwarder
+from oracle_monitor.exporters.otlp_forward import ForwardConfig, ForwardCounters, Forwarder
 from oracle_monitor.model import Span
 from oracle_monitor.processing.pricing import PriceTable, load_prices, price_spans
 from oracle_monitor.receiver.decode import DecodedBatch, DecodeLimits, decode_protobuf

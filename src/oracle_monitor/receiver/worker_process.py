@@ -24,7 +24,7 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
-from oracle_monitor.forward import ForwardConfig, ForwardCounters
+from oracle_monitor.exporters.otlp_forward import ForwardConfig, ForwardCounters
 from oracle_monitor.receiver.decode import MalformedRequest
 from oracle_monitor.receiver.sink import Prepared, Sink, SinkConfig
 

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 
-from oracle_monitor.forward import ForwardCounters
+from oracle_monitor.exporters.otlp_forward import ForwardCounters
 from oracle_monitor.receiver.decode import MalformedRequest
 from oracle_monitor.receiver.errors import PipelineFull, ServiceUnavailable
 from oracle_monitor.receiver.latency import LatencyHistogram

@@ -9,8 +9,12 @@ dead target never slows ingestion: its queue fills, further spans for it are dro
 counted, and ``GET /api/v1/health`` shows the counts under ``forward``.
 """
 
-from oracle_monitor.forward.endpoints import ForwardConfig, ForwardEndpoint, parse_endpoints
-from oracle_monitor.forward.forwarder import ForwardCounters, Forwarder
+from oracle_monitor.exporters.otlp_forward.endpoints import (
+    ForwardConfig,
+    ForwardEndpoint,
+    parse_endpoints,
+)
+from oracle_monitor.exporters.otlp_forward.forwarder import ForwardCounters, Forwarder
 
 __all__ = [
     "ForwardConfig",
