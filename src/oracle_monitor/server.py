@@ -30,12 +30,9 @@ from oracle_monitor.api import create_app
 from oracle_monitor.api.serialize import event_json
 from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.config import Settings
-from oracle_monitor.exporters.otlp_forward import ForwardConfig
-from oracle_monitor.processing.pricing import load_prices
-from oracle_monitor.receiver.decode import DecodeLimits
+from oracle_monitor.pipeline.factories import store_chain
 from oracle_monitor.receiver.grpc_server import start_grpc_server
 from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_app
-from oracle_monitor.receiver.store_sink import StoreSinkConfig
 from oracle_monitor.receiver.worker_process import WorkerConfig
 from oracle_monitor.receiver.workers import IngestWorkerPool
 from oracle_monitor.store import Store, StoreOpenError, open_store
@@ -81,20 +78,15 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         logger.warning("%s", warning)
 
     async with AsyncExitStack() as stack:
-        load_prices(settings.pricing_file)  # a bad pricing file stops start-up, not a worker
+        chain = store_chain(settings)  # a bad pricing file stops start-up, not a worker
         # Before the workers: it creates or migrates the schema.
         store = open_settings_store(settings)
         stack.callback(store.close)  # closed last
         ingest = IngestWorkerPool(
             WorkerConfig(
-                sink=StoreSinkConfig(
-                    store_url=settings.store,
-                    limits=DecodeLimits(settings.max_attribute_value_length),
-                    pricing_file=str(settings.pricing_file) if settings.pricing_file else None,
-                ),
+                chain=chain,
                 batch_max_spans=settings.write_batch_max_spans,
                 log_level=settings.log_level,
-                forward=ForwardConfig.from_settings(settings),
             ),
             workers=settings.ingest_workers or os.cpu_count() or 1,
             max_queued_bytes=settings.queue_max_bytes,

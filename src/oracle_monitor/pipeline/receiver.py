@@ -1,9 +1,10 @@
 """`oracle-monitor receiver`: a stateless OTLP receiver that publishes to the pipeline topic.
 
 The same OTLP/gRPC and OTLP/HTTP endpoints, authentication and limits as ``serve``
-(`oracle_monitor.receiver`), and the same ingest worker processes; only their sink differs:
-each request's valid spans go to Kafka, one message per trace id (`publisher.KafkaSink`), and
-the exporter is answered once the brokers acknowledged all of them. ``GET /health`` on the
+(`oracle_monitor.receiver`), and the same ingest worker processes; only their chain's end
+differs (`oracle_monitor.pipeline.factories.kafka_chain`): each request's valid spans go to
+Kafka, one message per trace id (`oracle_monitor.exporters.kafka_publisher`), and the exporter
+is answered once the brokers acknowledged all of them. ``GET /health`` on the
 OTLP/HTTP port answers with the counters.
 
 Start-up: topics checked (created when missing) → workers → OTLP/gRPC → OTLP/HTTP. Shutdown,
@@ -27,8 +28,8 @@ from starlette.responses import JSONResponse
 from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.config import Settings
 from oracle_monitor.exporters.otlp_forward import ForwardConfig
-from oracle_monitor.pipeline.clients import ensure_topics, pipeline_url, producer_config
-from oracle_monitor.pipeline.publisher import KafkaSinkConfig
+from oracle_monitor.pipeline.clients import ensure_topics, pipeline_url
+from oracle_monitor.pipeline.factories import kafka_chain
 from oracle_monitor.receiver.grpc_server import start_grpc_server
 from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_app
 from oracle_monitor.receiver.worker_process import WorkerConfig
@@ -43,12 +44,7 @@ logger = logging.getLogger("oracle_monitor.receiver")
 def worker_config(settings: Settings) -> WorkerConfig:
     """The ingest workers' configuration: publish to the pipeline topic."""
     return WorkerConfig(
-        sink=KafkaSinkConfig(
-            topic=pipeline_url(settings).topic,
-            producer=producer_config(settings),
-            max_message_bytes=settings.pipeline_max_message_bytes,
-            delivery_timeout_s=settings.pipeline_delivery_timeout_seconds,
-        ),
+        chain=kafka_chain(settings),
         batch_max_spans=settings.write_batch_max_spans,
         log_level=settings.log_level,
     )

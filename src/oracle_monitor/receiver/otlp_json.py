@@ -25,7 +25,6 @@ from oracle_monitor.model import (
     SpanLink,
     StatusCode,
 )
-from oracle_monitor.processing.conventions import derive
 from oracle_monitor.receiver.decode import (
     KINDS,
     MAX_REASONS,
@@ -164,7 +163,6 @@ def _decode(document: dict[str, Any], limit: int) -> DecodedBatch:
                         _count(span, "droppedAttributesCount"),
                         _count(span, "droppedEventsCount") + dropped_events,
                         _count(span, "droppedLinksCount") + dropped_links,
-                        **derive(attributes, resource),
                     )
                 )
     return DecodedBatch(spans, rejected, summary(rejected, reasons))
