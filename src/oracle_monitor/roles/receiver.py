@@ -4,8 +4,9 @@ The same OTLP/gRPC and OTLP/HTTP endpoints, authentication and limits as ``serve
 (`oracle_monitor.receiver`), and the same ingest worker processes; only their chain's end
 differs (`oracle_monitor.pipeline.factories.kafka_chain`): each request's valid spans go to
 Kafka, one message per trace id (`oracle_monitor.exporters.kafka_publisher`), and the exporter
-is answered once the brokers acknowledged all of them. ``GET /health`` on the
-OTLP/HTTP port answers with the counters.
+is answered once the brokers acknowledged all of them. The chain has no processors: the
+aggregators run them, after decoding. ``GET /health`` on the OTLP/HTTP port answers with the
+counters.
 
 Start-up: topics checked (created when missing) → workers → OTLP/gRPC → OTLP/HTTP. Shutdown,
 backwards: the receivers stop taking requests and finish those in flight; the workers publish
@@ -15,10 +16,8 @@ what they hold and exit. Nothing acknowledged is lost: it is on the brokers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 from contextlib import AsyncExitStack
 from dataclasses import asdict
 
@@ -34,7 +33,7 @@ from oracle_monitor.receiver.grpc_server import start_grpc_server
 from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_app
 from oracle_monitor.receiver.worker_process import WorkerConfig
 from oracle_monitor.receiver.workers import IngestWorkerPool
-from oracle_monitor.uvicorn_runner import start_uvicorn
+from oracle_monitor.roles.lifecycle import start_uvicorn, stop_on_signals
 
 __all__ = ["run_receiver"]
 
@@ -52,11 +51,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
 
 async def run_receiver(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals(stop)
     url = pipeline_url(settings)
     otlp_auth = BearerAuth(settings.otlp_bearer_token())
     for warning in exposure_warnings(settings.host, api_token=True, otlp_token=otlp_auth.enabled):
