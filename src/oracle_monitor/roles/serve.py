@@ -59,13 +59,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         logger.warning("%s", warning)
 
     async with AsyncExitStack() as stack:
-        chain = store_chain(settings)  # a bad setting stops start-up, not a worker
+        spec = store_chain(settings)  # a bad setting stops start-up, not a worker
         # Before the workers: it creates or migrates the schema.
         store = open_settings_store(settings)
         stack.callback(store.close)  # closed last
         ingest = IngestWorkerPool(
             WorkerConfig(
-                chain=chain,
+                chain=spec,
                 batch_max_spans=settings.write_batch_max_spans,
                 log_level=settings.log_level,
             ),
