@@ -17,8 +17,8 @@ import statistics
 import time
 
 from oracle_monitor.aggregator import build_causal_chain
-from oracle_monitor.conventions import derive
 from oracle_monitor.model import Attributes, InfraEvent, Severity, Span, SpanKind, StatusCode
+from oracle_monitor.processing.conventions import derive
 
 S = 1_000_000_000
 T0 = 1_795_764_000 * S

@@ -5,7 +5,7 @@ requests of 512 spans to a real ``oracle-monitor serve`` on the embedded SQLite 
 PostgreSQL with ``--store postgresql://…``: a fresh schema is created there and dropped), and
 reports spans per second from the first send until the last span is readable through the REST
 API, checks that every span was stored (zero loss), and reads the server's peak RSS. Then it
-runs the receiver alone (decode and discard) to show the decode ceiling.
+runs the receiver alone (decode, derive the GenAI fields, discard) to show the decode ceiling.
 
 With ``--pipeline`` it benches the scale-out topology instead: a tansu broker, one
 ``oracle-monitor receiver`` and one ``aggregator`` (then two) on PostgreSQL, reporting spans per
@@ -39,6 +39,7 @@ import httpx
 import psutil
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from oracle_monitor.processing.genai_fields import GenAIFields
 from oracle_monitor.receiver.decode import DecodeLimits, decode_protobuf
 from oracle_monitor.receiver.grpc_server import EXPORT_METHOD, TRACE_SERVICE
 from oracle_monitor.store import open_store
@@ -319,11 +320,13 @@ def bench_pipeline(
 
 
 async def _discard_server(port: int) -> None:
-    """The gRPC receiver alone in one process: decode every request into spans, keep nothing."""
+    """The gRPC receiver alone in one process: decode every request into spans and derive their
+    GenAI fields (the first processor of ``serve``'s chain), keep nothing."""
     limits = DecodeLimits()
+    derive = GenAIFields()
 
     async def export(request: bytes, context: object) -> ExportTraceServiceResponse:
-        decode_protobuf(request, limits)
+        derive.process(decode_protobuf(request, limits).spans)
         return ExportTraceServiceResponse()
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 16 << 20)])
@@ -355,7 +358,7 @@ def bench_receiver_alone(bodies: list[bytes], spans: int, concurrency: int) -> N
     finally:
         server.terminate()
         server.wait(30)
-    print(f"receiver alone, one process (decode, discard): {spans / elapsed:,.0f} spans/s")
+    print(f"receiver alone, one process (decode, derive, discard): {spans / elapsed:,.0f} spans/s")
 
 
 def main() -> None:

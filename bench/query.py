@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from ingest import fresh_store, running_server
+from oracle_monitor.processing.genai_fields import GenAIFields
+from oracle_monitor.processing.pricing import Pricing, load_prices
 from oracle_monitor.receiver.decode import DecodeLimits, decode_protobuf
 from oracle_monitor.store import open_store
 from workload import SPANS_PER_TRACE, requests
@@ -40,8 +42,11 @@ def fill_part(url: str, traces: int, first: int, start_ns: int, step_ns: int) ->
     trace_ids: list[str] = []
     pending = []
     messages = requests(traces, start_ns=start_ns, step_ns=step_ns, first=first)
+    processors = (GenAIFields(), Pricing(load_prices(None)))
     for message in messages:
         batch = decode_protobuf(message.SerializeToString(), DecodeLimits()).spans
+        for processor in processors:  # as serve's chain does before the store
+            processor.process(batch)
         pending.extend(batch)
         trace_ids.extend(span.trace_id for span in batch if not span.parent_span_id)
         if len(pending) >= BATCH_SPANS:

@@ -30,8 +30,8 @@ from tests.e2e.scenario import BIG_TRACE, export, seed
 from tests.integration.oracle_server import OracleServer
 
 from oracle_monitor.api.ui import STATIC_DIR
-from oracle_monitor.conventions import derive
 from oracle_monitor.model import Attributes, Span, SpanKind, StatusCode
+from oracle_monitor.processing.conventions import derive
 
 FRAMES_JS = """async ([ms]) => {
   const gaps = []; let last = performance.now(); const end = last + ms;

@@ -1,4 +1,5 @@
-"""The ``oracle-monitor`` command."""
+"""The ``oracle-monitor`` command: one subcommand per process role (`oracle_monitor.roles`),
+plus ``migrate``. Flags override ``ORACLE_*`` variables; each role is imported only when run."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def serve(**flags: Any) -> None:
     """Run the OTLP receiver, the store, the collectors and the API in one process."""
     settings = _settings(Settings, **flags)
     _logging(settings.log_level)
-    from oracle_monitor.server import serve as run_server
+    from oracle_monitor.roles.serve import serve as run_server
 
     _run(run_server(settings))
 
@@ -97,7 +98,7 @@ def receiver(**flags: Any) -> None:
     """
     settings = _pipeline_settings(flags)
     _logging(settings.log_level)
-    from oracle_monitor.pipeline.receiver import run_receiver
+    from oracle_monitor.roles.receiver import run_receiver
 
     asyncio.run(run_receiver(settings))
 
@@ -123,7 +124,7 @@ def aggregator(**flags: Any) -> None:
     """
     settings = _pipeline_settings(flags)
     _logging(settings.log_level)
-    from oracle_monitor.pipeline.aggregator import run_aggregator
+    from oracle_monitor.roles.aggregator import run_aggregator
 
     asyncio.run(run_aggregator(settings))
 
@@ -166,7 +167,7 @@ def proxy(**flags: Any) -> None:
     """
     settings = _settings(ProxySettings, **flags)
     _logging(settings.log_level)
-    from oracle_monitor.collectors.llm.proxy import run_proxy
+    from oracle_monitor.roles.proxy import run_proxy
 
     run_proxy(settings)
 
@@ -197,8 +198,8 @@ def demo(
     stops all of it.
     """
     from oracle_monitor.demo.ports import free_port, listening
-    from oracle_monitor.demo.runner import DemoOptions, run_demo
     from oracle_monitor.demo.services import Ports
+    from oracle_monitor.roles.demo import DemoOptions, run_demo
 
     if api_port and listening(api_port):
         click.echo(f"port {api_port} is taken; using a free one")
@@ -228,6 +229,6 @@ def api(**flags: Any) -> None:
     """
     settings = _settings(Settings, **flags)
     _logging(settings.log_level)
-    from oracle_monitor.api_server import serve_api
+    from oracle_monitor.roles.api import serve_api
 
     _run(serve_api(settings))

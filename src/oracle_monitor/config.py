@@ -301,7 +301,7 @@ class Settings(BaseSettings):
     @field_validator("forward_otlp_endpoints")
     @classmethod
     def _check_forward_endpoints(cls, value: str) -> str:
-        from oracle_monitor.forward.endpoints import parse_endpoints
+        from oracle_monitor.exporters.otlp_forward.endpoints import parse_endpoints
 
         parse_endpoints(value)  # a ValueError names the bad entry
         return value

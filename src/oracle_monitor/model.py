@@ -3,8 +3,8 @@
 Nothing here does I/O or imports another part of the project. A `Span` keeps everything OTLP
 sent (ids as lowercase hex, times as unix nanoseconds, attributes with their OTLP types) plus
 the *derived* fields the store, API and aggregator filter and add up on: service, agent,
-provider, model, token counts, pod and namespace. `oracle_monitor.conventions` computes the
-derived fields from the attribute dialects agents and LLM libraries actually emit.
+provider, model, token counts, pod and namespace. `oracle_monitor.processing.conventions`
+computes the derived fields from the attribute dialects agents and LLM libraries actually emit.
 
 Attribute values keep their OTLP type: ``str``, ``bool``, ``int``, ``float``, ``bytes``,
 ``list`` (OTLP array) and ``dict`` (OTLP kvlist). ``None`` stands for an empty AnyValue.
@@ -71,9 +71,9 @@ class Span:
     ``trace_id`` is 32 lowercase hex digits, ``span_id`` and ``parent_span_id`` 16
     (``parent_span_id`` is ``""`` for a root span). ``resource`` holds the resource
     attributes; ``scope_name``/``scope_version`` the instrumentation scope. The fields after
-    ``flags`` are derived (see `oracle_monitor.conventions.derive`) and are ``None`` when the
-    span does not say; ``cost_usd`` is the span's ``oracle.llm.cost_usd`` or, for an LLM call
-    with token counts, what the pricing table makes of them at ingest. ``agent_name`` and
+    ``flags`` are derived (see `oracle_monitor.processing.conventions.derive`) and are ``None``
+    when the span does not say; ``cost_usd`` is the span's ``oracle.llm.cost_usd`` or, for an
+    LLM call with token counts, what the pricing table makes of them at ingest. ``agent_name`` and
     ``task_id`` are the span's own or, once stored, inherited from the nearest span above it
     that has one (`oracle_monitor.store.attribution`); ``agent_from`` is then the id of the
     span that names the agent (``None`` when the span names it itself).

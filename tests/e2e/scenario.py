@@ -22,8 +22,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from oracle_monitor.aggregator.snapshot import validate_snapshot
-from oracle_monitor.conventions import derive
 from oracle_monitor.model import Attributes, InfraEvent, Span, SpanKind, StatusCode
+from oracle_monitor.processing.conventions import derive
 from oracle_monitor.store import open_store
 from oracle_monitor.timestamps import rfc3339
 from tests.integration.oracle_server import OracleServer

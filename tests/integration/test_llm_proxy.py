@@ -28,10 +28,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from oracle_monitor.collectors.llm.pricing import load_prices
-from oracle_monitor.collectors.llm.proxy import LLMProxy
 from oracle_monitor.demo.llm_payloads import sse_chunks
 from oracle_monitor.demo.llm_provider import LLMProvider, running_llm_provider
+from oracle_monitor.processing.pricing import load_prices
+from oracle_monitor.proxy import LLMProxy
 from tests.integration.conftest import StartServer
 from tests.integration.oracle_server import free_port
 

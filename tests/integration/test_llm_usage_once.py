@@ -21,9 +21,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from oracle_monitor.conventions import derive
 from oracle_monitor.demo.llm_provider import LLMProvider, running_llm_provider
 from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
+from oracle_monitor.processing.conventions import derive
 from tests.integration.conftest import StartServer
 from tests.integration.test_llm_proxy import finished, running_proxy
 

@@ -105,7 +105,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_graph_is_read() -> None:
     graph = import_graph()
-    assert "oracle_monitor.receiver.otlp_json" in graph["oracle_monitor.receiver.store_sink"]
+    assert "oracle_monitor.receiver.otlp_json" in graph["oracle_monitor.receiver.span_decoder"]
     assert "oracle_monitor.receiver.decode" in graph["oracle_monitor.receiver.otlp_json"]
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from oracle_monitor.conventions import derive
-from oracle_monitor.dialects import genai_facts
 from oracle_monitor.model import Attributes, InfraEvent, Span
+from oracle_monitor.processing.conventions import derive
+from oracle_monitor.processing.dialects import genai_facts
 from oracle_monitor.store.base import TraceSummary
 from oracle_monitor.store.codec import to_jsonable
 from oracle_monitor.timestamps import rfc3339
@@ -92,7 +92,7 @@ def agent_source(span: Span) -> str | None:
 
 
 def genai_json(span: Span) -> dict[str, Any]:
-    """The span's conversation, tool and handoff (`oracle_monitor.dialects.genai_facts`),
+    """The span's conversation, tool and handoff (`oracle_monitor.processing.dialects.genai_facts`),
     ``None`` where it does not say."""
     facts = genai_facts(span.name, span.attributes)
     source, target = facts.get("handoff_from"), facts.get("handoff_to")

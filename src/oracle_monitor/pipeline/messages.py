@@ -11,6 +11,9 @@ included); the receiver's checks (ids, times) reject spans one by one exactly as
 does, and a trace too large for one message is cut into several messages of the same key.
 Decoding the messages (`oracle_monitor.receiver.decode.decode_protobuf`) happens in the
 aggregators.
+
+`TraceMessageDecoder` is the ``receiver``'s chain decoder (``otlp_trace_messages``): each
+request as its messages, bad spans refused one by one.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
+from oracle_monitor.config import Settings
+from oracle_monitor.pipeline.components import JSON, ChainContext, Decoded, Factory
 from oracle_monitor.receiver.decode import (
     MAX_REASONS,
     MalformedRequest,
@@ -36,8 +41,10 @@ from oracle_monitor.receiver.decode import (
 from oracle_monitor.receiver.otlp_json import _hex, _hex_problem
 
 __all__ = [
+    "FACTORY",
     "Message",
     "SplitRequest",
+    "TraceMessageDecoder",
     "json_to_request",
     "parse_request",
     "split_request",
@@ -239,3 +246,34 @@ def _messages(
         count += 1
     if count:
         yield Message(key, out.SerializeToString(), count)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceMessageDecoder:
+    """Validates requests and splits each into messages of at most ``max_message_bytes``."""
+
+    max_message_bytes: int
+
+    def decode(self, encoding: int, body: bytes) -> Decoded[Message]:
+        """One request's messages; raises `MalformedRequest`."""
+        if encoding == JSON:
+            request, rejected, reasons = json_to_request(body)
+            split = split_request(
+                request, self.max_message_bytes, rejected=rejected, reasons=reasons
+            )
+        else:
+            split = split_request(parse_request(body), self.max_message_bytes)
+        return Decoded(
+            split.messages, split.accepted_spans, split.rejected_spans, split.error_message
+        )
+
+
+def _config(settings: Settings) -> int:
+    return settings.pipeline_max_message_bytes
+
+
+def _create(max_message_bytes: int, _context: ChainContext) -> TraceMessageDecoder:
+    return TraceMessageDecoder(max_message_bytes)
+
+
+FACTORY = Factory(_config, _create)

@@ -5,7 +5,9 @@ protobuf), `decode_request` an already parsed message (`oracle_monitor.receiver.
 decodes the OTLP/JSON form into the same `DecodedBatch`). A body
 that is not a request at all raises `MalformedRequest`; a request that is fine except for some
 spans (bad ids, absurd times) yields the good spans plus a count and reasons for the rest, as
-OTLP's partial-success response wants.
+OTLP's partial-success response wants. The spans keep everything OTLP sent; their derived
+fields are left at their defaults for the chain's processors
+(`oracle_monitor.processing.genai_fields`).
 
 This is the receiver's hot loop, so it is written for speed rather than elegance: attribute
 lookups are hoisted, the common attribute value types are handled inline, and `Span` is built
@@ -20,7 +22,6 @@ from typing import Any, Final
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from oracle_monitor.conventions import derive
 from oracle_monitor.model import (
     Attributes,
     AttributeValue,
@@ -200,7 +201,6 @@ def decode_request(request: Any, limits: DecodeLimits) -> DecodedBatch:
                         span.dropped_attributes_count,
                         span.dropped_events_count + dropped_events,
                         span.dropped_links_count + dropped_links,
-                        **derive(attributes, resource),
                     )
                 )
     return DecodedBatch(spans, rejected, summary(rejected, reasons))

@@ -16,7 +16,6 @@ from typing import Any, Final
 
 import orjson
 
-from oracle_monitor.conventions import derive
 from oracle_monitor.model import (
     Attributes,
     AttributeValue,
@@ -164,7 +163,6 @@ def _decode(document: dict[str, Any], limit: int) -> DecodedBatch:
                         _count(span, "droppedAttributesCount"),
                         _count(span, "droppedEventsCount") + dropped_events,
                         _count(span, "droppedLinksCount") + dropped_links,
-                        **derive(attributes, resource),
                     )
                 )
     return DecodedBatch(spans, rejected, summary(rejected, reasons))

@@ -1,15 +1,15 @@
-"""The child side of the ingest workers: decode OTLP requests, commit them, then answer.
+"""The child side of the ingest workers: run the role's chain over OTLP requests, then answer.
 
 Runs in a process of its own (see `oracle_monitor.receiver.workers`), reading requests from a
-socket shared with the server process. It takes every request already waiting (up to
-``batch_max_spans`` spans), lets its sink (`oracle_monitor.receiver.sink`) prepare each, commits
-them all at once and only then answers each request, so an answer means the spans are durable.
-The sink of ``serve`` writes to the store in one transaction (`store_sink`); the sink of
-``receiver`` publishes to Kafka and waits for the brokers' acknowledgements
-(`oracle_monitor.pipeline.publisher`). It exits when the server closes the socket, after
-finishing the batch in hand.
+socket shared with the server process, and builds its chain there
+(`oracle_monitor.pipeline.factories.build_chain`). It takes every request already waiting (up to
+``batch_max_spans`` spans), decodes each, processes and exports them all at once and only then
+answers each request, so an answer means the spans are durable: written to the store in one
+transaction for ``serve``, acknowledged by the Kafka brokers for ``receiver``. After answering
+it hands the batch to the chain's best-effort exporters (OTLP forwarding). It exits when the
+server closes the socket, after finishing the batch in hand.
 
-Frames on the socket (little-endian):
+Frames on the socket (little-endian; encoding as in `oracle_monitor.pipeline.components`):
   request  <id u64><encoding u8><body length u32> body
   reply    <id u64><outcome u8><accepted u32><rejected u32><message length u32> message (UTF-8)
 """
@@ -22,18 +22,20 @@ import signal
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
-from oracle_monitor.forward import ForwardConfig, ForwardCounters
+from oracle_monitor.pipeline.chain import Chain
+from oracle_monitor.pipeline.components import ChainContext, Decoded
+from oracle_monitor.pipeline.factories import ChainSpec, build_chain
 from oracle_monitor.receiver.decode import MalformedRequest
-from oracle_monitor.receiver.sink import Prepared, Sink, SinkConfig
+
+if TYPE_CHECKING:
+    from oracle_monitor.exporters.otlp_forward import ForwardCounters
 
 logger = logging.getLogger(__name__)
 
 REQUEST: Final = struct.Struct("<QBI")
 REPLY: Final = struct.Struct("<QBIII")
-PROTOBUF: Final = 0
-JSON: Final = 1
 #: Reply outcomes.
 STORED: Final = 0
 MALFORMED: Final = 1
@@ -44,10 +46,9 @@ STORE_FAILED: Final = 2
 class WorkerConfig:
     """What a worker needs to know; sent to the child process when it starts."""
 
-    sink: SinkConfig
+    chain: ChainSpec
     batch_max_spans: int
     log_level: str = "INFO"
-    forward: ForwardConfig | None = None
 
 
 def reply(request_id: int, outcome: int, accepted: int, rejected: int, message: str) -> bytes:
@@ -95,73 +96,78 @@ class _FrameReader:
 def serve_requests(
     sock: socket.socket, config: WorkerConfig, counters: ForwardCounters | None = None
 ) -> None:
-    """Prepare, commit and answer requests from ``sock`` until the server closes it.
+    """Decode, process, export and answer requests from ``sock`` until the server closes it.
 
-    With ``config.forward`` (and the server's shared ``counters``), the sink may also forward
-    what it committed, without blocking this loop.
+    ``counters`` are the role's shared OTLP forwarding counters, when its chain forwards.
     """
-    sink = config.sink.open(config.forward, counters)
-    reader = _FrameReader(sock)
+    context = ChainContext(config.chain.store_url, forward_counters=counters)
     try:
-        while True:
-            try:
-                first = reader.next(block=True)
-            except EOFError:
-                return
-            assert first is not None
-            committed = _handle_batch(sock, sink, reader, first, config)
-            if committed:
-                sink.committed(committed)
+        chain = build_chain(config.chain, context)
+        reader = _FrameReader(sock)
+        try:
+            while True:
+                try:
+                    first = reader.next(block=True)
+                except EOFError:
+                    return
+                assert first is not None
+                exported = _handle_batch(sock, chain, reader, first, config)
+                if exported:
+                    chain.after_export(exported)
+        finally:
+            chain.shutdown()
     finally:
-        sink.close()
+        context.close()
 
 
 def _handle_batch(
     sock: socket.socket,
-    sink: Sink,
+    chain: Chain[Any],
     reader: _FrameReader,
     first: tuple[int, int, bytes],
     config: WorkerConfig,
-) -> list[Prepared]:
-    """Prepare, commit and answer one batch of requests; return what was committed."""
+) -> list[Any]:
+    """Decode, process, export and answer one batch of requests; return what was exported."""
     replies: list[bytes] = []
-    prepared: list[tuple[int, Prepared]] = []
+    decoded: list[tuple[int, Decoded[Any]]] = []
+    items: list[Any] = []
     spans = 0
     frame: tuple[int, int, bytes] | None = first
     while frame is not None:
         request_id, encoding, body = frame
         try:
-            item = sink.prepare(encoding, body)
+            request = chain.decode(encoding, body)
         except MalformedRequest as error:
             replies.append(reply(request_id, MALFORMED, 0, 0, str(error)))
         else:
-            prepared.append((request_id, item))
-            spans += item.accepted
+            decoded.append((request_id, request))
+            items.extend(request.items)
+            spans += request.accepted
         if spans >= config.batch_max_spans:
             break
         try:
             frame = reader.next(block=False)
         except EOFError:
             frame = None
-    batch = [item for _, item in prepared]
     try:
-        sink.commit(batch)
+        chain.process(items)
+        chain.export(items)
     except Exception as error:  # answer "retry later" rather than die
-        logger.exception("committing %d spans failed; exporters will retry", spans)
+        logger.exception("exporting %d spans failed; exporters will retry", spans)
         replies.extend(
-            reply(rid, STORE_FAILED, 0, 0, f"write failed: {error}") for rid, _ in prepared
+            reply(rid, STORE_FAILED, 0, 0, f"write failed: {error}") for rid, _ in decoded
         )
-        batch = []
+        items = []
     else:
         replies.extend(
-            reply(rid, STORED, item.accepted, item.rejected, item.error_message)
-            for rid, item in prepared
+            reply(rid, STORED, request.accepted, request.rejected, request.error_message)
+            for rid, request in decoded
         )
     try:
         sock.sendall(b"".join(replies))
     except OSError:
         logger.warning("the server went away before %d replies were sent", len(replies))
-    return batch
+    return items
 
 
 def worker_main(

@@ -1,13 +1,13 @@
-"""Ingest workers: OTLP requests decoded and stored in child processes, one per core.
+"""Ingest workers: OTLP requests run through the role's chain in child processes, one per core.
 
 Turning OTLP into spans is CPU-bound Python, and one process uses one core. So the receivers
 (asyncio, in the server process) only check capacity and hand each request's bytes to the
 worker with the least work queued; the worker (`oracle_monitor.receiver.worker_process`)
-decodes, commits through its sink (one store transaction for ``serve``, Kafka publication
-acknowledged by the brokers for ``receiver``) and answers. A request is acknowledged only when
-its worker has committed, refused up front when too many bytes wait (`PipelineFull`, so exporters
-back off and retry), and answered ``UNAVAILABLE`` if its worker dies (the worker is restarted,
-the exporter retries, and writes are idempotent).
+decodes, processes and exports through its chain (one store transaction for ``serve``, Kafka
+publication acknowledged by the brokers for ``receiver``) and answers. A request is
+acknowledged only when its worker's exporter made it durable, refused up front when too many
+bytes wait (`PipelineFull`, so exporters back off and retry), and answered ``UNAVAILABLE`` if
+its worker dies (the worker is restarted, the exporter retries, and writes are idempotent).
 """
 
 from __future__ import annotations
@@ -21,21 +21,23 @@ import socket
 import time
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
 
-from oracle_monitor.forward import ForwardCounters
+from oracle_monitor.pipeline.components import JSON, PROTOBUF
 from oracle_monitor.receiver.decode import MalformedRequest
 from oracle_monitor.receiver.errors import PipelineFull, ServiceUnavailable
 from oracle_monitor.receiver.latency import LatencyHistogram
 from oracle_monitor.receiver.worker_process import (
-    JSON,
     MALFORMED,
-    PROTOBUF,
     REPLY,
     REQUEST,
     STORED,
     WorkerConfig,
     worker_main,
 )
+
+if TYPE_CHECKING:
+    from oracle_monitor.exporters.otlp_forward import ForwardCounters
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +88,8 @@ class IngestWorkerPool:
         self._closing = False
         self._context = multiprocessing.get_context("spawn")  # never fork a gRPC process
         self.stats = IngestStats()
-        self.forward_counters: ForwardCounters | None = None
-        if config.forward is not None:  # shared by every worker, read for health
-            self.forward_counters = ForwardCounters.for_targets(self._context, config.forward)
+        #: Shared by every worker when the chain forwards, read for health.
+        self.forward_counters: ForwardCounters | None = config.chain.forward_counters(self._context)
         self.write_latency = LatencyHistogram()  # handed to a worker -> durable
 
     @property

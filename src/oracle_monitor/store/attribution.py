@@ -1,6 +1,6 @@
 """Agent and task attribution by trace hierarchy, as every store applies it when writing.
 
-A span's agent is its own (`oracle_monitor.conventions.derive`: its attributes, else its
+A span's agent is its own (`oracle_monitor.processing.conventions.derive`: its attributes, else its
 resource), else that of the nearest span above it in its trace that has one; the same for its
 task (``oracle.task.id``). So an LLM call is counted under the agent whose span it runs in,
 even when only that agent's span names it (the OpenAI Agents SDK, LangGraph, hand-written

@@ -1,10 +1,11 @@
 """Realistic traces and infrastructure events of multi-agent tasks, at exact times.
 
 Each ``*_scenario()`` returns a `Scenario`: the spans of one task as the store would hand
-them over (derived fields computed by `oracle_monitor.conventions.derive`, a span that never
-ended simply absent), the infrastructure events a caller would find around them (including
-unrelated ones the engine must leave out), the time of the question, and the expected chain
-as ``(kind, entity, caused_by, rule)``. Times are seconds after ``T0`` (2026-11-27 07:20 UTC).
+them over (derived fields computed by `oracle_monitor.processing.conventions.derive`, a span
+that never ended simply absent), the infrastructure events a caller would find around them
+(including unrelated ones the engine must leave out), the time of the question, and the
+expected chain as ``(kind, entity, caused_by, rule)``. Times are seconds after ``T0``
+(2026-11-27 07:20 UTC).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from oracle_monitor.conventions import derive
 from oracle_monitor.model import (
     Attributes,
     InfraEvent,
@@ -22,6 +22,7 @@ from oracle_monitor.model import (
     SpanKind,
     StatusCode,
 )
+from oracle_monitor.processing.conventions import derive
 
 T0 = 1_795_764_000 * 1_000_000_000  # 2026-11-27T07:20:00Z
 NAMESPACE = "agents"

@@ -11,8 +11,8 @@ from oracle_monitor.aggregator.causal import build_causal_chain
 from oracle_monitor.aggregator.correlate import ChainConfig, event_window, stored_events
 from oracle_monitor.api.jaeger import _with_logs
 from oracle_monitor.api.traces import correlated_events
-from oracle_monitor.forward.endpoints import ForwardConfig
-from oracle_monitor.forward.forwarder import ForwardCounters, Forwarder
+from oracle_monitor.exporters.otlp_forward.endpoints import ForwardConfig
+from oracle_monitor.exporters.otlp_forward.forwarder import ForwardCounters, Forwarder
 from oracle_monitor.model import Attributes, InfraEvent, Span, SpanKind
 from oracle_monitor.store.sqlite import SQLiteStore
 

@@ -22,7 +22,6 @@ from fastapi.testclient import TestClient
 from oracle_monitor.aggregator.alerts import alert_id, alert_json
 from oracle_monitor.aggregator.snapshot import build_snapshot
 from oracle_monitor.api import create_app
-from oracle_monitor.conventions import derive
 from oracle_monitor.model import (
     Alert,
     Attributes,
@@ -34,6 +33,7 @@ from oracle_monitor.model import (
     SpanLink,
     StatusCode,
 )
+from oracle_monitor.processing.conventions import derive
 from oracle_monitor.receiver.latency import LatencyHistogram
 from oracle_monitor.store import Store, open_store
 from oracle_monitor.timestamps import rfc3339

@@ -11,6 +11,7 @@ import pytest
 
 from oracle_monitor.api.serialize import span_json
 from oracle_monitor.model import Span, SpanKind
+from oracle_monitor.processing.genai_fields import GenAIFields
 from oracle_monitor.receiver.decode import DecodeLimits
 from oracle_monitor.receiver.otlp_json import decode_json
 from oracle_monitor.store.sqlite import SQLiteStore
@@ -20,6 +21,7 @@ FIXTURES = Path(__file__).parents[2] / "fixtures" / "frameworks"
 
 def stored_trace(name: str, tmp_path: Path) -> list[dict[str, Any]]:
     spans = decode_json((FIXTURES / f"{name}.json").read_bytes(), DecodeLimits()).spans
+    GenAIFields().process(spans)
     store = SQLiteStore(tmp_path / "spans.db")
     try:
         store.write_spans(spans)

@@ -9,10 +9,10 @@ import click
 
 from oracle_monitor.cli import demo as demo_command
 from oracle_monitor.demo.pods import Deployment, Pod, pod_object, terminated_state
-from oracle_monitor.demo.runner import _agent_env
 from oracle_monitor.demo.scenarios import SCENARIOS
 from oracle_monitor.demo.services import Ports
 from oracle_monitor.demo.workload import ControlFile
+from oracle_monitor.roles.demo import _agent_env
 from tests.unit.aggregator.scenarios import seed_scenario
 
 

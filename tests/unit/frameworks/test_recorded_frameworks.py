@@ -3,9 +3,10 @@
 Each fixture under ``tests/fixtures/frameworks/`` is one workflow's OTLP JSON, recorded from the
 real library (``python -m tests.frameworks.record <name>``), with the LLM calls the fake model
 served (``<name>.calls.json``: the agent that made each call and its exact tokens). The spans
-are decoded by the receiver's decoder, priced, and written to a SQLite store in batches of
-every order a real exporter could produce (children before parents, parents never, one span
-at a time): each LLM call must end up under the agent that made it, with its exact tokens.
+are decoded and processed as ``serve``'s chain does (GenAI fields, prices), and written to a
+SQLite store in batches of every order a real exporter could produce (children before parents,
+parents never, one span at a time): each LLM call must end up under the agent that made it,
+with its exact tokens.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from oracle_monitor.collectors.llm.pricing import load_prices, price_spans
 from oracle_monitor.model import Span
+from oracle_monitor.processing.genai_fields import GenAIFields
+from oracle_monitor.processing.pricing import Pricing, load_prices
 from oracle_monitor.receiver.decode import DecodeLimits
 from oracle_monitor.receiver.otlp_json import decode_json
 from oracle_monitor.store.sqlite import SQLiteStore
@@ -32,7 +34,8 @@ NAMES = sorted(p.name.removesuffix(".calls.json") for p in FIXTURES.glob("*.call
 def recorded(name: str) -> tuple[list[Span], list[dict[str, object]]]:
     body = (FIXTURES / f"{name}.json").read_bytes()
     spans = decode_json(body, DecodeLimits()).spans
-    price_spans(spans, load_prices(None))
+    GenAIFields().process(spans)
+    Pricing(load_prices(None)).process(spans)
     calls = json.loads((FIXTURES / f"{name}.calls.json").read_text())
     return spans, calls
 

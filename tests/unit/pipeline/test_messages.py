@@ -1,4 +1,5 @@
-"""Requests split into one message per trace id lose nothing, and reject what serve rejects."""
+"""Requests split into one message per trace id lose nothing, and reject what serve rejects;
+the receiver's chain decoder does it for either encoding."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
+from oracle_monitor.pipeline.components import JSON, PROTOBUF
 from oracle_monitor.pipeline.messages import (
     Message,
+    TraceMessageDecoder,
     json_to_request,
     parse_request,
     split_request,
@@ -245,3 +248,16 @@ def test_json_with_bad_ids_rejects_what_serve_rejects() -> None:
 def test_malformed_json_is_refused(body: bytes) -> None:
     with pytest.raises(MalformedRequest):
         json_to_request(body)
+
+
+def test_the_receivers_decoder_splits_either_encoding_alike() -> None:
+    request = rich_request()
+    decoder = TraceMessageDecoder(10_000_000)
+    from_protobuf = decoder.decode(PROTOBUF, request.SerializeToString())
+    from_json = decoder.decode(JSON, orjson.dumps(otlp_json(request)))
+    for decoded in (from_protobuf, from_json):
+        assert [m.key for m in decoded.items] == [t.hex().encode() for t in TRACES]
+        assert (decoded.accepted, decoded.rejected, decoded.error_message) == (16, 0, "")
+    assert merged(from_json.items) == merged(from_protobuf.items) == placed_spans(request)
+    with pytest.raises(MalformedRequest):
+        decoder.decode(JSON, b"[]")

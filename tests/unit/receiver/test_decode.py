@@ -12,6 +12,7 @@ from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from oracle_monitor.model import AttributeValue, Span, SpanKind, StatusCode
+from oracle_monitor.processing.genai_fields import GenAIFields
 from oracle_monitor.receiver.decode import (
     TRUNCATION_MARKER,
     DecodedBatch,
@@ -324,6 +325,13 @@ def test_protobuf_span_fields_and_derived_fields() -> None:
     link = decoded.links[0]
     assert (link.trace_id, link.span_id) == (TRACE_ID.hex(), PARENT_ID.hex())
     assert (link.trace_state, link.flags, link.dropped_attributes_count) == ("a=b", 1, 5)
+    # The derived fields are the chain's processors' to fill.
+    assert (decoded.service_name, decoded.pod_name, decoded.model) == (
+        "unknown_service",
+        None,
+        None,
+    )
+    GenAIFields().process([decoded])
     assert decoded.service_name == "planner-svc"
     assert decoded.pod_name == "planner-0"
     assert (decoded.model, decoded.input_tokens) == ("gpt-4o", 120)
@@ -358,6 +366,7 @@ def test_json_span_fields_equal_the_protobuf_ones() -> None:
     body = json_body(as_json, resource=[{"key": "service.name", "value": {"stringValue": "svc"}}])
     from_json = decode_json(body, LIMITS)
     assert only_span(from_json) == only_span(from_protobuf)
+    GenAIFields().process(from_json.spans)
     assert from_json.spans[0].output_tokens == 7
 
 
@@ -414,6 +423,7 @@ def test_spans_of_several_resources_and_scopes() -> None:
             scope_spans.scope.name = scope
             scope_spans.spans.append(make_span(f"{service}/{scope}"))
     batch = decode_request(request, LIMITS)
+    GenAIFields().process(batch.spans)
     assert [(s.name, s.service_name, s.scope_name) for s in batch.spans] == [
         ("alpha/s1", "alpha", "s1"),
         ("alpha/s2", "alpha", "s2"),

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from oracle_monitor.config import Settings
-from oracle_monitor.server import _redacted
+from oracle_monitor.roles.lifecycle import redacted
 from oracle_monitor.store.postgrest.url import SupabaseURL, key_role, supabase_store_url
 
 _ENV = ("ORACLE_STORE", "ORACLE_SUPABASE_URL", "SUPABASE_URL", "ORACLE_SUPABASE_KEY",
@@ -46,7 +46,7 @@ def test_url_round_trip_keeps_the_key_out_of_repr() -> None:
     assert parsed.key == key and parsed.spans == "sqlite:///d/oracle.db"
     assert (parsed.schema, parsed.tenant, parsed.timeout_s) == ("public", "default", 30.0)
     assert key not in repr(parsed)
-    assert key not in _redacted(url) and "***" in _redacted(url)
+    assert key not in redacted(url) and "***" in redacted(url)
 
 
 def test_plain_http_port_and_options() -> None:

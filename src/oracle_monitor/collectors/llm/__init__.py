@@ -1,4 +1,4 @@
-"""LLM usage and cost: the pricing table, the LLM proxy, and the usage collector."""
+"""LLM usage: the collector of the LLM calls the server stores (429 bursts, quota, budget)."""
 
 from __future__ import annotations
 

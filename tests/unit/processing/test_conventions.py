@@ -1,4 +1,4 @@
-"""Attribute dialects -> a span's derived fields (`oracle_monitor.conventions.derive`)."""
+"""Attribute dialects -> a span's derived fields (`processing.conventions.derive`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from oracle_monitor.conventions import SPAN_DIALECTS, derive
 from oracle_monitor.model import Attributes, Span, SpanKind
+from oracle_monitor.processing.conventions import SPAN_DIALECTS, derive
 
 NO_DERIVED = {
     "service_name": "unknown_service",

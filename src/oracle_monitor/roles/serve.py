@@ -1,7 +1,12 @@
-"""`oracle-monitor serve`: receiver, store, collectors and API composed in one process.
+"""`oracle-monitor serve`: receivers, store, collectors and API composed in one process.
 
-Start-up order: store (schema created or migrated, readers for the API) → ingest workers
-(processes that decode and write) → OTLP/gRPC → OTLP/HTTP → live hub and alert engine
+The span path is `oracle_monitor.pipeline.factories.store_chain` (decode → GenAI fields →
+pricing → the store, then OTLP forwarding when targets are set), run by the ingest worker
+processes behind the OTLP/gRPC and OTLP/HTTP receivers.
+
+Start-up order: the chain described from the settings (a bad pricing file stops here) → store
+(schema created or migrated, readers for the API) → ingest workers (processes that run the
+chain) → OTLP/gRPC → OTLP/HTTP → live hub and alert engine
 (stored alerts taken up again) → event sink (stored events go to alerts and live clients) →
 collectors → snapshot loop → retention → API. Shutdown runs the `AsyncExitStack` backwards:
 the API stops (live clients get close code 1012); retention stops; the snapshot loop
@@ -14,15 +19,11 @@ last. Nothing that was acknowledged is lost.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
 import os
-import signal
 from contextlib import AsyncExitStack
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from oracle_monitor.aggregator.correlate import chain_config
 from oracle_monitor.aggregator.leader_duties import LeaderDuties
@@ -30,58 +31,26 @@ from oracle_monitor.aggregator.live import LiveHub
 from oracle_monitor.api import create_app
 from oracle_monitor.api.serialize import event_json
 from oracle_monitor.auth import BearerAuth, exposure_warnings
-from oracle_monitor.collectors.llm.pricing import load_prices
 from oracle_monitor.config import Settings
-from oracle_monitor.forward import ForwardConfig
-from oracle_monitor.receiver.decode import DecodeLimits
+from oracle_monitor.pipeline.factories import store_chain
 from oracle_monitor.receiver.grpc_server import start_grpc_server
 from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_app
-from oracle_monitor.receiver.store_sink import StoreSinkConfig
 from oracle_monitor.receiver.worker_process import WorkerConfig
 from oracle_monitor.receiver.workers import IngestWorkerPool
-from oracle_monitor.store import Store, StoreOpenError, open_store
-from oracle_monitor.uvicorn_runner import start_uvicorn
+from oracle_monitor.roles.lifecycle import (
+    freeze_start_up_objects,
+    open_settings_store,
+    redacted,
+    start_uvicorn,
+    stop_on_signals,
+)
 
 logger = logging.getLogger("oracle_monitor")
 
 
-def freeze_start_up_objects() -> None:
-    """Keep what start-up built (modules, the application and its response models, the
-    store) out of the garbage collector's full scans: it lives as long as the process, and
-    scanning it again in every full collection cost a large answer about a quarter of its CPU
-    (the 5,000-span trace: ~200 ms, ~150 ms with it frozen). Call once, just before serving."""
-    gc.collect()
-    gc.freeze()
-
-
-def _redacted(url: str) -> str:
-    """A store URL without its password, for the log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def open_settings_store(settings: Settings) -> Store:
-    """Open (and migrate) the store of ``settings``; any failure becomes `StoreOpenError`
-    with the store's redacted URL and the reason, which the command prints in one line."""
-    try:
-        return open_store(settings.store, migrate=settings.store_migrate)
-    except Exception as error:
-        logger.debug("opening the store failed", exc_info=True)
-        raise StoreOpenError(
-            f"cannot open the store {_redacted(settings.store)}: {error}"
-        ) from error
-
-
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals(stop)
 
     otlp_auth = BearerAuth(settings.otlp_bearer_token())
     api_auth = BearerAuth(settings.api_bearer_token())
@@ -91,20 +60,15 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         logger.warning("%s", warning)
 
     async with AsyncExitStack() as stack:
-        load_prices(settings.pricing_file)  # a bad pricing file stops start-up, not a worker
+        spec = store_chain(settings)  # a bad setting stops start-up, not a worker
         # Before the workers: it creates or migrates the schema.
         store = open_settings_store(settings)
         stack.callback(store.close)  # closed last
         ingest = IngestWorkerPool(
             WorkerConfig(
-                sink=StoreSinkConfig(
-                    store_url=settings.store,
-                    limits=DecodeLimits(settings.max_attribute_value_length),
-                    pricing_file=str(settings.pricing_file) if settings.pricing_file else None,
-                ),
+                chain=spec,
                 batch_max_spans=settings.write_batch_max_spans,
                 log_level=settings.log_level,
-                forward=ForwardConfig.from_settings(settings),
             ),
             workers=settings.ingest_workers or os.cpu_count() or 1,
             max_queued_bytes=settings.queue_max_bytes,
@@ -125,7 +89,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         # The live stream: stored events, alerts and snapshots go to its clients.
         live_hub = LiveHub()
-        live_hub.bind(loop)
+        live_hub.bind(asyncio.get_running_loop())
         stack.callback(live_hub.close)
         # Alerts, collectors (their events stored by a sink), snapshots and retention: the
         # leader's duties, for the server's whole life, feeding the live stream too.
@@ -178,7 +142,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         )
         logger.info(
             "store: %s; bearer token %s for OTLP, %s for the API",
-            _redacted(settings.store),
+            redacted(settings.store),
             "required" if otlp_auth.enabled else "not required",
             "required" if api_auth.enabled else "not required",
         )

@@ -1,10 +1,12 @@
 """`oracle-monitor receiver`: a stateless OTLP receiver that publishes to the pipeline topic.
 
 The same OTLP/gRPC and OTLP/HTTP endpoints, authentication and limits as ``serve``
-(`oracle_monitor.receiver`), and the same ingest worker processes; only their sink differs:
-each request's valid spans go to Kafka, one message per trace id (`publisher.KafkaSink`), and
-the exporter is answered once the brokers acknowledged all of them. ``GET /health`` on the
-OTLP/HTTP port answers with the counters.
+(`oracle_monitor.receiver`), and the same ingest worker processes; only their chain's end
+differs (`oracle_monitor.pipeline.factories.kafka_chain`): each request's valid spans go to
+Kafka, one message per trace id (`oracle_monitor.exporters.kafka_publisher`), and the exporter
+is answered once the brokers acknowledged all of them. The chain has no processors: the
+aggregators run them, after decoding. ``GET /health`` on the OTLP/HTTP port answers with the
+counters.
 
 Start-up: topics checked (created when missing) → workers → OTLP/gRPC → OTLP/HTTP. Shutdown,
 backwards: the receivers stop taking requests and finish those in flight; the workers publish
@@ -14,10 +16,8 @@ what they hold and exit. Nothing acknowledged is lost: it is on the brokers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 from contextlib import AsyncExitStack
 from dataclasses import asdict
 
@@ -26,14 +26,14 @@ from starlette.responses import JSONResponse
 
 from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.config import Settings
-from oracle_monitor.forward import ForwardConfig
-from oracle_monitor.pipeline.clients import ensure_topics, pipeline_url, producer_config
-from oracle_monitor.pipeline.publisher import KafkaSinkConfig
+from oracle_monitor.exporters.otlp_forward import ForwardConfig
+from oracle_monitor.pipeline.clients import ensure_topics, pipeline_url
+from oracle_monitor.pipeline.factories import kafka_chain
 from oracle_monitor.receiver.grpc_server import start_grpc_server
 from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_app
 from oracle_monitor.receiver.worker_process import WorkerConfig
 from oracle_monitor.receiver.workers import IngestWorkerPool
-from oracle_monitor.uvicorn_runner import start_uvicorn
+from oracle_monitor.roles.lifecycle import start_uvicorn, stop_on_signals
 
 __all__ = ["run_receiver"]
 
@@ -43,12 +43,7 @@ logger = logging.getLogger("oracle_monitor.receiver")
 def worker_config(settings: Settings) -> WorkerConfig:
     """The ingest workers' configuration: publish to the pipeline topic."""
     return WorkerConfig(
-        sink=KafkaSinkConfig(
-            topic=pipeline_url(settings).topic,
-            producer=producer_config(settings),
-            max_message_bytes=settings.pipeline_max_message_bytes,
-            delivery_timeout_s=settings.pipeline_delivery_timeout_seconds,
-        ),
+        chain=kafka_chain(settings),
         batch_max_spans=settings.write_batch_max_spans,
         log_level=settings.log_level,
     )
@@ -56,11 +51,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
 
 async def run_receiver(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals(stop)
     url = pipeline_url(settings)
     otlp_auth = BearerAuth(settings.otlp_bearer_token())
     for warning in exposure_warnings(settings.host, api_token=True, otlp_token=otlp_auth.enabled):

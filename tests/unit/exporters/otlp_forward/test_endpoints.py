@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from oracle_monitor.config import Settings
-from oracle_monitor.forward import ForwardConfig, ForwardEndpoint, parse_endpoints
+from oracle_monitor.exporters.otlp_forward import ForwardConfig, ForwardEndpoint, parse_endpoints
 
 
 @pytest.mark.parametrize(

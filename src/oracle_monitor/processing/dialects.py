@@ -1,6 +1,6 @@
 """What agent frameworks' spans say that a flat attribute key does not: rules per framework.
 
-`oracle_monitor.conventions.SPAN_DIALECTS` maps plain keys (``gen_ai.agent.name``,
+`oracle_monitor.processing.conventions.SPAN_DIALECTS` maps plain keys (``gen_ai.agent.name``,
 ``llm.token_count.prompt``…). Some facts need a rule instead; each one here was read off what
 the framework really sends (recorded traces in ``tests/fixtures/frameworks/``, see
 ``docs/frameworks.md``):

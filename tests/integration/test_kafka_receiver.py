@@ -1,8 +1,9 @@
-"""The aggregators' consumer loop on a real broker, with a store that fails on purpose.
+"""The aggregators' Kafka receiver on a real broker, with a store that fails on purpose.
 
-The store is an in-process fake (a `SpanWriter` that raises for its first writes and records
-the rest), standing in for PostgreSQL so that a failing commit can be had on demand; the
-broker, the consumer group and its committed offsets are real (tansu).
+The receiver feeds ``serve``'s chain (decoder, GenAI fields, pricing, store writer) whose store
+is an in-process fake (a `SpanWriter` that raises for its first writes and records the rest),
+standing in for PostgreSQL so that a failing commit can be had on demand; the broker, the
+consumer group and its committed offsets are real (tansu).
 """
 
 from __future__ import annotations
@@ -15,10 +16,15 @@ from collections.abc import Callable, Sequence
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from oracle_monitor.collectors.llm.pricing import load_prices
 from oracle_monitor.demo.broker import KafkaBroker
+from oracle_monitor.exporters.store_writer import StoreWriter
 from oracle_monitor.model import Span
-from oracle_monitor.pipeline.consumer import ConsumerConfig, SpanConsumer
+from oracle_monitor.pipeline.chain import Chain
+from oracle_monitor.processing.genai_fields import GenAIFields
+from oracle_monitor.processing.pricing import Pricing, load_prices
+from oracle_monitor.receiver.decode import DecodeLimits
+from oracle_monitor.receiver.kafka import KafkaReceiver, KafkaReceiverConfig
+from oracle_monitor.receiver.span_decoder import SpanDecoder
 from tests.integration import otlp_payloads as otlp
 
 pytestmark = pytest.mark.integration
@@ -51,14 +57,21 @@ def topic(kafka_broker: KafkaBroker) -> str:
     return name
 
 
-def config(broker: KafkaBroker, topic: str, group: str) -> ConsumerConfig:
-    return ConsumerConfig(
+def config(broker: KafkaBroker, topic: str, group: str) -> KafkaReceiverConfig:
+    return KafkaReceiverConfig(
         topic=topic,
         dead_letter_topic=f"{topic}.dlq",
         consumer=broker.consumer_config(group, **{"enable.auto.commit": False}),
         producer=broker.producer_config(),
         retry_backoff_s=0.3,
     )
+
+
+def receiver(broker: KafkaBroker, topic: str, group: str, store: FlakyStore) -> KafkaReceiver:
+    """A receiver feeding serve's chain, which writes to ``store``."""
+    processors = (GenAIFields(), Pricing(load_prices(None)))
+    chain = Chain(SpanDecoder(DecodeLimits()), processors, StoreWriter(store))
+    return KafkaReceiver(config(broker, topic, group), chain)
 
 
 def committed(broker: KafkaBroker, topic: str, group: str) -> int:
@@ -81,7 +94,7 @@ def test_offsets_are_committed_only_after_the_store_commit(
 ) -> None:
     group = f"g-{uuid.uuid4().hex[:6]}"
     store = FlakyStore(failures=3)
-    consumer = SpanConsumer(config(kafka_broker, topic, group), store, load_prices(None))
+    consumer = receiver(kafka_broker, topic, group, store)
     stop = threading.Event()
     loop = threading.Thread(target=consumer.run, args=(stop,))
     loop.start()
@@ -103,7 +116,7 @@ def test_a_stop_while_the_store_fails_leaves_the_batch_for_redelivery(
 ) -> None:
     group = f"g-{uuid.uuid4().hex[:6]}"
     failing = FlakyStore(failures=1_000)
-    first = SpanConsumer(config(kafka_broker, topic, group), failing, load_prices(None))
+    first = receiver(kafka_broker, topic, group, failing)
     stop = threading.Event()
     loop = threading.Thread(target=first.run, args=(stop,))
     loop.start()
@@ -114,7 +127,7 @@ def test_a_stop_while_the_store_fails_leaves_the_batch_for_redelivery(
     assert committed(kafka_broker, topic, group) == 0
 
     healthy = FlakyStore(failures=0)
-    second = SpanConsumer(config(kafka_broker, topic, group), healthy, load_prices(None))
+    second = receiver(kafka_broker, topic, group, healthy)
     stop = threading.Event()
     loop = threading.Thread(target=second.run, args=(stop,))
     loop.start()

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from typing import Final, TypedDict, cast
 
-from oracle_monitor.dialects import is_not_llm_call, is_placeholder_agent, span_agent_name
 from oracle_monitor.model import Attributes, AttributeValue
+from oracle_monitor.processing.dialects import (
+    is_not_llm_call,
+    is_placeholder_agent,
+    span_agent_name,
+)
 
 #: Derived field -> attribute keys that carry it, most authoritative first.
 SPAN_DIALECTS: Final[dict[str, tuple[str, ...]]] = {
@@ -195,9 +199,9 @@ def derive(attributes: Attributes, resource: Attributes) -> DerivedFields:
 def _framework_rules(
     found: dict[str, str | int | float | bool | None], ranks: dict[str, int], attributes: Attributes
 ) -> None:
-    """What `oracle_monitor.dialects` reads by rule: an agent named otherwise than by a flat
-    key (or a placeholder name to drop), and spans that are not LLM calls although they carry
-    a provider or usage (their derived provider, counts and cost stay empty)."""
+    """What `oracle_monitor.processing.dialects` reads by rule: an agent named otherwise than by
+    a flat key (or a placeholder name to drop), and spans that are not LLM calls although they
+    carry a provider or usage (their derived provider, counts and cost stay empty)."""
     if "agent_name" in ranks and is_placeholder_agent(attributes):
         found["agent_name"] = None
         del ranks["agent_name"]

@@ -26,8 +26,8 @@ from opentelemetry.sdk.trace import Event
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from oracle_monitor.aggregator.correlate import EvidenceReader, correlate_stored
-from oracle_monitor.forward.convert import infra_span_event, to_readable_spans
-from oracle_monitor.forward.endpoints import ForwardConfig, ForwardEndpoint
+from oracle_monitor.exporters.otlp_forward.convert import infra_span_event, to_readable_spans
+from oracle_monitor.exporters.otlp_forward.endpoints import ForwardConfig, ForwardEndpoint
 from oracle_monitor.model import Span
 
 logger = logging.getLogger(__name__)

@@ -4,6 +4,9 @@ The table ships in the package (``prices.toml``, with the date of its prices); a
 or overrides it with a file of the same shape named by ``ORACLE_PRICING_FILE``, whose models
 replace or add to the shipped ones. A model the table does not know is *unpriced*: its cost
 is ``None``, never zero, so totals can say how many calls they leave out.
+
+`Pricing` is the span path's ``pricing`` processor; the LLM proxy prices its own spans with
+`PriceTable.cost_usd`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from oracle_monitor.config import Settings
 from oracle_monitor.model import Span
+from oracle_monitor.pipeline.components import ChainContext, Factory
 
 PER_TOKENS = 1_000_000
 
@@ -145,3 +150,27 @@ def price_spans(spans: Iterable[Span], table: PriceTable) -> None:
                 cache_read_tokens=span.cache_read_tokens,
                 cache_creation_tokens=span.cache_creation_tokens,
             )
+
+
+class Pricing:
+    """The ``pricing`` processor: prices the LLM calls of a batch (`price_spans`)."""
+
+    def __init__(self, table: PriceTable) -> None:
+        self.table = table
+
+    def process(self, batch: list[Span]) -> None:
+        """Fill in ``cost_usd`` where `price_spans` would."""
+        price_spans(batch, self.table)
+
+
+def _config(settings: Settings) -> PriceTable:
+    # The table itself is the config: read once at start-up, so a bad ORACLE_PRICING_FILE
+    # stops the role there, and sent whole to the processes that run the chain.
+    return load_prices(settings.pricing_file)
+
+
+def _create(table: PriceTable, _context: ChainContext) -> Pricing:
+    return Pricing(table)
+
+
+FACTORY = Factory(_config, _create)

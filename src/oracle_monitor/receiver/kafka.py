@@ -1,12 +1,14 @@
-"""The aggregators' loop: consume a batch, decode, write it in one transaction, then commit.
+"""The Kafka receiver: consume a batch, run the chain over it, then commit the offsets.
 
-Each aggregator is one consumer of the group (``enable.auto.commit=false``): it takes up to
-``pipeline_consume_batch_messages`` messages, decodes them as ``serve`` decodes a request
-(`oracle_monitor.receiver.decode.decode_protobuf`, LLM calls priced), writes all their spans
-with one `Store.write_spans` (idempotent on ``(trace_id, span_id)``) and only after that commit
-returned commits the offsets, synchronously. A crash anywhere before the offset commit means
-the batch is delivered again, to this aggregator or another, and written again without
-duplicates: at-least-once delivery plus idempotent writes, so each span is stored exactly once.
+The aggregators' receiver. Each aggregator is one consumer of the group
+(``enable.auto.commit=false``): it takes up to ``pipeline_consume_batch_messages`` messages and
+hands them to its chain, ``serve``'s (`oracle_monitor.pipeline.factories.store_chain`): each
+message decoded as ``serve`` decodes a request, the whole batch processed (GenAI fields, LLM
+calls priced) and written with one `Store.write_spans` (idempotent on ``(trace_id, span_id)``);
+only after that commit returned does it commit the offsets, synchronously. A crash anywhere
+before the offset commit means the batch is delivered again, to this aggregator or another, and
+written again without duplicates: at-least-once delivery plus idempotent writes, so each span
+is stored exactly once.
 
 A message that does not decode would block its partition forever if it were retried, so it
 is counted, logged and published whole (key, value, and headers saying where it came from and
@@ -14,9 +16,9 @@ why) to the dead-letter topic ``<topic>.dlq``; its offset is committed with the 
 dead-letter topic acknowledged it. A store or dead-letter failure is retried with backoff,
 without committing; a stop request during the retries leaves the batch uncommitted.
 
-With ``ORACLE_FORWARD_OTLP_ENDPOINTS`` set, the spans of each written batch are also handed to a
-`oracle_monitor.forward.Forwarder` (bounded queues, never blocking this loop), as ``serve``'s
-workers hand on what they stored. A batch delivered again after a crash or a failed offset
+With ``ORACLE_FORWARD_OTLP_ENDPOINTS`` set, the spans of each written batch then go to the
+chain's best-effort exporter, `oracle_monitor.exporters.otlp_forward` (bounded queues, never
+blocking this loop), as in ``serve``. A batch delivered again after a crash or a failed offset
 commit is written once but may be forwarded twice.
 
 Rebalances: batches are finished (written and committed) before the next poll, and polls are
@@ -35,26 +37,24 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from oracle_monitor.collectors.llm.pricing import PriceTable, price_spans
-from oracle_monitor.forward import Forwarder
 from oracle_monitor.model import Span
-from oracle_monitor.receiver.decode import DecodeLimits, MalformedRequest, decode_protobuf
-from oracle_monitor.store import SpanWriter
+from oracle_monitor.pipeline.chain import Chain
+from oracle_monitor.pipeline.components import PROTOBUF
+from oracle_monitor.receiver.decode import MalformedRequest
 
-__all__ = ["ConsumerConfig", "ConsumerStats", "SpanConsumer"]
+__all__ = ["KafkaReceiver", "KafkaReceiverConfig", "KafkaReceiverStats"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class ConsumerConfig:
+class KafkaReceiverConfig:
     """What one aggregator consumes and how."""
 
     topic: str
     dead_letter_topic: str
     consumer: dict[str, Any]
     producer: dict[str, Any]
-    limits: DecodeLimits = field(default_factory=DecodeLimits)
     batch_messages: int = 500
     poll_timeout_s: float = 0.5
     stats_interval_s: float = 30.0
@@ -62,7 +62,7 @@ class ConsumerConfig:
 
 
 @dataclass(slots=True)
-class ConsumerStats:
+class KafkaReceiverStats:
     """Counters since start-up (logged every ``stats_interval_s`` and on ``GET /health``)."""
 
     messages: int = 0
@@ -77,25 +77,17 @@ class ConsumerStats:
     assigned: list[str] = field(default_factory=list)
 
 
-class SpanConsumer:
-    """Consumes the pipeline topic into a store; `run` until the stop event is set."""
+class KafkaReceiver:
+    """Consumes the pipeline topic into a chain; `run` until the stop event is set."""
 
-    def __init__(
-        self,
-        config: ConsumerConfig,
-        store: SpanWriter,
-        prices: PriceTable,
-        forwarder: Forwarder | None = None,
-    ) -> None:
+    def __init__(self, config: KafkaReceiverConfig, chain: Chain[Span]) -> None:
         self._config = config
-        self._store = store
-        self._prices = prices
-        self._forwarder = forwarder  # given the spans of every batch written
+        self._chain = chain
         self._consumer = Consumer(config.consumer)
         self._dead_letters = Producer(config.producer)
         #: Offsets written to the store whose commit failed, by (topic, partition).
         self._uncommitted: dict[tuple[str, int], int] = {}
-        self.stats = ConsumerStats()
+        self.stats = KafkaReceiverStats()
 
     def run(self, stop: threading.Event) -> None:
         """Poll, write and commit until ``stop`` is set; then leave the group."""
@@ -131,32 +123,32 @@ class SpanConsumer:
         return False
 
     def _process(self, records: Sequence[Message], stop: threading.Event) -> None:
+        chain = self._chain
         spans: list[Span] = []
         dead: list[tuple[Message, str]] = []
         rejected = 0
         for record in records:
             try:
-                batch = decode_protobuf(record.value() or b"", self._config.limits)
+                decoded = chain.decode(PROTOBUF, record.value() or b"")
             except MalformedRequest as error:
                 dead.append((record, str(error)))
                 continue
-            spans.extend(batch.spans)
-            if batch.rejected_spans:
-                rejected += batch.rejected_spans
+            spans.extend(decoded.items)
+            if decoded.rejected:
+                rejected += decoded.rejected
                 logger.warning(
                     "message at %s[%d]@%d: %s",
                     record.topic(),
                     record.partition(),
                     record.offset(),
-                    batch.error_message,
+                    decoded.error_message,
                 )
-        price_spans(spans, self._prices)
+        chain.process(spans)
         if dead and not self._retry(lambda: self._publish_dead_letters(dead), stop):
             return
-        if spans and not self._retry(lambda: self._store.write_spans(spans), stop):
+        if spans and not self._retry(lambda: chain.export(spans), stop):
             return
-        if self._forwarder is not None:
-            self._forwarder.submit(spans)
+        chain.after_export(spans)
         self.stats.messages += len(records)
         self.stats.spans_written += len(spans)
         self.stats.rejected_spans += rejected

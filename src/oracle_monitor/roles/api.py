@@ -14,9 +14,7 @@ closes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -26,8 +24,13 @@ from oracle_monitor.api import create_app
 from oracle_monitor.api.live_poll import StorePoller
 from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.config import Settings
-from oracle_monitor.server import _redacted, freeze_start_up_objects, open_settings_store
-from oracle_monitor.uvicorn_runner import start_uvicorn
+from oracle_monitor.roles.lifecycle import (
+    freeze_start_up_objects,
+    open_settings_store,
+    redacted,
+    start_uvicorn,
+    stop_on_signals,
+)
 
 logger = logging.getLogger("oracle_monitor")
 ROLE = "api"
@@ -35,11 +38,7 @@ ROLE = "api"
 
 async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals(stop)
     api_auth = BearerAuth(settings.api_bearer_token())
     for warning in exposure_warnings(settings.host, api_token=api_auth.enabled, otlp_token=True):
         logger.warning("%s", warning)
@@ -48,7 +47,7 @@ async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> No
         store = await asyncio.to_thread(open_settings_store, settings)
         stack.callback(store.close)  # closed last
         hub = LiveHub()
-        hub.bind(loop)
+        hub.bind(asyncio.get_running_loop())
         stack.callback(hub.close)
         poller = StorePoller(store, hub, settings.live_poll_seconds)
         await poller.start()
@@ -67,7 +66,7 @@ async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> No
             "API http://%s:%d/api/v1 over %s; bearer token %s",
             settings.host,
             settings.api_port,
-            _redacted(settings.store),
+            redacted(settings.store),
             "required" if api_auth.enabled else "not required",
         )
         await stop.wait()

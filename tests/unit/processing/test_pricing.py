@@ -1,4 +1,5 @@
-"""The price table: snapshot names, each provider's way of counting cached tokens, overrides."""
+"""The price table: snapshot names, each provider's way of counting cached tokens, overrides;
+the processor that prices a batch."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from oracle_monitor.collectors.llm.pricing import load_prices, price_spans
 from oracle_monitor.model import Span, SpanKind
+from oracle_monitor.processing.pricing import Pricing, load_prices, price_spans
 
 TABLE = load_prices()
 
@@ -104,3 +105,13 @@ def test_price_spans_fills_only_missing_costs() -> None:
     assert own.cost_usd == 9.0
     assert priced.cost_usd == pytest.approx(2.50)
     assert unknown.cost_usd is None
+
+
+def test_the_pricing_processor_prices_a_whole_batch() -> None:
+    spans = [
+        Span("a" * 32, f"{n:016x}", "", "chat", SpanKind.CLIENT, 1, 2, provider="openai",
+             model="gpt-4o", input_tokens=1_000_000, output_tokens=0)
+        for n in range(1, 4)
+    ]  # fmt: skip
+    Pricing(TABLE).process(spans)
+    assert [span.cost_usd for span in spans] == [pytest.approx(2.50)] * 3

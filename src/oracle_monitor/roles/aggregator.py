@@ -1,35 +1,34 @@
 """`oracle-monitor aggregator`: one consumer of the pipeline's group, writing to the store.
 
-Composition, in start-up order: store (schema migrated unless ``--no-migrate``) → topics
-checked → the forwarder, when ``ORACLE_FORWARD_OTLP_ENDPOINTS`` names targets (what the
-aggregator writes is forwarded, `oracle_monitor.forward`) → the consumer loop
-(`consumer.SpanConsumer`, in a thread of its own) → the health
-endpoint (``GET /health`` on ``ORACLE_PIPELINE_HEALTH_PORT``, when set) → the duties that
-only one aggregator of the group runs at a time, which start in ``duties``, the
-`AsyncExitStack` handed to ``extra_duties``. By default that is `snapshot_leadership`: on a
-PostgreSQL store every aggregator contends for the snapshot leadership (an advisory lock,
-`oracle_monitor.aggregator.leadership`) and the one holding it runs the alert engine, the
-collectors, the snapshot loop and retention (`oracle_monitor.aggregator.leader_duties`);
-another takes over within one retry interval if it dies. On another store (one aggregator
-on one machine) it runs them without contending. Shutdown (SIGTERM/SIGINT)
-runs the stack backwards: those duties stop, the health endpoint stops, the consumer finishes
-the batch in hand (written, then committed), leaves the group so the others take its
-partitions at once, the forwarder exports what it holds (for at most five seconds), and the
-store closes last.
+Its span path is ``serve``'s chain (`oracle_monitor.pipeline.factories.store_chain`: GenAI
+fields, pricing, the store, and OTLP forwarding when ``ORACLE_FORWARD_OTLP_ENDPOINTS`` names
+targets) behind a Kafka receiver (`oracle_monitor.receiver.kafka.KafkaReceiver`).
+
+Composition, in start-up order: the chain described from the settings → store (schema
+migrated unless ``--no-migrate``) → topics checked → the chain built over that store → the
+Kafka receiver, in a thread of its own → the health endpoint (``GET /health`` on
+``ORACLE_PIPELINE_HEALTH_PORT``, when set) → the duties that only one aggregator of the group
+runs at a time, which start in ``duties``, the `AsyncExitStack` handed to ``extra_duties``. By
+default that is `snapshot_leadership`: on a PostgreSQL store every aggregator contends for the
+snapshot leadership (an advisory lock, `oracle_monitor.aggregator.leadership`) and the one
+holding it runs the alert engine, the collectors, the snapshot loop and retention
+(`oracle_monitor.aggregator.leader_duties`); another takes over within one retry interval if
+it dies. On another store (one aggregator on one machine) it runs them without contending.
+Shutdown (SIGTERM/SIGINT) runs the stack backwards: those duties stop, the health endpoint
+stops, the receiver finishes the batch in hand (written, then committed), leaves the group so
+the others take its partitions at once, the chain shuts down (the forwarder exports what it
+holds, for at most five seconds), and the store closes last.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import multiprocessing
-import signal
 import threading
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -38,21 +37,20 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from oracle_monitor.aggregator.leader_duties import leader_duties, run_leadership
-from oracle_monitor.collectors.llm.pricing import load_prices
 from oracle_monitor.config import Settings
-from oracle_monitor.forward import ForwardConfig, ForwardCounters, Forwarder
 from oracle_monitor.pipeline.clients import (
     consumer_config,
     ensure_topics,
     pipeline_url,
     producer_config,
 )
-from oracle_monitor.pipeline.consumer import ConsumerConfig, SpanConsumer
-from oracle_monitor.receiver.decode import DecodeLimits
+from oracle_monitor.pipeline.components import ChainContext
+from oracle_monitor.pipeline.factories import build_chain, store_chain
+from oracle_monitor.receiver.kafka import KafkaReceiver, KafkaReceiverConfig
+from oracle_monitor.roles.lifecycle import start_uvicorn, stop_on_signals
 from oracle_monitor.store import Store, open_store
-from oracle_monitor.uvicorn_runner import start_uvicorn
 
-__all__ = ["ExtraDuties", "consumer_settings", "run_aggregator", "snapshot_leadership"]
+__all__ = ["ExtraDuties", "kafka_receiver_config", "run_aggregator", "snapshot_leadership"]
 
 logger = logging.getLogger("oracle_monitor.aggregator")
 
@@ -99,15 +97,14 @@ def snapshot_leadership(health: DutyStats) -> ExtraDuties:
     return start
 
 
-def consumer_settings(settings: Settings) -> ConsumerConfig:
-    """The consumer loop's configuration from the settings."""
+def kafka_receiver_config(settings: Settings) -> KafkaReceiverConfig:
+    """The Kafka receiver's configuration from the settings."""
     url = pipeline_url(settings)
-    return ConsumerConfig(
+    return KafkaReceiverConfig(
         topic=url.topic,
         dead_letter_topic=url.dead_letter_topic,
         consumer=consumer_config(settings),
         producer=producer_config(settings),
-        limits=DecodeLimits(settings.max_attribute_value_length),
         batch_messages=settings.pipeline_consume_batch_messages,
         stats_interval_s=settings.pipeline_stats_interval_seconds,
     )
@@ -122,32 +119,24 @@ async def run_aggregator(
 
     ``extra_duties`` default to `snapshot_leadership`.
     """
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    config = consumer_settings(settings)
+    stop = stop_on_signals(stop)
+    config = kafka_receiver_config(settings)
     duty_stats: DutyStats = {}
     if extra_duties is None:
         extra_duties = snapshot_leadership(duty_stats)
-    prices = load_prices(Path(settings.pricing_file) if settings.pricing_file else None)
+    spec = store_chain(settings)  # a bad pricing file stops start-up here
 
     async with AsyncExitStack() as stack:
         store = await asyncio.to_thread(open_store, settings.store, migrate=settings.store_migrate)
         stack.callback(store.close)  # closed last
         await asyncio.to_thread(ensure_topics, settings)
-        forwarding = ForwardConfig.from_settings(settings)
-        counters: ForwardCounters | None = None
-        forwarder: Forwarder | None = None
-        if forwarding is not None:
-            counters = ForwardCounters.for_targets(multiprocessing.get_context(), forwarding)
-            forwarder = Forwarder(forwarding, counters, store)
-            stack.callback(forwarder.shutdown)  # after the consumer stops, before the store
+        counters = spec.forward_counters(multiprocessing.get_context())
+        chain = build_chain(spec, ChainContext(store=store, forward_counters=counters))
+        stack.callback(chain.shutdown)  # after the receiver stops, before the store
 
-        consumer = SpanConsumer(config, store, prices, forwarder)
+        receiver = KafkaReceiver(config, chain)
         halt = threading.Event()
-        loop_task = asyncio.create_task(asyncio.to_thread(consumer.run, halt))
+        loop_task = asyncio.create_task(asyncio.to_thread(receiver.run, halt))
 
         async def stop_consumer() -> None:
             halt.set()
@@ -163,7 +152,7 @@ async def run_aggregator(
                 body = {
                     "status": "ok" if alive else "stopped",
                     "pipeline": {"topic": config.topic, "group": settings.pipeline_group_id},
-                    "aggregator": asdict(consumer.stats),
+                    "aggregator": asdict(receiver.stats),
                     **{name: stats() for name, stats in duty_stats.items()},
                     "forward": {"endpoints": counters.snapshot() if counters else []},
                 }
@@ -194,4 +183,4 @@ async def run_aggregator(
         logger.info("shutting down: finishing the batch in hand, leaving the group")
     if loop_task.done() and not loop_task.cancelled() and loop_task.exception() is not None:
         raise RuntimeError("the consumer loop failed") from loop_task.exception()
-    logger.info("stopped; %d spans written since start-up", consumer.stats.spans_written)
+    logger.info("stopped; %d spans written since start-up", receiver.stats.spans_written)

@@ -25,14 +25,12 @@ counted once.
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import uvicorn
 from multidict import CIMultiDictProxy
 from opentelemetry import trace
 from opentelemetry.propagate import extract
@@ -42,11 +40,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from oracle_monitor.collectors.llm.pricing import PriceTable, load_prices
-from oracle_monitor.config import ProxySettings
 from oracle_monitor.genai import LLMCall, StreamAccumulator, classify, finish_call, start_call
+from oracle_monitor.processing.pricing import PriceTable
 
-_log = logging.getLogger(__name__)
 OPENAI_UPSTREAM = "https://api.openai.com"
 ANTHROPIC_UPSTREAM = "https://api.anthropic.com"
 AGENT_HEADER = "x-oracle-agent"
@@ -264,27 +260,3 @@ class _CallTrace:
             span.set_attribute("error.type", "client_disconnected")
             span.set_status(Status(StatusCode.ERROR, "the client went away mid-response"))
         span.end()
-
-
-def run_proxy(settings: ProxySettings) -> None:
-    """Serve the proxy until Ctrl-C / SIGTERM, exporting spans as ``OTEL_*`` variables say."""
-    from oracle_monitor import instrumentation
-
-    provider = instrumentation.configure("oracle-llm-proxy", instrument_llm=False)
-    proxy = LLMProxy(
-        openai_upstream=settings.openai_upstream,
-        anthropic_upstream=settings.anthropic_upstream,
-        prices=load_prices(settings.pricing_file),
-        tracer=provider.get_tracer("oracle_monitor.llm_proxy"),
-    )
-    _log.info(
-        "LLM proxy on http://%s:%d (OpenAI base URL http://%s:%d/v1, Anthropic http://%s:%d)",
-        settings.host, settings.port, settings.host, settings.port, settings.host, settings.port,
-    )  # fmt: skip
-    try:
-        uvicorn.run(
-            proxy.app, host=settings.host, port=settings.port, log_level="warning",
-            access_log=False, lifespan="on",  # uvloop and httptools when installed
-        )  # fmt: skip
-    finally:
-        instrumentation.shutdown()

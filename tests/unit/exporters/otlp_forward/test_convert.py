@@ -6,7 +6,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from oracle_monitor.forward.convert import infra_span_event, to_readable_spans
+from oracle_monitor.exporters.otlp_forward.convert import infra_span_event, to_readable_spans
 from oracle_monitor.model import InfraEvent, Severity, Span
 from oracle_monitor.receiver.decode import DecodeLimits, decode_protobuf
 from tests.integration import otlp_payloads as otlp
