@@ -458,6 +458,7 @@ class Store(
     EventReader,
     AgentSpanReader,
     AgentActivityReader,
+    AgentSecondsFeed,
     SnapshotWriter,
     SnapshotReader,
     AlertWriter,
