@@ -74,6 +74,7 @@ bench: install ui
 	$(BIN)/python bench/llm_instrumentation.py
 	$(BIN)/python bench/collectors.py
 	$(BIN)/python bench/aggregator.py
+	$(BIN)/python bench/store_write.py
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/causal_chain.py
 	$(BIN)/python bench/forward.py

@@ -19,6 +19,7 @@ import pytest
 from websockets.sync.client import connect
 from websockets.sync.connection import Connection
 
+from oracle_monitor.aggregator.agent_tracker import AgentTracker
 from oracle_monitor.aggregator.snapshot_loop import take_snapshot
 from oracle_monitor.model import Alert, InfraEvent, Severity, Span, SpanKind
 from oracle_monitor.store import open_store
@@ -36,7 +37,7 @@ def store_url() -> Iterator[str]:
 
 
 def write_snapshot(store: Store, at_ns: int) -> None:
-    store.write_snapshot(at_ns, take_snapshot(store, [], at_ns))
+    store.write_snapshot(at_ns, take_snapshot(AgentTracker(store), [], at_ns))
 
 
 def start_api(url: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:

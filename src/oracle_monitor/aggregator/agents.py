@@ -17,8 +17,10 @@ the LLM calls and tools run under its agent span count as its own.
 * ``current_trace``: the trace of its latest span (a task, for frameworks that name none).
 * ``tokens``, ``cost_usd``, ``errors``: sums over the spans (ERROR-status spans for errors).
 
-The views are built from `AgentActivity` rows (what the store reads cheaply every 2 s);
-`agent_views` takes whole spans too.
+The views are built from `AgentActivity` rows; `agent_views` takes whole spans too. This
+module folds all the rows given, which is the definition; the snapshot loop gets the same
+views from what the store keeps per agent and second (`oracle_monitor.store.agent_seconds`,
+`oracle_monitor.aggregator.agent_window`), without reading the window's spans every round.
 """
 
 from __future__ import annotations
@@ -29,32 +31,13 @@ from operator import itemgetter
 from typing import Any, Final
 
 from oracle_monitor.model import Span
+from oracle_monitor.store.agent_seconds import TASK_OPERATION, activity_of
 from oracle_monitor.store.base import AgentActivity
 
+__all__ = ["ACTIVE_NS", "TASK_OPERATION", "activity_of", "agent_views", "views_of_activity"]
+
 ACTIVE_NS: Final = 30_000_000_000  # a span that ended this recently makes its agent running
-TASK_OPERATION: Final = "invoke_agent"
 _BY_END: Final = itemgetter(3, 1)  # AgentActivity: end_time_ns, span_id
-
-
-def activity_of(span: Span) -> AgentActivity:
-    """The `AgentActivity` row of a span that names its agent."""
-    attrs = span.attributes
-    operation, agent_id = attrs.get("gen_ai.operation.name"), attrs.get("gen_ai.agent.id")
-    reasoning, planned = (
-        attrs.get("oracle.agent.reasoning"),
-        attrs.get("oracle.agent.tools_planned"),
-    )
-    return AgentActivity(
-        agent_name=span.agent_name or "", span_id=span.span_id,
-        start_time_ns=span.start_time_ns, end_time_ns=span.end_time_ns, is_error=span.is_error,
-        task_id=span.task_id, pod_name=span.pod_name, input_tokens=span.input_tokens,
-        output_tokens=span.output_tokens, cost_usd=span.cost_usd,
-        operation=str(operation) if operation is not None else None,
-        agent_id=str(agent_id) if agent_id is not None else None,
-        reasoning=str(reasoning) if reasoning is not None else None,
-        tools_planned=tuple(str(t) for t in planned) if isinstance(planned, list) else None,
-        agent_inherited=span.agent_from is not None, trace_id=span.trace_id,
-    )  # fmt: skip
 
 
 def _agent_view(

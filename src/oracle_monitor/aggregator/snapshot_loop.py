@@ -1,13 +1,16 @@
 """`SnapshotLoop`: every interval, build a system snapshot, validate it, store it.
 
 One lifecycle, like the collectors: ``await start()`` returns at once (the loop runs in a
-task), ``await shutdown()`` stops it and is idempotent. The store calls (reading agents'
-spans, writing the snapshot) run in a thread. With an `AlertEngine`, each round first runs
-its `tick` (stalls that lasted, orphan checks that are due), and the snapshot's ``alerts``
-are the alerts active then. A snapshot that fails validation is not stored but counted
-(`invalid_snapshots`, `last_error`) and raises an ``invalid_snapshot`` alert; neither that
-nor a failing store call stops the loop. Each stored snapshot goes to ``on_snapshot`` (the
-live stream).
+task), ``await shutdown()`` stops it and is idempotent. The store calls (reading the agents'
+activity, writing the snapshot) run in a thread. The agents' views come from an
+`AgentTracker`: the first round reads what the store keeps per agent and second of the
+window, each later one only the agent seconds it changed since, so a round costs the same
+however many spans the window holds or arrived since. With an `AlertEngine`, each round first
+runs its `tick` (stalls that lasted, orphan checks that are due), and the snapshot's
+``alerts`` are the alerts active then. A snapshot that fails validation is not stored but
+counted (`invalid_snapshots`, `last_error`) and raises an ``invalid_snapshot`` alert; neither
+that nor a failing store call stops the loop. Each stored snapshot goes to ``on_snapshot``
+(the live stream).
 """
 
 from __future__ import annotations
@@ -18,33 +21,29 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from oracle_monitor.aggregator.agents import views_of_activity
+from oracle_monitor.aggregator.agent_tracker import AgentTracker
 from oracle_monitor.aggregator.alert_engine import AlertEngine
 from oracle_monitor.aggregator.periodic import PeriodicTask
 from oracle_monitor.aggregator.snapshot import build_snapshot, validate_snapshot
 from oracle_monitor.collectors.base import Collector
-from oracle_monitor.store.base import AgentActivityReader, SnapshotWriter
+from oracle_monitor.store.base import AgentSecondsFeed, SnapshotWriter
 
 logger = logging.getLogger(__name__)
 
-AGENT_WINDOW_NS = 300_000_000_000  # agents' views cover their spans of the last 5 minutes
 
-
-class SnapshotStore(AgentActivityReader, SnapshotWriter, Protocol):
+class SnapshotStore(AgentSecondsFeed, SnapshotWriter, Protocol):
     """What the loop needs of a store."""
 
 
 def take_snapshot(
-    store: AgentActivityReader,
+    agents: AgentTracker,
     collectors: Sequence[Collector],
     now_ns: int,
     alerts: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """A snapshot at ``now_ns``: the agents' views from the store, the collectors' states,
-    the active ``alerts``."""
-    activity = store.recent_agent_activity(now_ns - AGENT_WINDOW_NS)
-    agents = views_of_activity(activity, now_ns)
-    return build_snapshot(now_ns, collectors, agents, alerts)
+    """A snapshot at ``now_ns``: the agents' views (brought up to date from the store), the
+    collectors' states, the active ``alerts``."""
+    return build_snapshot(now_ns, collectors, agents.views(now_ns), alerts)
 
 
 class SnapshotLoop(PeriodicTask):
@@ -61,6 +60,7 @@ class SnapshotLoop(PeriodicTask):
     ) -> None:
         super().__init__(interval_s, "snapshot loop")
         self._store = store
+        self._agents = AgentTracker(store)
         self._collectors = list(collectors)
         self._alerts = alerts
         self._on_snapshot = on_snapshot
@@ -79,7 +79,7 @@ class SnapshotLoop(PeriodicTask):
             except Exception:  # the snapshot matters more than one check
                 logger.exception("confirming stalls or checking for orphaned tasks failed")
             active = self._alerts.active(now_ns)
-        snapshot = take_snapshot(self._store, self._collectors, now_ns, active)
+        snapshot = take_snapshot(self._agents, self._collectors, now_ns, active)
         errors = validate_snapshot(snapshot)
         if errors:
             self.invalid_snapshots += 1

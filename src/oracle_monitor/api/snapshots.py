@@ -15,8 +15,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import Response
 
-from oracle_monitor.aggregator.agents import views_of_activity
-from oracle_monitor.aggregator.snapshot_loop import AGENT_WINDOW_NS
+from oracle_monitor.aggregator.agent_tracker import AgentTracker
 from oracle_monitor.api.contract.base import error_answers
 from oracle_monitor.api.contract.snapshots import AgentsAnswer, SnapshotSeries, StoredSnapshot
 from oracle_monitor.api.responses import OrjsonResponse
@@ -134,5 +133,5 @@ def agents(request: Request) -> OrjsonResponse:
         return OrjsonResponse(
             {"source": "snapshot", "timestamp_unix_nano": found[0], "agents": found[1]["agents"]}
         )
-    views = views_of_activity(reader.recent_agent_activity(now - AGENT_WINDOW_NS), now)
+    views = AgentTracker(reader).views(now)
     return OrjsonResponse({"source": "spans", "timestamp_unix_nano": now, "agents": views})

@@ -34,6 +34,7 @@ __all__ = [
     "SpanKey",
     "arrivals",
     "attribute_batch",
+    "attributed",
     "settle",
 ]
 
@@ -84,6 +85,12 @@ Lookup: TypeAlias = Callable[[Collection[SpanKey]], dict[SpanKey, Inherited]]
 def _final(span: Span) -> bool:
     """Whether nothing above the span can add to it: it knows both, or it is a root."""
     return (span.agent_name is not None and span.task_id is not None) or not span.parent_span_id
+
+
+def attributed(spans: Iterable[Span]) -> bool:
+    """Whether `attribute_batch` has nothing to give these spans (each knows its agent and
+    task, or is a root): then what depends on their agents can be worked out before."""
+    return all(map(_final, spans))
 
 
 def _below(parent: Inherited, span: Span) -> Inherited:

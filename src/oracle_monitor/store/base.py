@@ -9,7 +9,7 @@ thread pool, so readers must be safe to call from several threads at once while 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
 
 from oracle_monitor.model import Alert, InfraEvent, Span, SpanKind
@@ -290,6 +290,71 @@ class AgentActivityReader(Protocol):
         ...
 
 
+#: One of `AgentSecond.latest`: the latest span having a field, as (end time, span id, value).
+Candidate = tuple[int, str, Any]
+
+
+@dataclass(slots=True)
+class AgentSecond:
+    """What the agents' views need of one agent's spans that started in one second, as a store
+    keeps it (`AgentSecondsFeed`; `oracle_monitor.store.agent_seconds` computes and merges it).
+
+    ``writer`` tells apart the shares of writers that write at once (0 where one writes at a
+    time); ``spans`` counts them; ``latest_start`` is the latest start; tokens, cost and errors
+    are sums as the views count them; ``latest`` holds, for each of
+    `oracle_monitor.store.agent_seconds.LATEST_FIELDS`, the latest span (by end time, then span
+    id) having that field, as (end time, span id, value), or ``None``.
+    """
+
+    agent_name: str
+    second: int
+    writer: int = 0
+    spans: int = 0
+    latest_start: int = -(2**63)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    errors: int = 0
+    latest: list[Candidate | None] = field(default_factory=lambda: [None] * 7)
+
+
+@dataclass(frozen=True, slots=True)
+class SecondsCursor:
+    """How far a reader of `AgentSecondsFeed` has got: made by the store, handed back to it
+    unchanged (``store`` names the kind of store, ``position`` where its changes were)."""
+
+    store: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSecondsRead:
+    """One read of `AgentSecondsFeed`: agent seconds as they are now, the next cursor, and
+    whether ``seconds`` is every agent second of the window (the reader starts over)."""
+
+    seconds: list[AgentSecond]
+    cursor: SecondsCursor
+    full: bool
+
+
+class AgentSecondsFeed(Protocol):
+    """Per agent and second, what the agents' views need of their spans (`AgentSecond`), kept
+    by the store as it writes and attributes spans: the snapshot loop reads what changed since
+    its last read, whose size follows agents and seconds, not spans."""
+
+    def agent_seconds(self, since_ns: int, cursor: SecondsCursor | None = None) -> AgentSecondsRead:
+        """The agent seconds from ``since_ns`` on (a whole second) that changed after
+        ``cursor``, each as it is now, with the cursor of the next read.
+
+        Without a cursor, or with one the store cannot follow, ``full`` is true and every agent
+        second of the window is returned. An agent second counts every span stored with its
+        agent, or given it later by hierarchy (`oracle_monitor.store.attribution`), once; a
+        span given its task later updates its second. A reader replaces what it had of an
+        (agent, second, writer) with what is returned: one may come back unchanged.
+        """
+        ...
+
+
 class AgentSpanReader(Protocol):
     """Reads the recent spans of agents, for the per-agent view of a snapshot."""
 
@@ -393,6 +458,7 @@ class Store(
     EventReader,
     AgentSpanReader,
     AgentActivityReader,
+    AgentSecondsFeed,
     SnapshotWriter,
     SnapshotReader,
     AlertWriter,

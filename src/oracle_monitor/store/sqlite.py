@@ -9,6 +9,8 @@ trace by ``trace_key`` and is unique on ``(trace_key, span_id)``. Resources are 
 than ``trace_id`` keeps all but one B-tree insert near the end of its tree, so the pages a
 batch dirties (and the WAL and checkpoint traffic) stay flat as the file grows.
 The schema, its migrations and the SQL text are in `oracle_monitor.store.sqlite_schema`.
+Each batch also updates what the snapshot loop reads of the agents, per agent and second
+(`oracle_monitor.store.sqlite_seconds`).
 
 Durability: every `SQLiteStore.write_spans` is one transaction. With WAL and the default
 ``synchronous="NORMAL"`` a returned write survives the process being killed (``kill -9``), but
@@ -35,6 +37,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 
 try:
     import fcntl
@@ -47,15 +50,18 @@ from typing import Any, Final
 from oracle_monitor.model import Attributes, InfraEvent, Severity, Span, SpanKind, StatusCode
 from oracle_monitor.store import codec
 from oracle_monitor.store import sqlite_schema as schema
+from oracle_monitor.store.agent_seconds import Key, fold_settled, fold_spans, merge_seconds
 from oracle_monitor.store.attribution import (
     Inherited,
     Pending,
     SpanKey,
     arrivals,
     attribute_batch,
+    attributed,
     settle,
 )
 from oracle_monitor.store.base import (
+    AgentSecond,
     CostGroup,
     CostGrouping,
     EventQuery,
@@ -66,6 +72,7 @@ from oracle_monitor.store.base import (
     TraceSummary,
 )
 from oracle_monitor.store.sqlite_search import span_conditions
+from oracle_monitor.store.sqlite_seconds import SecondsFeedMixin, backfill, prune, write_seconds
 from oracle_monitor.store.sqlite_timeline import TimelineMixin
 from oracle_monitor.store.summaries import TraceAggregate, aggregate_spans, merge_aggregates
 
@@ -173,7 +180,7 @@ class _WriterFileLock:
             self._file.close()
 
 
-class SQLiteStore(TimelineMixin):
+class SQLiteStore(TimelineMixin, SecondsFeedMixin):
     """A `Store` in one SQLite file (WAL mode); see the module docstring for the guarantees.
 
     ``path``: the database file; missing parent directories are created. ``synchronous``: the
@@ -229,9 +236,11 @@ class SQLiteStore(TimelineMixin):
             if version > len(schema.MIGRATIONS):
                 raise RuntimeError(f"{self.path}: schema version {version} is newer than this")
             for number, script in enumerate(schema.MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, script.split(";")):
+                for statement in schema.statements(script):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
+            if version < schema.AGENT_SECONDS_VERSION <= len(schema.MIGRATIONS):
+                backfill(conn, time.time_ns() - schema.AGENT_SECONDS_BACKFILL_NS)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -245,6 +254,8 @@ class SQLiteStore(TimelineMixin):
         """Store ``spans`` in one transaction; idempotent on ``(trace_id, span_id)``."""
         if not spans:
             return
+        # Spans that need no attribution have their agent seconds worked out before the lock.
+        early = fold_spans(spans) if attributed(spans) else None
         with self._write_lock, self._process_lock:
             self._check_open()
             conn = self._writer
@@ -252,6 +263,7 @@ class SQLiteStore(TimelineMixin):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 stored, keys = self._load(conn, list(dict.fromkeys(s.trace_id for s in spans)))
+                last_row = conn.execute("SELECT max(id) FROM spans").fetchone()[0] or 0
                 known = dict(keys)  # the traces stored before this batch
                 pending = attribute_batch(
                     spans, lambda wanted: self._stored_attribution(conn, known, wanted)
@@ -264,7 +276,7 @@ class SQLiteStore(TimelineMixin):
                         keys[trace_id] = next_key
                 values = self._span_values(conn, spans, keys, new_resources)
                 inserted = _insert(conn, schema.INSERT_SPAN, len(schema.SPAN_COLUMNS), values)
-                named = self._settle(conn, known, spans, pending)
+                named, settled = self._settle(conn, known, spans, pending)
                 _insert(conn, schema.INSERT_PENDING, 3, [
                     v for p in pending
                     for v in (keys[p.trace_id], bytearray.fromhex(p.missing_span_id),
@@ -282,6 +294,13 @@ class SQLiteStore(TimelineMixin):
                 operations -= self._operations
                 flat = [value for operation in operations for value in operation]
                 _insert(conn, schema.INSERT_OPERATION, 3, flat)
+                if early is None or inserted != len(spans):
+                    early = fold_spans(
+                        spans
+                        if inserted == len(spans)
+                        else self._stored_now(conn, keys, spans, last_row)
+                    )
+                write_seconds(conn, merge_seconds(early, settled))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -297,6 +316,10 @@ class SQLiteStore(TimelineMixin):
             if self._unchecked_spans >= schema.CHECKPOINT_EVERY_SPANS:
                 self._unchecked_spans = 0
                 self._checkpoint_due.set()
+                try:  # the batch is committed: a failed pruning waits for the next one
+                    prune(conn, time.time_ns())
+                except sqlite3.Error:
+                    _log.exception("pruning the agent seconds of %s failed", self.path)
                 with contextlib.suppress(OSError):
                     if os.stat(f"{self.path}-wal").st_size > schema.WAL_LIMIT_BYTES:
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
@@ -328,15 +351,16 @@ class SQLiteStore(TimelineMixin):
         keys: dict[str, int],
         spans: Sequence[Span],
         pending: Sequence[Pending],
-    ) -> dict[str, set[str]]:
+    ) -> tuple[dict[str, set[str]], dict[Key, AgentSecond]]:
         """Attribute the stored spans that waited for spans of this (attributed) batch, whose
-        own waiting rows are ``pending``; returns the agent names they got, per trace."""
+        own waiting rows are ``pending``; returns the agent names they got, per trace, and
+        their agent seconds (`agent_seconds.fold_settled`)."""
         ids: dict[str, list[bytearray]] = {}
         for span in spans:
             if span.trace_id in keys:
                 ids.setdefault(span.trace_id, []).append(bytearray.fromhex(span.span_id))
         if not ids:
-            return {}
+            return {}, {}
         trace_of = {keys[trace_id]: trace_id for trace_id in ids}
         waiting_traces = [
             key
@@ -344,15 +368,18 @@ class SQLiteStore(TimelineMixin):
             for (key,) in conn.execute(schema.PENDING_TRACES + marks, part)
         ]
         rows: list[Pending] = []
+        before: dict[tuple[str, str], Sequence[Any]] = {}  # the waiting spans as they are
         for key in waiting_traces:
             trace_id = trace_of[key]
             for marks, part in _in_chunks(ids[trace_id]):
-                rows += [
-                    Pending(trace_id, missing.hex(), span_id.hex())
-                    for missing, span_id in conn.execute(schema.PENDING_ON + marks, (key, *part))
-                ]
+                for row in conn.execute(schema.PENDING_ON + marks, (key, *part)):
+                    span = row[1].hex()
+                    rows.append(Pending(trace_id, row[0].hex(), span))
+                    if row[3] is not None:  # stored
+                        before[(trace_id, span)] = row[2:]
         named: dict[str, set[str]] = {}
-        for done in settle(rows, arrivals(spans, pending, {r.trace_id for r in rows})):
+        settlements = settle(rows, arrivals(spans, pending, {r.trace_id for r in rows}))
+        for done in settlements:
             key, span_id = keys[done.trace_id], bytearray.fromhex(done.span_id)
             conn.execute(
                 schema.SETTLE_SPAN, (done.agent_from, done.agent_name, done.task_id, key, span_id)
@@ -370,7 +397,26 @@ class SQLiteStore(TimelineMixin):
                 (keys[row.trace_id], bytearray.fromhex(row.missing_span_id),
                  bytearray.fromhex(row.span_id)),
             )  # fmt: skip
-        return named
+        activity = fold_settled(before, settlements)
+        return named, activity
+
+    @staticmethod
+    def _stored_now(
+        conn: sqlite3.Connection, keys: dict[str, int], spans: Sequence[Span], last_row: int
+    ) -> list[Span]:
+        """The spans of a batch that held duplicates which this batch stored (their rows
+        come after ``last_row``), each once."""
+        by_key = {(s.trace_id, s.span_id): s for s in reversed(spans)}  # the first one wins
+        by_trace: dict[str, list[bytearray]] = {}
+        for trace_id, span_id in by_key:
+            by_trace.setdefault(trace_id, []).append(bytearray.fromhex(span_id))
+        fresh: list[Span] = []
+        for trace_id, span_ids in by_trace.items():
+            for marks, part in _in_chunks(span_ids):
+                params = (keys[trace_id], last_row, *part)
+                for (span_id,) in conn.execute(schema.STORED_AFTER + marks, params):
+                    fresh.append(by_key[(trace_id, span_id.hex())])
+        return fresh
 
     def _checkpoint_loop(self) -> None:
         conn = self._connect(2048, ())

@@ -7,8 +7,11 @@ editing one that has shipped.
 
 from __future__ import annotations
 
+import sqlite3
 from operator import attrgetter
 from typing import Final
+
+from oracle_monitor.store.agent_seconds import ATTRIBUTE_MARKS, STORED_COLUMNS
 
 PLAIN: Final = (  # `Span` fields never None, in columns of the same name
     "name", "start_time_ns", "end_time_ns", "status_message", "trace_state", "flags",
@@ -108,7 +111,39 @@ MIGRATIONS: Final = (
         PRIMARY KEY (trace_key, missing_span_id, span_id)) WITHOUT ROWID;
     CREATE INDEX attribution_pending_span ON attribution_pending (trace_key, span_id);
     """,
+    # 9: per agent and second of start time, what the agents' views need of their spans
+    # (`oracle_monitor.store.agent_seconds`), kept by the writer; ``seq`` is the value of the
+    # sequence of the batch that last changed it, for the snapshot loop's reads.
+    """
+    CREATE TABLE agent_seconds (
+        second INTEGER NOT NULL, agent_name TEXT NOT NULL, seq INTEGER NOT NULL,
+        spans INTEGER NOT NULL, latest_start INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL, errors INTEGER NOT NULL,
+        latest TEXT NOT NULL, PRIMARY KEY (second, agent_name)) WITHOUT ROWID;
+    CREATE INDEX agent_seconds_seq ON agent_seconds (seq);
+    CREATE TABLE agent_seconds_sequence (value INTEGER NOT NULL);
+    INSERT INTO agent_seconds_sequence (value) VALUES (0);
+    """,
 )
+#: The schema version from which the writer keeps agent seconds: a file migrated to it gets
+#: those of the spans stored in the last `AGENT_SECONDS_BACKFILL_NS`.
+AGENT_SECONDS_VERSION: Final = 9
+AGENT_SECONDS_BACKFILL_NS: Final = 600_000_000_000
+
+
+def statements(script: str) -> list[str]:
+    """The SQL statements of a migration script, in order (a trigger keeps its body)."""
+    found: list[str] = []
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                found.append(pending.strip())
+            pending = ""
+    return found
+
+
 #: Tuning, from measurements. page_size only applies when the file is created.
 WRITER_PRAGMAS = (
     "page_size = 4096",
@@ -121,6 +156,9 @@ WAL_LIMIT_BYTES = 268435456
 WRITER_CACHE_KIB = 65536
 READER_CACHE_KIB = 4096  # per reading thread; the OS page cache does the rest
 MMAP_BYTES = 0  # mapped pages count in the server's RSS and measured no faster
+#: Agent seconds are kept this long after their second (pruned at each checkpoint request):
+#: the snapshot loop reads the last five minutes.
+AGENT_SECONDS_KEPT_NS = 3_600_000_000_000
 INSERT_SPAN: Final = (
     f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)})",
     "ON CONFLICT (trace_key, span_id) DO NOTHING",
@@ -262,13 +300,12 @@ THIN_SNAPSHOTS: Final = """
         WHERE timestamp_ns >= ? AND timestamp_ns < ? GROUP BY timestamp_ns / ?)
 """
 
-#: `AgentActivity` rows: agents' spans since a time, newest first, four attributes pulled out
-#: by SQLite's JSON functions (``spans_agent_start`` index).
+#: `AgentActivity` columns of a ``spans`` row, four attributes pulled out by SQLite's JSON
+#: functions (`codec.activity_row` reads them).
 _ATTR: Final = "CAST(json_extract(attributes, '$.\"{}\"') AS TEXT)"
-SELECT_AGENT_ACTIVITY: Final = (
-    "SELECT agent_name, lower(hex(span_id)), start_time_ns, end_time_ns, status_code = 2, task_id,"
-    " pod_name,"
-    " input_tokens, output_tokens, cost_usd, "
+_ACTIVITY: Final = (
+    "agent_name, lower(hex(span_id)), start_time_ns, end_time_ns, status_code = 2, task_id,"
+    " pod_name, input_tokens, output_tokens, cost_usd, "
     + ", ".join(
         _ATTR.format(key)
         for key in ("gen_ai.operation.name", "gen_ai.agent.id", "oracle.agent.reasoning")
@@ -277,10 +314,37 @@ SELECT_AGENT_ACTIVITY: Final = (
     " THEN json_extract(attributes, '$.\"oracle.agent.tools_planned\"') END,"
     " agent_from IS NOT NULL,"
     " (SELECT lower(hex(t.trace_id)) FROM traces AS t WHERE t.trace_key = spans.trace_key)"
-    " FROM spans WHERE agent_name IS NOT NULL AND start_time_ns >= ?"
+)
+#: Agents' spans since a time, newest first (``spans_agent_start`` index).
+SELECT_AGENT_ACTIVITY: Final = (
+    f"SELECT {_ACTIVITY} FROM spans WHERE agent_name IS NOT NULL AND start_time_ns >= ?"
     " ORDER BY start_time_ns DESC, span_id DESC LIMIT ?"
 )
-
+#: Agent seconds (`oracle_monitor.store.sqlite_seconds`).
+SECONDS_COLUMNS: Final = (
+    "second", "agent_name", "seq", "spans", "latest_start", "input_tokens", "output_tokens",
+    "cost_usd", "errors", "latest",
+)  # fmt: skip
+_SECONDS_SELECT: Final = f"SELECT {', '.join(SECONDS_COLUMNS)} FROM agent_seconds"
+SECONDS_SINCE: Final = f"{_SECONDS_SELECT} WHERE second >= ?"
+#: Changed after a sequence value, since a second (the ``agent_seconds_seq`` index).
+SECONDS_CHANGED: Final = f"{_SECONDS_SELECT} WHERE seq > ? AND +second >= ?"
+SECONDS_AT: Final = f"{_SECONDS_SELECT} WHERE (second, agent_name) IN "
+SECONDS_SEQUENCE: Final = "SELECT value FROM agent_seconds_sequence"
+NEXT_SECONDS_SEQUENCE: Final = "UPDATE agent_seconds_sequence SET value = value + 1 RETURNING value"
+UPSERT_SECONDS: Final = (
+    f"INSERT INTO agent_seconds ({', '.join(SECONDS_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(SECONDS_COLUMNS))})"
+    " ON CONFLICT (second, agent_name) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in SECONDS_COLUMNS[2:])
+)
+PRUNE_SECONDS: Final = "DELETE FROM agent_seconds WHERE second < ?"
+#: Which of a trace's spans were stored after a row: parameters trace key, row, span ids.
+STORED_AFTER: Final = "SELECT span_id FROM spans WHERE trace_key = ? AND id > ? AND span_id IN "
+#: The agent spans since a time, as `AgentActivity` rows (a backfill of agent seconds).
+ACTIVITY_SINCE: Final = (
+    f"SELECT {_ACTIVITY} FROM spans WHERE agent_name IS NOT NULL AND start_time_ns >= ?"
+)
 #: Hierarchy attribution (`oracle_monitor.store.attribution`). What stored spans pass down:
 #: parameters trace key (twice), then the span ids.
 SELECT_ATTRIBUTION: Final = (
@@ -294,9 +358,17 @@ INSERT_PENDING: Final = (
     "ON CONFLICT DO NOTHING",
 )
 PENDING_TRACES: Final = "SELECT DISTINCT trace_key FROM attribution_pending WHERE trace_key IN "
+#: The stored spans waiting on some of a trace's spans, each with what the agent seconds need
+#: of it (`agent_seconds.STORED_COLUMNS`; NULLs for a span not stored).
 PENDING_ON: Final = (
-    "SELECT missing_span_id, span_id FROM attribution_pending"
-    " WHERE trace_key = ? AND missing_span_id IN "
+    "SELECT p.missing_span_id, p.span_id, "
+    + ", ".join(f"s.{column}" for column in STORED_COLUMNS[:-1])
+    + ", CASE WHEN "
+    + " OR ".join(f"instr(s.attributes, '{mark}')" for mark in ATTRIBUTE_MARKS)
+    + " THEN s.attributes END"
+    " FROM attribution_pending AS p"
+    " LEFT JOIN spans AS s ON s.trace_key = p.trace_key AND s.span_id = p.span_id"
+    " WHERE p.trace_key = ? AND p.missing_span_id IN "
 )
 #: Fill what a waiting span does not know yet (SQLite evaluates every SET with the old row).
 SETTLE_SPAN: Final = (

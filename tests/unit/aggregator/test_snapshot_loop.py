@@ -7,7 +7,7 @@ from typing import Any
 
 from oracle_monitor.aggregator.snapshot import validate_snapshot
 from oracle_monitor.aggregator.snapshot_loop import SnapshotLoop
-from oracle_monitor.store.base import AgentActivity
+from oracle_monitor.store.base import AgentSecondsRead, SecondsCursor
 from tests.unit.aggregator.snapshot_sample import FakeCollector, collectors
 
 
@@ -18,8 +18,8 @@ class MemoryStore:
         self.snapshots: dict[int, dict[str, Any]] = {}
         self.fail_writes = fail_writes
 
-    def recent_agent_activity(self, since_ns: int, limit: int = 10000) -> list[AgentActivity]:
-        return []
+    def agent_seconds(self, since_ns: int, cursor: SecondsCursor | None = None) -> AgentSecondsRead:
+        return AgentSecondsRead([], SecondsCursor("memory", 0), full=cursor is None)
 
     def write_snapshot(self, timestamp_ns: int, snapshot: dict[str, Any]) -> None:
         if self.fail_writes:

@@ -15,7 +15,8 @@ own options are taken out first:
 Layout (``migrations/*.sql``, applied by `oracle_monitor.store.postgres.migrate`): ``spans``
 partitioned by day on ``start_time_ns`` (`partitions`), attributes as JSONB, the derived
 fields as columns; ``traces``, one summary row per trace; ``resources``; ``infra_events``;
-``system_snapshots``. Writes are in `writer`, queries in `reader`.
+``system_snapshots``; ``agent_seconds``, what the snapshot loop reads of the agents
+(`seconds`). Writes are in `writer`, queries in `reader`.
 
 Guarantees: `PostgresStore.write_spans` is one transaction and returns after its commit (with
 the server's default ``synchronous_commit = on`` the batch is on disk); it is idempotent on
@@ -41,18 +42,20 @@ from psycopg_pool import ConnectionPool
 from oracle_monitor.model import Alert, InfraEvent, Span, SpanKind
 from oracle_monitor.store.base import (
     AgentActivity,
+    AgentSecondsRead,
     AlertQuery,
     CostGroup,
     CostGrouping,
     EventQuery,
     LLMProblem,
     Operation,
+    SecondsCursor,
     ServiceDependency,
     TraceQuery,
     TraceSummary,
 )
 from oracle_monitor.store.postgres import migrate as migrations
-from oracle_monitor.store.postgres import reader, search, timeline
+from oracle_monitor.store.postgres import reader, search, seconds, timeline
 from oracle_monitor.store.postgres.partitions import DAY_NS, drop_before, ensure_partitions
 from oracle_monitor.store.postgres.writer import (
     SpanBatchWriter,
@@ -291,6 +294,11 @@ class PostgresStore:
         """Agents' spans started at or after ``since_ns`` as lean rows, newest first."""
         with self._conn() as conn:
             return timeline.recent_agent_activity(conn, since_ns, limit)
+
+    def agent_seconds(self, since_ns: int, cursor: SecondsCursor | None = None) -> AgentSecondsRead:
+        """The agent seconds from ``since_ns`` on written after ``cursor``."""
+        with self._conn() as conn:
+            return seconds.agent_seconds(conn, since_ns, cursor)
 
     def recent_agent_spans(self, since_ns: int, limit: int = 10000) -> list[Span]:
         """Agents' spans started at or after ``since_ns``, newest first, at most ``limit``."""

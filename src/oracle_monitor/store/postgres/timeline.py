@@ -83,14 +83,18 @@ def thin_snapshots(conn: Conn, start_ns: int, end_ns: int, step_ns: int) -> int:
     return delete(conn, _THIN, {"start": start_ns, "end": end_ns, "step": step_ns})
 
 
-_AGENT_ACTIVITY: Final = """
-    SELECT agent_name, encode(span_id, 'hex'), start_time_ns, end_time_ns, status_code = 2,
-        task_id, pod_name, input_tokens, output_tokens, cost_usd,
-        attributes->>'gen_ai.operation.name', attributes->>'gen_ai.agent.id',
-        attributes->>'oracle.agent.reasoning',
-        CASE WHEN jsonb_typeof(attributes->'oracle.agent.tools_planned') = 'array'
-             THEN (attributes->'oracle.agent.tools_planned')::text END,
-        agent_from IS NOT NULL, encode(trace_id, 'hex')
+#: `AgentActivity` columns of a ``spans`` row (`codec.activity_row` reads them).
+ACTIVITY_COLUMNS: Final = """
+    agent_name, encode(span_id, 'hex'), start_time_ns, end_time_ns, status_code = 2,
+    task_id, pod_name, input_tokens, output_tokens, cost_usd,
+    attributes->>'gen_ai.operation.name', attributes->>'gen_ai.agent.id',
+    attributes->>'oracle.agent.reasoning',
+    CASE WHEN jsonb_typeof(attributes->'oracle.agent.tools_planned') = 'array'
+         THEN (attributes->'oracle.agent.tools_planned')::text END,
+    agent_from IS NOT NULL, encode(trace_id, 'hex')
+"""
+_AGENT_ACTIVITY: Final = f"""
+    SELECT {ACTIVITY_COLUMNS}
     FROM spans WHERE agent_name IS NOT NULL AND start_time_ns >= %s
     ORDER BY start_time_ns DESC, span_id DESC LIMIT %s
 """

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
+import time
 from collections.abc import Collection, Sequence
 from typing import Any, Final
 
@@ -19,14 +20,18 @@ import psycopg
 
 from oracle_monitor.model import InfraEvent, Span
 from oracle_monitor.store import codec
+from oracle_monitor.store.agent_seconds import Key, fold_settled, fold_spans, merge_seconds
 from oracle_monitor.store.attribution import (
     Inherited,
     Pending,
     SpanKey,
     arrivals,
     attribute_batch,
+    attributed,
     settle,
 )
+from oracle_monitor.store.base import AgentSecond
+from oracle_monitor.store.postgres import seconds
 from oracle_monitor.store.postgres.partitions import DAY_NS
 from oracle_monitor.store.summaries import TraceAggregate, aggregate_spans, merge_aggregates
 
@@ -105,10 +110,20 @@ _SELECT_ATTRIBUTION: Final = """
     FROM unnest(%s::bytea[], %s::bytea[]) AS b(trace_id, span_id)
     JOIN spans AS s ON s.trace_id = b.trace_id AND s.span_id = b.span_id
 """
+#: The stored spans waiting on some of the batch's spans, each with what the agent seconds
+#: need of it (`agent_seconds.STORED_COLUMNS`, attributes as JSON text; NULLs for a span not
+#: stored).
 _PENDING_ON: Final = """
-    SELECT p.trace_id, p.missing_span_id, p.span_id
+    SELECT p.trace_id, p.missing_span_id, p.span_id, s.agent_name, s.start_time_ns,
+        s.end_time_ns, s.status_code, s.task_id, s.pod_name, s.input_tokens, s.output_tokens,
+        s.cost_usd, s.agent_from,
+        CASE WHEN s.attributes ?| ARRAY['gen_ai.agent.id', 'oracle.agent.reasoning']
+                OR s.attributes->>'gen_ai.operation.name' = 'invoke_agent'
+             THEN s.attributes::text
+             WHEN s.attributes_text IS NOT NULL THEN s.attributes_text END
     FROM unnest(%s::bytea[], %s::bytea[]) AS b(trace_id, span_id)
     JOIN attribution_pending AS p ON p.trace_id = b.trace_id AND p.missing_span_id = b.span_id
+    LEFT JOIN spans AS s ON s.trace_id = p.trace_id AND s.span_id = p.span_id
 """
 _INSERT_PENDING: Final = (
     "INSERT INTO attribution_pending (tenant_id, trace_id, missing_span_id, span_id)"
@@ -134,6 +149,7 @@ _INSERT_OPERATION: Final = (
     " ON CONFLICT DO NOTHING"
 )
 #: A JSON ``\u0000`` escape, not preceded by an escaped backslash (``\\u0000`` is text).
+_PRUNE_EVERY_SPANS: Final = 20_000  # agent seconds are pruned as often
 _NUL_ESCAPE: Final = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
@@ -175,6 +191,7 @@ class SpanBatchWriter:
         self.tenant = tenant
         self._resource_ids: dict[str, int] = {}  # sorted resource JSON -> resources.id
         self._operations: set[tuple[str, str, int]] = set()  # (service, name, kind) stored
+        self._unpruned = 0  # spans written since agent seconds were last pruned
 
     def resource_ids(self, conn: psycopg.Connection[Any], spans: Sequence[Span]) -> dict[int, int]:
         """``id(span.resource)`` -> resources.id for the batch; new resources are committed
@@ -244,6 +261,8 @@ class SpanBatchWriter:
         """
         resources = self.resource_ids(conn, spans)
         created = aggregate_spans(spans)  # agents named by the spans themselves
+        # Spans that need no attribution have their agent seconds worked out before.
+        early = fold_spans(spans) if attributed(spans) else None
         with conn.transaction(), conn.cursor() as cur:
             _stage(cur, list(created.values()))
             cur.execute(_UPSERT_TRACES, (self.tenant,))
@@ -254,7 +273,7 @@ class SpanBatchWriter:
             pending = attribute_batch(
                 spans, lambda wanted: self._stored_attribution(cur, stored, wanted)
             )
-            named = self._settle(cur, stored, spans, pending) if stored else {}
+            named, settled = self._settle(cur, stored, spans, pending) if stored else ({}, {})
             fresh = [s for s, k in zip(spans, keep, strict=True) if k]
             rows = self.span_rows(fresh, resources)
             batch = aggregate_spans(fresh)
@@ -288,6 +307,13 @@ class SpanBatchWriter:
                 cur.executemany(
                     _INSERT_OPERATION, [(self.tenant, *op) for op in sorted(operations)]
                 )
+            if early is None or len(fresh) != len(spans):
+                early = fold_spans(fresh)
+            seconds.write_seconds(cur, self.tenant, merge_seconds(early, settled))
+        self._unpruned += len(spans)
+        if self._unpruned >= _PRUNE_EVERY_SPANS:
+            self._unpruned = 0
+            seconds.prune(conn, time.time_ns())
         if operations:
             if len(self._operations) > 100_000:
                 self._operations.clear()
@@ -318,9 +344,10 @@ class SpanBatchWriter:
         stored: dict[str, TraceAggregate],
         spans: Sequence[Span],
         pending: Sequence[Pending],
-    ) -> dict[str, set[str]]:
+    ) -> tuple[dict[str, set[str]], dict[Key, AgentSecond]]:
         """Attribute the stored spans that waited for spans of this (attributed) batch, whose
-        own waiting rows are ``pending``; returns the agent names they got, per trace."""
+        own waiting rows are ``pending``; returns the agent names they got, per trace, and
+        their agent seconds (`agent_seconds.fold_settled`)."""
         candidates = [s for s in spans if s.trace_id in stored]
         cur.execute(
             _PENDING_ON,
@@ -329,9 +356,11 @@ class SpanBatchWriter:
                 [bytes.fromhex(s.span_id) for s in candidates],
             ),
         )
-        rows = [Pending(t.hex(), m.hex(), s.hex()) for t, m, s in cur.fetchall()]
+        found = cur.fetchall()
+        rows = [Pending(r[0].hex(), r[1].hex(), r[2].hex()) for r in found]
+        before = {(r[0].hex(), r[2].hex()): r[3:] for r in found if r[4] is not None}
         if not rows:
-            return {}
+            return {}, {}
         named: dict[str, set[str]] = {}
         settled = settle(rows, arrivals(spans, pending, {r.trace_id for r in rows}))
         cur.executemany(
@@ -354,7 +383,7 @@ class SpanBatchWriter:
         for done in settled:
             if done.agent_name is not None:
                 named.setdefault(done.trace_id, set()).add(done.agent_name)
-        return named
+        return named, fold_settled(before, settled)
 
     @staticmethod
     def _unstored(

@@ -34,12 +34,14 @@ import orjson
 from oracle_monitor.model import Alert, InfraEvent, Span, SpanKind
 from oracle_monitor.store.base import (
     AgentActivity,
+    AgentSecondsRead,
     AlertQuery,
     CostGroup,
     CostGrouping,
     EventQuery,
     LLMProblem,
     Operation,
+    SecondsCursor,
     ServiceDependency,
     Store,
     TraceQuery,
@@ -171,6 +173,10 @@ class SupabaseStore:
     def recent_agent_activity(self, since_ns: int, limit: int = 10000) -> list[AgentActivity]:
         """Agents' spans started at or after ``since_ns`` as lean rows, newest first."""
         return self._spans.recent_agent_activity(since_ns, limit)
+
+    def agent_seconds(self, since_ns: int, cursor: SecondsCursor | None = None) -> AgentSecondsRead:
+        """The agent seconds from ``since_ns`` on changed after ``cursor`` (the span store's)."""
+        return self._spans.agent_seconds(since_ns, cursor)
 
     # -- events, snapshots, alerts: PostgREST --------------------------------------------
 
