@@ -164,7 +164,7 @@ def rich_trace(start_ns: int) -> list[Span]:
 
 
 def serve_status() -> dict[str, Any]:
-    """What ``oracle-monitor serve`` reports besides status and version (`server.py`)."""
+    """What ``oracle-monitor serve`` reports besides status and version (`roles/serve.py`)."""
     latency = LatencyHistogram()
     latency.observe(0.003)
     latency.observe(20.0)
