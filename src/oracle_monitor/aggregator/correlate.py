@@ -296,21 +296,27 @@ def correlate(
     return result
 
 
-def _starved_matches(
-    result: Correlation, spans: Sequence[Span], events: Sequence[InfraEvent], config: ChainConfig
-) -> None:
-    """A pod event that left a consumer group without consumers (`runners.starves`) in the
-    ``causal_window`` before one of the group's correlated lag or status events matches the
-    spans that event matched, through ``kafka``."""
-    lagging = [
+def lagging_group_events(events: Iterable[InfraEvent]) -> list[InfraEvent]:
+    """The events of a consumer group that lagged (``lag_spike``) or stalled (its status
+    went to STALL, STOP or ERR): what a group starved of consumers shows."""
+    return [
         e
-        for e in list(result.events.values())
+        for e in events
         if group_of(e.attributes)
         and (
             e.kind == "lag_spike"
             or text(e.attributes.get("oracle.kafka.status")) in ("STALL", "STOP", "ERR")
         )
     ]
+
+
+def _starved_matches(
+    result: Correlation, spans: Sequence[Span], events: Sequence[InfraEvent], config: ChainConfig
+) -> None:
+    """A pod event that left a consumer group without consumers (`runners.starves`) in the
+    ``causal_window`` before one of the group's correlated lag or status events matches the
+    spans that event matched, through ``kafka``."""
+    lagging = lagging_group_events(result.events.values())
     candidates = [e for e in events if e.kind in STARVING]
     if not lagging or not candidates:
         return
@@ -527,11 +533,7 @@ def stored_evidence(
     events that could have starved it (back to ``causal_window_ns`` before) and a few recent
     CONSUMER spans of the group."""
     events = stored_events(reader, spans, now_ns=now_ns, config=config)
-    lagging = [
-        e
-        for e in events
-        if e.kind in ("lag_spike", "consumer_status_changed") and group_of(e.attributes)
-    ]
+    lagging = lagging_group_events(events)
     if not lagging or not any(kafka_keys(span) is not None for span in spans):
         return Evidence(events)
     start = min(e.time_ns for e in lagging) - config.causal_window_ns
@@ -544,13 +546,10 @@ def stored_evidence(
     # spans. Those are searched only among the traces of the services whose CONSUMER
     # operations name a topic the task or the lag is about, so the search stays within the
     # traces of the group's consumers, not all of them.
-    unknown = {
-        group_of(e.attributes)
-        for e in lagging
-        if not e.attributes.get("oracle.kafka.consumer.members")
-    } - {
+    with_members = {
         group_of(e.attributes) for e in lagging if e.attributes.get("oracle.kafka.consumer.members")
     }
+    unknown = {group_of(e.attributes) for e in lagging} - with_members
     topics = {keys[0] for span in spans if (keys := kafka_keys(span)) is not None}
     topics |= {text(e.attributes.get("messaging.destination.name")) for e in lagging} - {""}
     consumers = _runner_spans(reader, unknown, topics, (start, end), {s.trace_id for s in spans})
