@@ -142,7 +142,10 @@ def decode_request(request: Any, limits: DecodeLimits) -> DecodedBatch:
                 attributes = _attributes(span.attributes, limit)
                 dropped_events = 0
                 events: list[SpanEvent] = []
-                for event in span.events:
+                # Iterating a protobuf repeated field ends in a formatted IndexError, costly
+                # when done for every span: look only into the ones that are not empty.
+                span_events = span.events
+                for event in span_events if span_events else ():
                     time: int = event.time_unix_nano
                     if time > max_time:
                         dropped_events += 1
@@ -157,7 +160,8 @@ def decode_request(request: Any, limits: DecodeLimits) -> DecodedBatch:
                     )
                 dropped_links = 0
                 links: list[SpanLink] = []
-                for link in span.links:
+                span_links = span.links
+                for link in span_links if span_links else ():
                     link_trace: bytes = link.trace_id
                     link_span: bytes = link.span_id
                     if (
@@ -219,7 +223,13 @@ def _any_value(value: Any, limit: int) -> AttributeValue:
     if which == "bool_value":
         return value.bool_value  # type: ignore[no-any-return]
     if which == "array_value":
-        return [_any_value(item, limit) for item in value.array_value.values]
+        items = value.array_value.values
+        return [
+            (text if len(text) <= limit else text[:limit] + TRUNCATION_MARKER)
+            if (text := item.string_value)
+            else _any_value(item, limit)
+            for item in (items if items else ())
+        ]
     if which == "kvlist_value":
         return _attributes(value.kvlist_value.values, limit)
     if which == "bytes_value":
@@ -230,6 +240,8 @@ def _any_value(value: Any, limit: int) -> AttributeValue:
 def _attributes(key_values: Any, limit: int) -> Attributes:
     """A repeated ``KeyValue`` as a dict; non-empty strings and non-zero ints inline."""
     result: Attributes = {}
+    if not key_values:
+        return result
     for key_value in key_values:
         value = key_value.value
         # A oneof member reads as its default unless it is the one set, so a non-empty
