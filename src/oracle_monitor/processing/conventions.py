@@ -9,7 +9,7 @@ fields of `oracle_monitor.model.Span`. The original attributes are never changed
 
 from __future__ import annotations
 
-from typing import Final, TypedDict, cast
+from typing import Final, TypeAlias, TypedDict, cast
 
 from oracle_monitor.model import Attributes, AttributeValue
 from oracle_monitor.processing.dialects import (
@@ -175,22 +175,41 @@ def _fill(
     return ranks
 
 
-def derive(attributes: Attributes, resource: Attributes) -> DerivedFields:
+#: What a resource gives each of its spans: the fields its attributes carry (agent, pod,
+#: namespace), which a span's own attributes override, and the service name.
+ResourceFields: TypeAlias = tuple[dict[str, str | int | float | bool | None], str]
+
+
+def resource_fields(resource: Attributes) -> ResourceFields:
+    """The part of `derive` that depends on the resource alone, to work out once for all the
+    spans of a resource."""
+    found: dict[str, str | int | float | bool | None] = {}
+    if resource:
+        _fill(found, resource, _RESOURCE_KEY_INDEX, {})
+        service = resource.get("service.name")
+        if isinstance(service, str) and service:
+            return found, service
+    return found, "unknown_service"
+
+
+def derive(
+    attributes: Attributes, resource: Attributes, of_resource: ResourceFields | None = None
+) -> DerivedFields:
     """Compute a span's derived fields from its attributes and its resource's.
 
     For each field the first key of its `SPAN_DIALECTS` entry that holds a usable value wins;
     agent, pod and namespace fall back to the resource when the span's attributes lack them.
     Token counts must be non-negative integers (integral floats and numeric strings count).
+    ``of_resource`` is `resource_fields` of ``resource``, when the caller keeps it.
     """
     found = _EMPTY.copy()
     ranks = _fill(found, attributes, _KEY_INDEX, {}) if attributes else {}
     if attributes:
         _framework_rules(found, ranks, attributes)
-    if resource:
-        _fill(found, resource, _RESOURCE_KEY_INDEX, ranks)
-        service = resource.get("service.name")
-        if isinstance(service, str) and service:
-            found["service_name"] = service
+    inherited, found["service_name"] = of_resource or resource_fields(resource)
+    for name, value in inherited.items():
+        if name not in ranks:
+            found[name] = value
     if found["provider"] is not None:
         _llm_outcome(found, attributes)
     return cast(DerivedFields, found)

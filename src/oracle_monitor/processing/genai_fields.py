@@ -13,7 +13,7 @@ from typing import Final
 from oracle_monitor.config import Settings
 from oracle_monitor.model import Span
 from oracle_monitor.pipeline.components import ChainContext, Factory
-from oracle_monitor.processing.conventions import derive
+from oracle_monitor.processing.conventions import ResourceFields, derive, resource_fields
 
 __all__ = ["FACTORY", "GenAIFields"]
 
@@ -32,7 +32,12 @@ class GenAIFields:
 
     def process(self, batch: list[Span]) -> None:
         """Set each span's derived fields (its attributes are left as sent)."""
+        of_resource: dict[int, ResourceFields] = {}  # by id(span.resource): spans share it
         for span in batch:
+            resource = span.resource
+            fields = of_resource.get(id(resource))
+            if fields is None:
+                fields = of_resource[id(resource)] = resource_fields(resource)
             (
                 span.service_name,
                 span.agent_name,
@@ -48,7 +53,7 @@ class GenAIFields:
                 span.task_id,
                 span.cost_usd,
                 span.rate_limited,
-            ) = derive(span.attributes, span.resource).values()  # type: ignore[assignment]
+            ) = derive(span.attributes, resource, fields).values()  # type: ignore[assignment]
 
 
 def _config(_settings: Settings) -> tuple[()]:
