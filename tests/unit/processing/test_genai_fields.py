@@ -49,3 +49,24 @@ def test_fields_set_before_are_replaced_by_what_the_span_says() -> None:
     GenAIFields().process([stale])
     fields = dataclasses.asdict(stale)
     assert (fields["agent_name"], fields["model"], fields["rate_limited"]) == ("fresh", None, False)
+
+
+def test_spans_sharing_a_resource_take_its_fields_unless_they_name_their_own() -> None:
+    resource: Attributes = {"service.name": "crew", "agent.name": "planner", "k8s.pod.name": "p-0"}
+    own = span(1, {"gen_ai.agent.name": "writer", "k8s.pod.name": "p-9"}, resource)
+    inherits = span(2, {"gen_ai.provider.name": "openai"}, resource)
+    openai_placeholder: Attributes = {
+        "gen_ai.agent.name": "OpenAI Agent",
+        "gen_ai.agent.description": "OpenAI Agents instrumentation",
+    }
+    placeholder = span(3, openai_placeholder, resource)
+    other = span(4, {}, {"service.name": "solo"})
+    GenAIFields().process([own, inherits, placeholder, other])
+    assert [(s.service_name, s.agent_name, s.pod_name) for s in (own, inherits, placeholder)] == [
+        ("crew", "writer", "p-9"), ("crew", "planner", "p-0"), ("crew", "planner", "p-0"),
+    ]  # fmt: skip
+    assert (other.service_name, other.agent_name, other.pod_name) == ("solo", None, None)
+    for processed in (own, inherits, placeholder, other):
+        fields = dataclasses.asdict(processed)
+        expected = derive(processed.attributes, processed.resource)
+        assert {name: fields[name] for name in expected} == expected
