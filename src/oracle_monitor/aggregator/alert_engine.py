@@ -169,7 +169,8 @@ class AlertEngine:
         signals: list[Signal] = []
         checked: set[str] = set()
         for event in due:
-            tasks, traces = self._work_on_pod(event)
+            tasks: set[str] = set()
+            traces = self._traces_on_pods(event)
             for trace_id in sorted(traces - checked):
                 checked.add(trace_id)
                 spans = self._store.get_trace(trace_id)
@@ -183,19 +184,17 @@ class AlertEngine:
                 signals += self._orphaned(self._store.get_task(task_id), task_id, now_ns)
         return self.raise_signals(signals)
 
-    def _work_on_pod(self, event: InfraEvent) -> tuple[set[str], set[str]]:
-        """The tasks (by their agents' recent spans) and the traces (by any span's pod:
-        frameworks' spans may name neither task nor agent) that ran on the event's pods."""
+    def _traces_on_pods(self, event: InfraEvent) -> set[str]:
+        """The traces that ran on the event's pods (a span of theirs, or its resource, names
+        the pod) in the causal window before it; their tasks are the work the pods held."""
         names = {pod.name for pod in event_pods(event)} or self._pods_on_node(event)
         since = event.time_ns - self._config.causal_window_ns
-        rows = self._store.recent_agent_activity(since)
-        tasks = {r.task_id for r in rows if r.task_id and r.pod_name in names}
         traces: set[str] = set()
         for name in sorted(names):
             query = TraceQuery(start_ns=since, end_ns=event.time_ns,
                                tags=(("k8s.pod.name", name),), limit=500)  # fmt: skip
             traces |= {summary.trace_id for summary in self._store.find_traces(query)}
-        return tasks, traces
+        return traces
 
     def _pods_on_node(self, event: InfraEvent) -> set[str]:
         """The pods scheduled on the node of a node event (from the last schedulings)."""
