@@ -62,15 +62,14 @@ from oracle_monitor.store.attribution import (
 )
 from oracle_monitor.store.base import (
     AgentSecond,
-    CostGroup,
-    CostGrouping,
     EventQuery,
-    LLMProblem,
     Operation,
     ServiceDependency,
     TraceQuery,
     TraceSummary,
 )
+from oracle_monitor.store.llm_calls import LLMKey, Sums, add_sums, fold_calls
+from oracle_monitor.store.sqlite_llm import LLMCallsMixin, problem_rows, settled_moves, write_calls
 from oracle_monitor.store.sqlite_search import span_conditions
 from oracle_monitor.store.sqlite_seconds import SecondsFeedMixin, backfill, prune, write_seconds
 from oracle_monitor.store.sqlite_timeline import TimelineMixin
@@ -180,7 +179,7 @@ class _WriterFileLock:
             self._file.close()
 
 
-class SQLiteStore(TimelineMixin, SecondsFeedMixin):
+class SQLiteStore(TimelineMixin, SecondsFeedMixin, LLMCallsMixin):
     """A `Store` in one SQLite file (WAL mode); see the module docstring for the guarantees.
 
     ``path``: the database file; missing parent directories are created. ``synchronous``: the
@@ -276,7 +275,11 @@ class SQLiteStore(TimelineMixin, SecondsFeedMixin):
                         keys[trace_id] = next_key
                 values = self._span_values(conn, spans, keys, new_resources)
                 inserted = _insert(conn, schema.INSERT_SPAN, len(schema.SPAN_COLUMNS), values)
-                named, settled = self._settle(conn, known, spans, pending)
+                # A settled span inherits its task from a span of its trace, of this batch or
+                # stored before: the (task, trace) pairs are those the spans carry.
+                tasks = {(s.task_id, keys[s.trace_id]) for s in spans if s.task_id is not None}
+                _insert(conn, schema.INSERT_TRACE_TASK, 2, [v for pair in tasks for v in pair])
+                named, settled, moved = self._settle(conn, known, spans, pending)
                 _insert(conn, schema.INSERT_PENDING, 3, [
                     v for p in pending
                     for v in (keys[p.trace_id], bytearray.fromhex(p.missing_span_id),
@@ -294,13 +297,16 @@ class SQLiteStore(TimelineMixin, SecondsFeedMixin):
                 operations -= self._operations
                 flat = [value for operation in operations for value in operation]
                 _insert(conn, schema.INSERT_OPERATION, 3, flat)
-                if early is None or inserted != len(spans):
-                    early = fold_spans(
-                        spans
-                        if inserted == len(spans)
-                        else self._stored_now(conn, keys, spans, last_row)
-                    )
+                fresh = (
+                    spans
+                    if inserted == len(spans)
+                    else self._stored_now(conn, keys, spans, last_row)
+                )
+                if early is None or fresh is not spans:
+                    early = fold_spans(fresh)
                 write_seconds(conn, merge_seconds(early, settled))
+                write_calls(conn, add_sums(fold_calls(fresh), moved))
+                _insert(conn, schema.INSERT_LLM_PROBLEM, 3, problem_rows(fresh, keys))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -351,16 +357,17 @@ class SQLiteStore(TimelineMixin, SecondsFeedMixin):
         keys: dict[str, int],
         spans: Sequence[Span],
         pending: Sequence[Pending],
-    ) -> tuple[dict[str, set[str]], dict[Key, AgentSecond]]:
+    ) -> tuple[dict[str, set[str]], dict[Key, AgentSecond], dict[LLMKey, Sums]]:
         """Attribute the stored spans that waited for spans of this (attributed) batch, whose
-        own waiting rows are ``pending``; returns the agent names they got, per trace, and
-        their agent seconds (`agent_seconds.fold_settled`)."""
+        own waiting rows are ``pending``; returns the agent names they got, per trace, their
+        agent seconds (`agent_seconds.fold_settled`), and the moves of the sums of those that
+        are LLM calls and got their agent (`sqlite_llm.settled_moves`)."""
         ids: dict[str, list[bytearray]] = {}
         for span in spans:
             if span.trace_id in keys:
                 ids.setdefault(span.trace_id, []).append(bytearray.fromhex(span.span_id))
         if not ids:
-            return {}, {}
+            return {}, {}, {}
         trace_of = {keys[trace_id]: trace_id for trace_id in ids}
         waiting_traces = [
             key
@@ -378,6 +385,7 @@ class SQLiteStore(TimelineMixin, SecondsFeedMixin):
                     if row[3] is not None:  # stored
                         before[(trace_id, span)] = row[2:]
         named: dict[str, set[str]] = {}
+        given: dict[str, dict[bytes, str]] = {}  # trace -> span id -> the agent it was given
         settlements = settle(rows, arrivals(spans, pending, {r.trace_id for r in rows}))
         for done in settlements:
             key, span_id = keys[done.trace_id], bytearray.fromhex(done.span_id)
@@ -391,6 +399,9 @@ class SQLiteStore(TimelineMixin, SecondsFeedMixin):
                 )
             if done.agent_name is not None:
                 named.setdefault(done.trace_id, set()).add(done.agent_name)
+                stored = before.get((done.trace_id, done.span_id))
+                if stored is not None and stored[0] is None:  # it had no agent: now it has
+                    given.setdefault(done.trace_id, {})[bytes(span_id)] = done.agent_name
         for row in rows:
             conn.execute(
                 schema.DELETE_PENDING,
@@ -398,7 +409,10 @@ class SQLiteStore(TimelineMixin, SecondsFeedMixin):
                  bytearray.fromhex(row.span_id)),
             )  # fmt: skip
         activity = fold_settled(before, settlements)
-        return named, activity
+        moved: dict[LLMKey, Sums] = {}
+        for trace_id, agents in given.items():
+            add_sums(moved, settled_moves(conn, keys[trace_id], trace_id, agents))
+        return named, activity, moved
 
     @staticmethod
     def _stored_now(
@@ -601,24 +615,6 @@ class SQLiteStore(TimelineMixin, SecondsFeedMixin):
         """Parent -> child service calls in the traces starting in [start, end]."""
         rows = self._reader().execute(schema.SELECT_DEPENDENCIES, (start_ns, end_ns))
         return [ServiceDependency(*row) for row in rows.fetchall()]
-
-    def llm_costs(
-        self, group_by: CostGrouping, start_ns: int | None = None, end_ns: int | None = None
-    ) -> list[CostGroup]:
-        """LLM usage and cost per agent, model or provider; costliest group first."""
-        column = schema.COST_GROUP_COLUMNS[group_by]
-        sql = schema.LLM_COSTS.format(column=column)
-        bounds = (start_ns if start_ns is not None else -(2**63), end_ns or 2**63 - 1)
-        return [CostGroup(*row) for row in self._reader().execute(sql, bounds).fetchall()]
-
-    def llm_problems(self, start_ns: int, end_ns: int) -> list[LLMProblem]:
-        """Rate-limited or failed LLM calls in [start, end], oldest first."""
-        rows = self._reader().execute(schema.LLM_PROBLEMS, (start_ns, end_ns)).fetchall()
-        return [
-            LLMProblem(row[0], row[1].hex(), row[2].hex(), row[3], row[4], row[5],
-                       bool(row[6]), row[7] if isinstance(row[7], str) else None)
-            for row in rows
-        ]  # fmt: skip
 
     def write_events(self, events: Sequence[InfraEvent]) -> None:
         """Store ``events`` in one transaction; idempotent on ``event_id``."""

@@ -12,6 +12,7 @@ from operator import attrgetter
 from typing import Final
 
 from oracle_monitor.store.agent_seconds import ATTRIBUTE_MARKS, STORED_COLUMNS
+from oracle_monitor.store.llm_calls import FIELDS as LLM_FIELDS
 
 PLAIN: Final = (  # `Span` fields never None, in columns of the same name
     "name", "start_time_ns", "end_time_ns", "status_message", "trace_state", "flags",
@@ -32,6 +33,25 @@ TRACE_COLUMNS: Final = (
     "root_seen", "root_start_ns", "span_count", "error_count", "input_tokens", "output_tokens",
     "services", "agents",
 )  # fmt: skip
+#: Said by a client's span of an attempt whose LLM proxy's span records it (usage, 429, error).
+_NOT_PROXIED: Final = """json_extract(attributes, '$."oracle.llm.usage_reported_by"')
+    IS NOT 'proxy'"""
+#: An LLM call (`oracle_monitor.store.llm_calls.is_llm_call`): a span naming its provider with
+#: token counts, a rate limit or an error (not the client's span of an attempt the proxy's
+#: span records). ``provider IS NOT NULL`` lets SQLite use the partial index
+#: ``spans_llm_start``.
+LLM_CALL: Final = f"""provider IS NOT NULL AND (input_tokens IS NOT NULL
+    OR output_tokens IS NOT NULL OR ((rate_limited OR status_code = 2) AND {_NOT_PROXIED}))"""
+#: A rate-limited or failed LLM call (`oracle_monitor.store.llm_calls.is_problem`).
+LLM_PROBLEM: Final = f"""provider IS NOT NULL
+    AND (rate_limited OR json_extract(attributes, '$."error.type"') IS NOT NULL)
+    AND {_NOT_PROXIED}"""
+#: What `oracle_monitor.store.llm_calls.FIELDS` adds up, from the calls themselves.
+LLM_SUMS: Final = """count(*), sum(rate_limited), sum(status_code = 2),
+    sum(coalesce(input_tokens, 0)), sum(coalesce(output_tokens, 0)),
+    sum(coalesce(cache_read_tokens, 0)), sum(coalesce(cache_creation_tokens, 0)),
+    sum(coalesce(reasoning_tokens, 0)), total(cost_usd),
+    sum(cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))"""
 MIGRATIONS: Final = (
     """
     CREATE TABLE resources (
@@ -124,6 +144,40 @@ MIGRATIONS: Final = (
     CREATE TABLE agent_seconds_sequence (value INTEGER NOT NULL);
     INSERT INTO agent_seconds_sequence (value) VALUES (0);
     """,
+    # 10: fewer index entries written per span. A task's traces are found through
+    # ``trace_tasks`` (a row per task and trace) rather than an index entry per span; the
+    # agents' recent spans are no longer read by time (the agent seconds answer the snapshot
+    # loop), so their index goes.
+    """
+    CREATE TABLE trace_tasks (
+        task_id TEXT NOT NULL, trace_key INTEGER NOT NULL,
+        PRIMARY KEY (task_id, trace_key)) WITHOUT ROWID;
+    INSERT OR IGNORE INTO trace_tasks
+        SELECT task_id, trace_key FROM spans WHERE task_id IS NOT NULL;
+    DROP INDEX IF EXISTS spans_task;
+    DROP INDEX IF EXISTS spans_agent_start;
+    """,
+    # 11: LLM calls added up per second, provider, model and agent
+    # (`oracle_monitor.store.llm_calls`; "" for no model or agent), and the problem calls.
+    f"""
+    CREATE TABLE llm_seconds (
+        second INTEGER NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
+        agent_name TEXT NOT NULL, requests INTEGER NOT NULL, rate_limited INTEGER NOT NULL,
+        errors INTEGER NOT NULL, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL, cache_creation_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL,
+        unpriced_requests INTEGER NOT NULL,
+        PRIMARY KEY (second, provider, model, agent_name)) WITHOUT ROWID;
+    INSERT INTO llm_seconds
+        SELECT start_time_ns / 1000000000, provider, coalesce(model, ''),
+            coalesce(agent_name, ''), {LLM_SUMS} FROM spans WHERE {LLM_CALL}
+        GROUP BY 1, 2, 3, 4;
+    CREATE TABLE llm_problem_calls (
+        start_time_ns INTEGER NOT NULL, trace_key INTEGER NOT NULL, span_id BLOB NOT NULL,
+        PRIMARY KEY (start_time_ns, trace_key, span_id)) WITHOUT ROWID;
+    INSERT INTO llm_problem_calls
+        SELECT start_time_ns, trace_key, span_id FROM spans WHERE {LLM_PROBLEM};
+    """,
 )
 #: The schema version from which the writer keeps agent seconds: a file migrated to it gets
 #: those of the spans stored in the last `AGENT_SECONDS_BACKFILL_NS`.
@@ -170,8 +224,12 @@ UPSERT_TRACE: Final = (
 )
 ROWS_PER_INSERT: Final = (1000, 100, 10, 1)  # largest first, within the variables limit
 SELECT_TASK_TRACES: Final = (
-    "SELECT DISTINCT t.trace_id FROM spans AS s"
-    " JOIN traces AS t ON t.trace_key = s.trace_key WHERE s.task_id = ?"
+    "SELECT t.trace_id FROM trace_tasks AS k"
+    " JOIN traces AS t ON t.trace_key = k.trace_key WHERE k.task_id = ?"
+)
+INSERT_TRACE_TASK: Final = (
+    "INSERT INTO trace_tasks (task_id, trace_key)",
+    "ON CONFLICT DO NOTHING",
 )
 SELECT_SPANS: Final = (
     "SELECT s.span_id, s.parent_span_id, r.attributes, s.attributes, s.events, s.links, "
@@ -185,28 +243,6 @@ RECOMPUTE: Final = (
     "end_time_ns, status_code, input_tokens, output_tokens FROM spans WHERE trace_key IN "
 )
 
-COST_GROUP_COLUMNS: Final = {"agent": "agent_name", "model": "model", "provider": "provider"}
-#: Said by a client's span of an attempt whose LLM proxy's span records it (usage, 429, error).
-_NOT_PROXIED: Final = """json_extract({table}attributes, '$."oracle.llm.usage_reported_by"')
-    IS NOT 'proxy'"""
-#: An LLM call: a span naming its provider with token counts, a rate limit or an error (not
-#: the client's span of an attempt the proxy's span records). The ``provider IS NOT NULL``
-#: term lets SQLite use the partial index ``spans_llm_start``.
-LLM_COSTS: Final = """
-    SELECT {column}, count(*), sum(rate_limited), sum(status_code = 2),
-        sum(coalesce(input_tokens, 0)),
-        sum(coalesce(output_tokens, 0)), sum(coalesce(cache_read_tokens, 0)),
-        sum(coalesce(cache_creation_tokens, 0)), sum(coalesce(reasoning_tokens, 0)),
-        total(cost_usd),
-        sum(cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))
-    FROM spans
-    WHERE provider IS NOT NULL AND start_time_ns >= ? AND start_time_ns <= ?
-        AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL
-            OR ((rate_limited OR status_code = 2) AND NOT_PROXIED))
-    GROUP BY {column}
-    ORDER BY total(cost_usd) DESC, count(*) DESC
-""".replace("NOT_PROXIED", _NOT_PROXIED.format(table=""))
-
 EVENT_COLUMNS: Final = (
     "event_id", "time_ns", "source", "kind", "entity", "severity", "summary", "attributes",
 )  # fmt: skip
@@ -214,18 +250,9 @@ INSERT_EVENT: Final = (
     f"INSERT INTO infra_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * 8)})"
     " ON CONFLICT (event_id) DO NOTHING"
 )
-LLM_PROBLEMS: Final = """
-    SELECT s.start_time_ns, t.trace_id, s.span_id, s.provider, s.model, s.agent_name,
-        s.rate_limited, json_extract(s.attributes, '$."error.type"')
-    FROM spans AS s JOIN traces AS t ON t.trace_key = s.trace_key
-    WHERE s.provider IS NOT NULL AND s.start_time_ns >= ? AND s.start_time_ns <= ?
-        AND (s.rate_limited OR json_extract(s.attributes, '$."error.type"') IS NOT NULL)
-        AND NOT_PROXIED
-    ORDER BY s.start_time_ns
-""".replace("NOT_PROXIED", _NOT_PROXIED.format(table="s."))
 
-#: Agents' spans since a time, newest first; ``agent_name IS NOT NULL`` selects the partial
-#: index ``spans_agent_start``.
+#: Agents' spans since a time, newest first (a scan of the spans: for tests and tools, not
+#: the server, which reads the agent seconds).
 SELECT_AGENT_SPANS: Final = (
     "SELECT t.trace_id, s.span_id, s.parent_span_id, r.attributes, s.attributes, s.events,"
     " s.links, "
@@ -315,7 +342,7 @@ _ACTIVITY: Final = (
     " agent_from IS NOT NULL,"
     " (SELECT lower(hex(t.trace_id)) FROM traces AS t WHERE t.trace_key = spans.trace_key)"
 )
-#: Agents' spans since a time, newest first (``spans_agent_start`` index).
+#: Agents' spans since a time, newest first (a scan, as `SELECT_AGENT_SPANS`).
 SELECT_AGENT_ACTIVITY: Final = (
     f"SELECT {_ACTIVITY} FROM spans WHERE agent_name IS NOT NULL AND start_time_ns >= ?"
     " ORDER BY start_time_ns DESC, span_id DESC LIMIT ?"
@@ -385,3 +412,41 @@ REPENDING: Final = (
 DELETE_PENDING: Final = (
     "DELETE FROM attribution_pending WHERE trace_key = ? AND missing_span_id = ? AND span_id = ?"
 )
+
+#: LLM calls (`oracle_monitor.store.sqlite_llm`). Cost groups column -> the calls' column, and
+#: the same of the sums' rows ("" there for none).
+COST_GROUP_COLUMNS: Final = {"agent": "agent_name", "model": "model", "provider": "provider"}
+LLM_COSTS: Final = f"""
+    SELECT {{column}}, {LLM_SUMS} FROM spans
+    WHERE start_time_ns >= ? AND start_time_ns <= ? AND {LLM_CALL}
+    GROUP BY {{column}}
+"""
+LLM_SECONDS_COSTS: Final = f"""
+    SELECT nullif({{column}}, ''), {", ".join(f"sum({name})" for name in LLM_FIELDS[:-2])},
+        total(cost_usd), sum(unpriced_requests)
+    FROM llm_seconds WHERE second >= ? AND second <= ? GROUP BY {{column}}
+"""
+UPSERT_LLM_SECONDS: Final = (
+    f"INSERT INTO llm_seconds (second, provider, model, agent_name, {', '.join(LLM_FIELDS)})",
+    "ON CONFLICT (second, provider, model, agent_name) DO UPDATE SET "
+    + ", ".join(f"{name} = {name} + excluded.{name}" for name in LLM_FIELDS),
+)
+INSERT_LLM_PROBLEM: Final = (
+    "INSERT INTO llm_problem_calls (start_time_ns, trace_key, span_id)",
+    "ON CONFLICT DO NOTHING",
+)
+LLM_PROBLEMS: Final = """
+    SELECT s.start_time_ns, t.trace_id, s.span_id, s.provider, s.model, s.agent_name,
+        s.rate_limited, json_extract(s.attributes, '$."error.type"')
+    FROM llm_problem_calls AS p
+    JOIN spans AS s ON s.trace_key = p.trace_key AND s.span_id = p.span_id
+    JOIN traces AS t ON t.trace_key = p.trace_key
+    WHERE p.start_time_ns >= ? AND p.start_time_ns <= ?
+    ORDER BY p.start_time_ns
+"""
+#: What `oracle_monitor.store.llm_calls.contribution` reads of stored calls given an agent
+#: later; parameters: the trace key, then span ids.
+SETTLED_CALLS: Final = f"""
+    SELECT span_id, start_time_ns, provider, model, rate_limited, status_code, input_tokens,
+        output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd
+    FROM spans WHERE {LLM_CALL} AND trace_key = ? AND span_id IN """

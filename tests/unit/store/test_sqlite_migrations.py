@@ -11,7 +11,23 @@ from oracle_monitor.store.base import AlertQuery, Operation
 from oracle_monitor.store.sqlite import SQLiteStore
 
 
+def _undo_version_11(conn: sqlite3.Connection) -> None:
+    conn.execute("DROP TABLE llm_seconds")
+    conn.execute("DROP TABLE llm_problem_calls")
+
+
+def _undo_version_10(conn: sqlite3.Connection) -> None:
+    _undo_version_11(conn)
+    conn.execute("DROP TABLE trace_tasks")
+    conn.execute("CREATE INDEX spans_task ON spans (task_id) WHERE task_id IS NOT NULL")
+    conn.execute(
+        "CREATE INDEX spans_agent_start ON spans (start_time_ns, agent_name)"
+        " WHERE agent_name IS NOT NULL"
+    )
+
+
 def _undo_version_9(conn: sqlite3.Connection) -> None:
+    _undo_version_10(conn)
     conn.execute("DROP TABLE agent_seconds")
     conn.execute("DROP TABLE agent_seconds_sequence")
 
@@ -101,5 +117,64 @@ def test_a_version_8_file_gets_the_agent_seconds_of_its_recent_spans(tmp_path: P
         (second,) = reopened.agent_seconds(now - 7200 * 10**9).seconds
         assert (second.agent_name, second.spans, second.input_tokens) == ("planner", 1, 5)
         assert second.second == recent.start_time_ns // 10**9
+    finally:
+        reopened.close()
+
+
+def test_a_version_9_file_finds_its_tasks_by_trace(tmp_path: Path) -> None:
+    path = tmp_path / "v9.db"
+    store = SQLiteStore(path)
+    root = Span("1" * 32, "2" * 16, "", "task", SpanKind.CONSUMER, 10, 20, task_id="t-1")
+    child = Span("1" * 32, "3" * 16, "2" * 16, "chat", SpanKind.CLIENT, 11, 19)
+    other = Span("4" * 32, "5" * 16, "", "task", SpanKind.CONSUMER, 30, 40, task_id="t-2")
+    store.write_spans([root, child, other])
+    store.close()
+    with sqlite3.connect(path) as conn:  # as a file written before schema version 10
+        _undo_version_10(conn)
+        conn.execute("PRAGMA user_version = 9")
+    conn.close()
+    reopened = SQLiteStore(path)
+    try:
+        assert [s.span_id for s in reopened.get_task("t-1")] == ["2" * 16, "3" * 16]
+        assert [s.span_id for s in reopened.get_task("t-2")] == ["5" * 16]
+    finally:
+        reopened.close()
+    with sqlite3.connect(path) as conn:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans'"
+        indexes = {name for (name,) in conn.execute(sql)}
+    conn.close()
+    assert indexes.isdisjoint({"spans_task", "spans_agent_start"})
+
+
+def test_a_version_10_file_gets_the_sums_of_its_llm_calls(tmp_path: Path) -> None:
+    path = tmp_path / "v10.db"
+    store = SQLiteStore(path)
+    t0 = 1_700_000_000 * 10**9
+    calls = [
+        Span("1" * 32, f"{n + 1:016x}", "", "chat", SpanKind.CLIENT, t0 + n * 10**8,
+             t0 + n * 10**8 + 5, provider="openai", model="gpt-4o", agent_name="writer",
+             input_tokens=10, output_tokens=2, cost_usd=0.5)
+        for n in range(15)
+    ] + [
+        Span("1" * 32, "f" * 16, "", "chat", SpanKind.CLIENT, t0 + 7, t0 + 9,
+             provider="openai", model="gpt-4o", rate_limited=True,
+             attributes={"error.type": "429"}),
+    ]  # fmt: skip
+    store.write_spans(calls)
+    before = (store.llm_costs("model"), store.llm_problems(t0, t0 + 10**10))
+    inner = store.llm_costs("agent", t0 + 10**9, t0 + 2 * 10**9 - 1)
+    store.close()
+    with sqlite3.connect(path) as conn:  # as a file written before schema version 11
+        _undo_version_11(conn)
+        conn.execute("PRAGMA user_version = 10")
+    conn.close()
+    reopened = SQLiteStore(path)
+    try:
+        assert (reopened.llm_costs("model"), reopened.llm_problems(t0, t0 + 10**10)) == before
+        assert reopened.llm_costs("agent", t0 + 10**9, t0 + 2 * 10**9 - 1) == inner
+        (group,) = before[0]
+        assert (group.requests, group.input_tokens, group.rate_limited) == (16, 150, 1)
+        assert [g.requests for g in inner] == [5]
+        assert len(before[1]) == 1
     finally:
         reopened.close()
