@@ -13,7 +13,7 @@ import click
 from pydantic import BaseModel, ValidationError
 
 from oracle_monitor import __version__
-from oracle_monitor.config import ProxySettings, Settings
+from oracle_monitor.config import ProxySettings, Settings, explain
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -33,7 +33,7 @@ def _settings(kind: type[S], **flags: Any) -> S:
     try:
         return kind.model_validate(given)
     except ValidationError as error:
-        raise click.UsageError(str(error)) from error
+        raise click.UsageError(explain(error)) from error
 
 
 def _logging(level: str) -> None:

@@ -15,10 +15,11 @@ sets the others: ``Settings(pipeline=PipelineSettings(group_id="g"))``, or from 
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings
 
 from oracle_monitor.config.aggregator import AlertSettings, ChainSettings, SnapshotSettings
 from oracle_monitor.config.base import SettingsGroup, variables
@@ -54,6 +55,7 @@ __all__ = [
     "SnapshotSettings",
     "StoreSettings",
     "SupabaseSettings",
+    "explain",
     "variables",
 ]
 
@@ -110,3 +112,42 @@ def _group_class(field: FieldInfo) -> type[SettingsGroup]:
     kind = field.annotation
     assert isinstance(kind, type) and issubclass(kind, SettingsGroup), kind
     return kind
+
+
+_KINDS: list[type[BaseModel]] = [Settings, ProxySettings, *Settings.groups().values()]
+_OWNERS = {kind.__name__: kind for kind in _KINDS}
+
+
+def explain(error: ValidationError) -> str:
+    """``error`` of `Settings`, a group or `ProxySettings` as one line per problem, each
+    naming the environment variable it is about (and the value, unless it is a secret)."""
+    lines = []
+    for problem in error.errors():
+        loc = [str(part) for part in problem["loc"]]
+        owner, key = _OWNERS.get(error.title), loc[0] if loc else ""
+        if owner is Settings and len(loc) > 1 and key in Settings.model_fields:
+            owner, key = Settings.groups()[key], loc[1]
+        field = _field(owner, key) if owner is not None else None
+        if owner is None or field is None or not issubclass(owner, BaseSettings):
+            lines.append(f"{'.'.join(loc)}: {problem['msg']}" if loc else problem["msg"])
+            continue
+        shown = problem["type"] != "value_error" and not _secret(owner.model_fields[field])
+        value = f" (got {problem['input']!r})" if shown else ""
+        lines.append(f"{' or '.join(variables(owner, field))}: {problem['msg']}{value}")
+    return "\n".join(lines)
+
+
+def _field(owner: type[BaseModel], key: str) -> str | None:
+    """The field ``key`` names in an error of ``owner``: itself, or the field it is a
+    variable of (a value read through an alias is reported under the alias)."""
+    if key in owner.model_fields:
+        return key
+    if issubclass(owner, BaseSettings):
+        for name, field in owner.model_fields.items():
+            if field.validation_alias is not None and key.upper() in variables(owner, name):
+                return name
+    return None
+
+
+def _secret(field: FieldInfo) -> bool:
+    return field.repr is False or SecretStr in (field.annotation, *get_args(field.annotation))
