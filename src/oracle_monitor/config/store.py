@@ -14,8 +14,8 @@ __all__ = ["StoreSettings", "SupabaseSettings"]
 
 
 class StoreSettings(SettingsGroup):
-    """The store. Without a URL, `Settings` makes one: the Supabase project's (below) when
-    one is set, else the embedded SQLite store in the data directory."""
+    """The store. Without a URL it is the Supabase project (below) when one is set, else the
+    embedded SQLite store in the data directory (`Settings` makes the URL)."""
 
     model_config = SettingsConfigDict(env_prefix="ORACLE_STORE_")
 
