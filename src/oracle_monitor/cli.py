@@ -10,21 +10,30 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from pydantic import ValidationError
-from pydantic_settings import BaseSettings
+from pydantic import BaseModel, ValidationError
 
 from oracle_monitor import __version__
-from oracle_monitor.config import ProxySettings, Settings
+from oracle_monitor.config import ProxySettings, Settings, explain
 
-S = TypeVar("S", bound=BaseSettings)
+S = TypeVar("S", bound=BaseModel)
 
 
 def _settings(kind: type[S], **flags: Any) -> S:
-    """Flags given on the command line override ``ORACLE_*`` variables and defaults."""
+    """Flags given on the command line override ``ORACLE_*`` variables and defaults.
+
+    A flag's parameter is named after the setting it sets: ``GROUP__FIELD`` for a field of
+    one of `Settings`' groups (``--group-id`` is ``pipeline__group_id``), ``FIELD`` for one of
+    `ProxySettings`; the group still reads the variables of the fields no flag sets.
+    """
+    given: dict[str, Any] = {}
+    for name, value in flags.items():
+        if value is not None:
+            group, _, field = name.rpartition("__")
+            (given.setdefault(group, {}) if group else given)[field] = value
     try:
-        return kind(**{name: value for name, value in flags.items() if value is not None})
+        return kind.model_validate(given)
     except ValidationError as error:
-        raise click.UsageError(str(error)) from error
+        raise click.UsageError(explain(error)) from error
 
 
 def _logging(level: str) -> None:
@@ -47,9 +56,33 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 
 _migrate_option = click.option(
     "--migrate/--no-migrate",
-    "store_migrate",
+    "store__migrate",
     default=None,
     help="[ORACLE_STORE_MIGRATE] apply PostgreSQL schema migrations at start-up (default on)",
+)
+_data_dir_option = click.option(
+    "--data-dir",
+    "store__data_dir",
+    type=click.Path(path_type=Path),
+    help="[ORACLE_DATA_DIR] ./oracle-data",
+)
+_host_option = click.option(
+    "--host", "server__host", help="[ORACLE_HOST] address to bind, default 127.0.0.1"
+)
+_otlp_grpc_port_option = click.option(
+    "--otlp-grpc-port",
+    "receiver__otlp_grpc_port",
+    type=int,
+    help="[ORACLE_OTLP_GRPC_PORT] default 4317",
+)
+_otlp_http_port_option = click.option(
+    "--otlp-http-port",
+    "receiver__otlp_http_port",
+    type=int,
+    help="[ORACLE_OTLP_HTTP_PORT] default 4318",
+)
+_api_port_option = click.option(
+    "--api-port", "api__port", type=int, help="[ORACLE_API_PORT] default 8000"
 )
 
 
@@ -60,24 +93,31 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), help="[ORACLE_DATA_DIR] ./oracle-data")
-@click.option("--host", help="[ORACLE_HOST] address to bind, default 127.0.0.1")
-@click.option("--otlp-grpc-port", type=int, help="[ORACLE_OTLP_GRPC_PORT] default 4317")
-@click.option("--otlp-http-port", type=int, help="[ORACLE_OTLP_HTTP_PORT] default 4318")
-@click.option("--api-port", type=int, help="[ORACLE_API_PORT] default 8000")
-@click.option("--store", help="[ORACLE_STORE] default sqlite:///<data-dir>/oracle.db")
+@_data_dir_option
+@_host_option
+@_otlp_grpc_port_option
+@_otlp_http_port_option
+@_api_port_option
+@click.option("--store", "store__url", help="[ORACLE_STORE] default sqlite:///<data-dir>/oracle.db")
 @_migrate_option
 @click.option(
     "--kubeconfig",
+    "k8s__kubeconfig",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="[ORACLE_KUBECONFIG] watch this cluster (in a pod: its own, without the flag)",
 )
-@click.option("--k8s-namespaces", help="[ORACLE_K8S_NAMESPACES] a,b; default: all")
-@click.option("--kafka-bootstrap", help="[ORACLE_KAFKA_BOOTSTRAP] host:port to watch lag on")
+@click.option(
+    "--k8s-namespaces", "k8s__namespaces", help="[ORACLE_K8S_NAMESPACES] a,b; default: all"
+)
+@click.option(
+    "--kafka-bootstrap",
+    "kafka__bootstrap",
+    help="[ORACLE_KAFKA_BOOTSTRAP] host:port to watch lag on",
+)
 def serve(**flags: Any) -> None:
     """Run the OTLP receiver, the store, the collectors and the API in one process."""
     settings = _settings(Settings, **flags)
-    _logging(settings.log_level)
+    _logging(settings.server.log_level)
     from oracle_monitor.roles.serve import serve as run_server
 
     _run(run_server(settings))
@@ -85,11 +125,13 @@ def serve(**flags: Any) -> None:
 
 @main.command()
 @click.option(
-    "--pipeline", help="[ORACLE_PIPELINE] kafka://host:port/topic to publish accepted spans to"
+    "--pipeline",
+    "pipeline__url",
+    help="[ORACLE_PIPELINE] kafka://host:port/topic to publish accepted spans to",
 )
-@click.option("--host", help="[ORACLE_HOST] address to bind, default 127.0.0.1")
-@click.option("--otlp-grpc-port", type=int, help="[ORACLE_OTLP_GRPC_PORT] default 4317")
-@click.option("--otlp-http-port", type=int, help="[ORACLE_OTLP_HTTP_PORT] default 4318")
+@_host_option
+@_otlp_grpc_port_option
+@_otlp_http_port_option
 def receiver(**flags: Any) -> None:
     """Run a stateless OTLP receiver that publishes to the scale-out pipeline's Kafka topic.
 
@@ -97,22 +139,26 @@ def receiver(**flags: Any) -> None:
     have every span of its request (one message per trace id, keyed by it).
     """
     settings = _pipeline_settings(flags)
-    _logging(settings.log_level)
+    _logging(settings.server.log_level)
     from oracle_monitor.roles.receiver import run_receiver
 
     asyncio.run(run_receiver(settings))
 
 
 @main.command()
-@click.option("--pipeline", help="[ORACLE_PIPELINE] kafka://host:port/topic to consume")
-@click.option("--store", help="[ORACLE_STORE] postgresql://… (shared by all aggregators)")
 @click.option(
-    "--group-id", "pipeline_group_id", help="[ORACLE_PIPELINE_GROUP_ID] oracle-aggregators"
+    "--pipeline", "pipeline__url", help="[ORACLE_PIPELINE] kafka://host:port/topic to consume"
+)
+@click.option(
+    "--store", "store__url", help="[ORACLE_STORE] postgresql://… (shared by all aggregators)"
+)
+@click.option(
+    "--group-id", "pipeline__group_id", help="[ORACLE_PIPELINE_GROUP_ID] oracle-aggregators"
 )
 @_migrate_option
 @click.option(
     "--health-port",
-    "pipeline_health_port",
+    "pipeline__health_port",
     type=int,
     help="[ORACLE_PIPELINE_HEALTH_PORT] serve GET /health here (default: none)",
 )
@@ -123,7 +169,7 @@ def aggregator(**flags: Any) -> None:
     redelivers instead of losing; writes are idempotent, so nothing is stored twice.
     """
     settings = _pipeline_settings(flags)
-    _logging(settings.log_level)
+    _logging(settings.server.log_level)
     from oracle_monitor.roles.aggregator import run_aggregator
 
     asyncio.run(run_aggregator(settings))
@@ -131,21 +177,21 @@ def aggregator(**flags: Any) -> None:
 
 def _pipeline_settings(flags: dict[str, Any]) -> Settings:
     settings = _settings(Settings, **flags)
-    if not settings.pipeline:
+    if not settings.pipeline.url:
         raise click.UsageError("--pipeline kafka://host:port/topic (or ORACLE_PIPELINE) is needed")
     return settings
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), help="[ORACLE_DATA_DIR] ./oracle-data")
-@click.option("--store", help="[ORACLE_STORE] default sqlite:///<data-dir>/oracle.db")
+@_data_dir_option
+@click.option("--store", "store__url", help="[ORACLE_STORE] default sqlite:///<data-dir>/oracle.db")
 def migrate(**flags: Any) -> None:
     """Create or update the store's schema, then exit (`serve` does it too unless --no-migrate)."""
     settings = _settings(Settings, **flags)
     from oracle_monitor.store.migrate import migrate_store
 
     try:
-        applied = migrate_store(settings.store)
+        applied = migrate_store(settings.store.url)
     except (ValueError, RuntimeError, OSError) as error:
         raise click.ClickException(str(error)) from error
     for name in applied:
@@ -217,9 +263,9 @@ def demo(
 
 # Scale-out: the API alone, over the store other processes write.
 @main.command()
-@click.option("--host", help="[ORACLE_HOST] address to bind, default 127.0.0.1")
-@click.option("--api-port", type=int, help="[ORACLE_API_PORT] default 8000")
-@click.option("--store", help="[ORACLE_STORE] the shared store, postgresql://…")
+@_host_option
+@_api_port_option
+@click.option("--store", "store__url", help="[ORACLE_STORE] the shared store, postgresql://…")
 @_migrate_option
 def api(**flags: Any) -> None:
     """Serve the REST, WebSocket, Jaeger and metrics API (and the UI) over a shared store.
@@ -228,7 +274,7 @@ def api(**flags: Any) -> None:
     clients get what they store, polled every ORACLE_LIVE_POLL_SECONDS.
     """
     settings = _settings(Settings, **flags)
-    _logging(settings.log_level)
+    _logging(settings.server.log_level)
     from oracle_monitor.roles.api import serve_api
 
     _run(serve_api(settings))

@@ -232,15 +232,16 @@ def test_production_uses_postgres_and_three_brokers() -> None:
 
 
 def _known_variables() -> set[str]:
-    from oracle_monitor.agents.settings import AgentSettings
-    from oracle_monitor.config import ProxySettings, Settings
+    from pydantic_settings import BaseSettings
 
-    names = set()
-    for kind in (Settings, ProxySettings, AgentSettings):
-        prefix = str(kind.model_config.get("env_prefix", ""))
-        for name, field in kind.model_fields.items():
-            alias = field.validation_alias
-            names.add(alias if isinstance(alias, str) else f"{prefix}{name}".upper())
+    from oracle_monitor.agents.settings import AgentSettings
+    from oracle_monitor.config import ProxySettings, Settings, variables
+
+    names: set[str] = set()
+    kinds: list[type[BaseSettings]] = [*Settings.groups().values(), ProxySettings, AgentSettings]
+    for kind in kinds:
+        for name in kind.model_fields:
+            names.update(variables(kind, name))
     return names
 
 

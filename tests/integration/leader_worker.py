@@ -23,7 +23,7 @@ import orjson
 
 from oracle_monitor.aggregator.leader_duties import leader_duties
 from oracle_monitor.aggregator.leadership import Leadership, LeadershipConfig
-from oracle_monitor.config import Settings
+from oracle_monitor.config import Settings, SnapshotSettings, StoreSettings
 from oracle_monitor.store import open_store
 
 
@@ -36,7 +36,9 @@ async def main(url: str, holder: str, interval_s: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    settings = Settings.model_validate({"store": url, "snapshot_interval_seconds": interval_s})
+    settings = Settings(
+        store=StoreSettings(url=url), snapshots=SnapshotSettings(interval_seconds=interval_s)
+    )
     store = open_store(url)
     duties = leader_duties(
         settings,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from oracle_monitor.collectors.k8s import K8sCollector, K8sConfig, create
-from oracle_monitor.config import Settings
+from oracle_monitor.config import K8sSettings, Settings, StoreSettings
 from oracle_monitor.demo.apiserver import ApiServer
 from oracle_monitor.model import InfraEvent
 from tests.fakes.k8s_fixtures import fixture
@@ -63,17 +63,16 @@ async def running(api: ApiServer, tmp_path: Path) -> AsyncIterator[tuple[K8sColl
 
 def test_create_needs_kubeconfig_or_pod(tmp_path: Path) -> None:
     # Given explicitly: the tests may run in a pod, where Kubernetes sets the variable.
-    settings = Settings.model_validate({"data_dir": tmp_path, "KUBERNETES_SERVICE_HOST": None})
+    store = StoreSettings(data_dir=tmp_path)
+    settings = Settings(store=store, k8s=K8sSettings(kubernetes_service_host=None))
     assert create(settings, print) is None
-    in_pod_settings = Settings.model_validate(
-        {"data_dir": tmp_path, "KUBERNETES_SERVICE_HOST": "10.0.0.1"}
-    )
+    in_pod_settings = Settings(store=store, k8s=K8sSettings(kubernetes_service_host="10.0.0.1"))
     in_pod = create(in_pod_settings, print)
     assert isinstance(in_pod, K8sCollector)
     assert in_pod.config.in_cluster
     with_file = create(
-        Settings.model_validate(
-            {"data_dir": tmp_path, "kubeconfig": tmp_path / "k", "KUBERNETES_SERVICE_HOST": "h"}
+        Settings(
+            store=store, k8s=K8sSettings(kubeconfig=tmp_path / "k", kubernetes_service_host="h")
         ),
         print,
     )

@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, To
 from confluent_kafka.admin import AdminClient
 
 from oracle_monitor.collectors.kafka import KafkaCollectorConfig, KafkaWatcher, create
-from oracle_monitor.config import Settings
+from oracle_monitor.config import KafkaSettings, Settings
 from oracle_monitor.demo.broker import KafkaBroker
 from oracle_monitor.model import InfraEvent, Severity
 from tests.waiting import wait_for_async
@@ -39,14 +39,10 @@ class Sink:
 
 
 def watcher_for(broker: KafkaBroker, sink: Sink, **overrides: Any) -> KafkaWatcher:
-    settings = Settings.model_validate(
-        {
-            "kafka_bootstrap": broker.bootstrap_servers,
-            "kafka_poll_seconds": 0.2,
-            "kafka_window_polls": 3,
-            "kafka_lag_spike_seconds": 5.0,
-        }
+    kafka = KafkaSettings(
+        bootstrap=broker.bootstrap_servers, poll_seconds=0.2, window_polls=3, lag_spike_seconds=5.0
     )
+    settings = Settings(kafka=kafka)
     config = dataclasses.replace(KafkaCollectorConfig.from_settings(settings), **overrides)
     return KafkaWatcher(config, sink)
 
@@ -207,7 +203,7 @@ async def test_broker_outage_and_recovery(
 
 def test_create_needs_a_bootstrap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ORACLE_KAFKA_BOOTSTRAP", raising=False)
-    assert create(Settings.model_validate({}), lambda events: None) is None
-    settings = Settings.model_validate({"kafka_bootstrap": "127.0.0.1:1"})
+    assert create(Settings(), lambda events: None) is None
+    settings = Settings(kafka=KafkaSettings(bootstrap="127.0.0.1:1"))
     collector = create(settings, lambda events: None)
     assert isinstance(collector, KafkaWatcher) and collector.name == "kafka"

@@ -80,8 +80,8 @@ def test_tokens_and_their_fallback(
         monkeypatch.setenv(name, value)
     no_flags: dict[str, Any] = {}
     settings = Settings(**no_flags)  # from the environment only, as `serve` reads it
-    assert settings.api_bearer_token() == api
-    assert settings.otlp_bearer_token() == otlp
+    assert settings.auth.api_bearer_token() == api
+    assert settings.auth.otlp_bearer_token() == otlp
     for value in env.values():
         assert value not in repr(settings)
 

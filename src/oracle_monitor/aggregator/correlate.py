@@ -87,8 +87,8 @@ class ChainConfig:
 def chain_config(settings: Settings) -> ChainConfig:
     """The correlation and causal-chain settings of ``settings`` (the rest as defaults)."""
     return ChainConfig(
-        timeout_ns=int(settings.chain_timeout_seconds * 1e9),
-        orphan_timeout_ns=int(settings.chain_orphan_timeout_seconds * 1e9),
+        timeout_ns=int(settings.chains.timeout_seconds * 1e9),
+        orphan_timeout_ns=int(settings.chains.orphan_timeout_seconds * 1e9),
     )
 
 

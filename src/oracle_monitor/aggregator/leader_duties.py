@@ -76,8 +76,8 @@ class LeaderDuties:
         settings, store = self._settings, self._store
         async with AsyncExitStack() as stack:
             book = AlertBook(
-                round(settings.alert_dedupe_seconds * 1e9),
-                round(settings.alert_active_seconds * 1e9),
+                round(settings.alerts.dedupe_seconds * 1e9),
+                round(settings.alerts.active_seconds * 1e9),
             )
             alerts = AlertEngine(
                 store, book=book, config=chain_config(settings), publish=self._publish_alert
@@ -98,7 +98,7 @@ class LeaderDuties:
             snapshots = SnapshotLoop(
                 store,
                 collectors,
-                settings.snapshot_interval_seconds,
+                settings.snapshots.interval_seconds,
                 alerts=alerts,
                 on_snapshot=self._on_snapshot,
             )
@@ -110,7 +110,7 @@ class LeaderDuties:
             self._snapshots, self._retention = snapshots, retention
             logger.info(
                 "snapshots every %.3g s; collectors: %s",
-                settings.snapshot_interval_seconds,
+                settings.snapshots.interval_seconds,
                 ", ".join(c.name for c in collectors) or "none",
             )
             yield
@@ -136,15 +136,15 @@ def leader_duties(
 
 def leadership_from_settings(settings: Settings) -> Leadership:
     """A `Leadership` on the settings' store with the ``ORACLE_LEADER_*`` settings."""
-    if not settings.store.startswith(("postgresql://", "postgres://")):
+    if not settings.store.url.startswith(("postgresql://", "postgres://")):
         raise ValueError("snapshot leadership needs a postgresql:// store (ORACLE_STORE)")
     return Leadership(
         LeadershipConfig(
-            store_url=settings.store,
-            name=settings.leader_lock_name,
-            retry_s=settings.leader_retry_seconds or settings.snapshot_interval_seconds,
-            check_s=settings.leader_check_seconds,
-            keepalive_s=settings.leader_keepalive_seconds,
+            store_url=settings.store.url,
+            name=settings.leader.lock_name,
+            retry_s=settings.leader.retry_seconds or settings.snapshots.interval_seconds,
+            check_s=settings.leader.check_seconds,
+            keepalive_s=settings.leader.keepalive_seconds,
         )
     )
 

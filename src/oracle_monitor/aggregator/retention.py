@@ -39,9 +39,9 @@ class RetentionPolicy:
     def from_settings(cls, settings: Settings) -> RetentionPolicy:
         """The policy of ``ORACLE_SNAPSHOT_*`` settings."""
         return cls(
-            full_resolution_ns=round(settings.snapshot_full_resolution_hours * HOUR_NS),
-            thinned_step_ns=max(1, round(settings.snapshot_thinned_step_seconds * SECOND_NS)),
-            retention_ns=round(settings.snapshot_retention_days * 24 * HOUR_NS),
+            full_resolution_ns=round(settings.snapshots.full_resolution_hours * HOUR_NS),
+            thinned_step_ns=max(1, round(settings.snapshots.thinned_step_seconds * SECOND_NS)),
+            retention_ns=round(settings.snapshots.retention_days * 24 * HOUR_NS),
         )
 
 

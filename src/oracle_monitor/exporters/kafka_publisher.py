@@ -48,7 +48,7 @@ class KafkaPublisherConfig:
         return cls(
             topic=pipeline_url(settings).topic,
             producer=producer_config(settings),
-            delivery_timeout_s=settings.pipeline_delivery_timeout_seconds,
+            delivery_timeout_s=settings.pipeline.delivery_timeout_seconds,
         )
 
 

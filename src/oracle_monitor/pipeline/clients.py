@@ -31,9 +31,9 @@ logger = logging.getLogger(__name__)
 
 def pipeline_url(settings: Settings) -> PipelineUrl:
     """The parsed ``ORACLE_PIPELINE``; `ValueError` when unset or invalid."""
-    if not settings.pipeline:
+    if not settings.pipeline.url:
         raise ValueError("no pipeline: pass --pipeline kafka://host:port/topic (ORACLE_PIPELINE)")
-    return parse_pipeline_url(settings.pipeline)
+    return parse_pipeline_url(settings.pipeline.url)
 
 
 def parse_options(text: str) -> dict[str, str]:
@@ -51,7 +51,7 @@ def parse_options(text: str) -> dict[str, str]:
 
 def _base(settings: Settings) -> dict[str, Any]:
     url = pipeline_url(settings)
-    options = settings.pipeline_kafka_options
+    options = settings.pipeline.kafka_options
     extra = parse_options(options.get_secret_value()) if options is not None else {}
     return {"bootstrap.servers": url.bootstrap_servers, **extra}
 
@@ -59,15 +59,15 @@ def _base(settings: Settings) -> dict[str, Any]:
 def producer_config(settings: Settings) -> dict[str, Any]:
     """An idempotent, ``acks=all`` producer that gives up on a message after the delivery
     timeout (so an exporter hears ``UNAVAILABLE`` and retries, instead of waiting)."""
-    timeout_ms = round(settings.pipeline_delivery_timeout_seconds * 1000)
+    timeout_ms = round(settings.pipeline.delivery_timeout_seconds * 1000)
     return {
         "enable.idempotence": True,
         "acks": "all",
-        "linger.ms": settings.pipeline_linger_ms,
+        "linger.ms": settings.pipeline.linger_ms,
         "message.timeout.ms": timeout_ms,
         "socket.timeout.ms": max(timeout_ms, 10),
-        "message.max.bytes": settings.pipeline_max_message_bytes + 65536,
-        "compression.type": settings.pipeline_compression,
+        "message.max.bytes": settings.pipeline.max_message_bytes + 65536,
+        "compression.type": settings.pipeline.compression,
         **_base(settings),
     }
 
@@ -75,19 +75,19 @@ def producer_config(settings: Settings) -> dict[str, Any]:
 def consumer_config(settings: Settings) -> dict[str, Any]:
     """A consumer of the aggregators' group that commits only when told to."""
     return {
-        "group.id": settings.pipeline_group_id,
+        "group.id": settings.pipeline.group_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
-        "session.timeout.ms": settings.pipeline_session_timeout_ms,
-        "heartbeat.interval.ms": settings.pipeline_heartbeat_interval_ms,
-        "max.poll.interval.ms": settings.pipeline_max_poll_interval_ms,
+        "session.timeout.ms": settings.pipeline.session_timeout_ms,
+        "heartbeat.interval.ms": settings.pipeline.heartbeat_interval_ms,
+        "max.poll.interval.ms": settings.pipeline.max_poll_interval_ms,
         **_base(settings),
     }
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> None:
-    """Create the topic and its dead-letter topic when missing (``pipeline_topic_partitions``
+    """Create the topic and its dead-letter topic when missing (``pipeline.topic_partitions``
     partitions, the broker's replication factor). A broker that cannot be reached is logged,
     not fatal: the clients keep trying, and receivers answer ``UNAVAILABLE`` meanwhile."""
     url = pipeline_url(settings)
@@ -100,7 +100,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> None:
     missing = [t for t in (url.topic, url.dead_letter_topic) if t not in existing]
     if not missing:
         return
-    partitions = settings.pipeline_topic_partitions
+    partitions = settings.pipeline.topic_partitions
     futures = admin.create_topics([NewTopic(t, num_partitions=partitions) for t in missing])
     for topic, future in futures.items():
         try:

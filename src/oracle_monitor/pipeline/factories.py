@@ -170,7 +170,7 @@ def store_chain(settings: Settings) -> ChainSpec:
         processors=SPAN_PROCESSORS,
         exporter="store",
         best_effort=("otlp_forward",),
-        store_url=settings.store,
+        store_url=settings.store.url,
     )
 
 

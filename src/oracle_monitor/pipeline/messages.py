@@ -269,7 +269,7 @@ class TraceMessageDecoder:
 
 
 def _config(settings: Settings) -> int:
-    return settings.pipeline_max_message_bytes
+    return settings.pipeline.max_message_bytes
 
 
 def _create(max_message_bytes: int, _context: ChainContext) -> TraceMessageDecoder:

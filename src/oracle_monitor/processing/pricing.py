@@ -166,7 +166,7 @@ class Pricing:
 def _config(settings: Settings) -> PriceTable:
     # The table itself is the config: read once at start-up, so a bad ORACLE_PRICING_FILE
     # stops the role there, and sent whole to the processes that run the chain.
-    return load_prices(settings.pricing_file)
+    return load_prices(settings.ingest.pricing_file)
 
 
 def _create(table: PriceTable, _context: ChainContext) -> Pricing:

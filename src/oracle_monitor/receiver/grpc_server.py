@@ -102,10 +102,10 @@ async def start_grpc_server(
     """
     server, port = create_grpc_server(
         TraceServicer(ingest, auth),
-        settings.host,
-        settings.otlp_grpc_port,
-        settings.max_request_bytes,
+        settings.server.host,
+        settings.receiver.otlp_grpc_port,
+        settings.receiver.max_request_bytes,
     )
     await server.start()
-    stack.push_async_callback(server.stop, settings.shutdown_timeout_seconds)
+    stack.push_async_callback(server.stop, settings.server.shutdown_timeout_seconds)
     return port

@@ -1,7 +1,7 @@
 """The Kafka receiver: consume a batch, run the chain over it, then commit the offsets.
 
 The aggregators' receiver. Each aggregator is one consumer of the group
-(``enable.auto.commit=false``): it takes up to ``pipeline_consume_batch_messages`` messages and
+(``enable.auto.commit=false``): it takes up to ``pipeline.consume_batch_messages`` messages and
 hands them to its chain, ``serve``'s (`oracle_monitor.pipeline.factories.store_chain`): each
 message decoded as ``serve`` decodes a request, the whole batch processed (GenAI fields, LLM
 calls priced) and written with one `Store.write_spans` (idempotent on ``(trace_id, span_id)``);

@@ -31,7 +31,7 @@ class SpanDecoder:
 
 
 def _config(settings: Settings) -> DecodeLimits:
-    return DecodeLimits(settings.max_attribute_value_length)
+    return DecodeLimits(settings.receiver.max_attribute_value_length)
 
 
 def _create(limits: DecodeLimits, _context: ChainContext) -> SpanDecoder:

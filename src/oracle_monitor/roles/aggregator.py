@@ -71,7 +71,7 @@ def snapshot_leadership(health: DutyStats) -> ExtraDuties:
     """
 
     async def start(stack: AsyncExitStack, settings: Settings, store: Store) -> None:
-        if not _is_postgresql(settings.store):
+        if not _is_postgresql(settings.store.url):
             logger.warning(
                 "store is not PostgreSQL: this aggregator takes the snapshots without "
                 "contending; run only one aggregator on it"
@@ -105,8 +105,8 @@ def kafka_receiver_config(settings: Settings) -> KafkaReceiverConfig:
         dead_letter_topic=url.dead_letter_topic,
         consumer=consumer_config(settings),
         producer=producer_config(settings),
-        batch_messages=settings.pipeline_consume_batch_messages,
-        stats_interval_s=settings.pipeline_stats_interval_seconds,
+        batch_messages=settings.pipeline.consume_batch_messages,
+        stats_interval_s=settings.pipeline.stats_interval_seconds,
     )
 
 
@@ -127,7 +127,9 @@ async def run_aggregator(
     spec = store_chain(settings)  # a bad pricing file stops start-up here
 
     async with AsyncExitStack() as stack:
-        store = await asyncio.to_thread(open_store, settings.store, migrate=settings.store_migrate)
+        store = await asyncio.to_thread(
+            open_store, settings.store.url, migrate=settings.store.migrate
+        )
         stack.callback(store.close)  # closed last
         await asyncio.to_thread(ensure_topics, settings)
         counters = spec.forward_counters(multiprocessing.get_context())
@@ -145,13 +147,13 @@ async def run_aggregator(
         stack.push_async_callback(stop_consumer)
         loop_task.add_done_callback(lambda _task: stop.set())  # a crashed loop stops us
 
-        if settings.pipeline_health_port is not None:
+        if settings.pipeline.health_port is not None:
 
             async def health(_request: Request) -> JSONResponse:
                 alive = not loop_task.done()
                 body = {
                     "status": "ok" if alive else "stopped",
-                    "pipeline": {"topic": config.topic, "group": settings.pipeline_group_id},
+                    "pipeline": {"topic": config.topic, "group": settings.pipeline.group_id},
                     "aggregator": asdict(receiver.stats),
                     **{name: stats() for name, stats in duty_stats.items()},
                     "forward": {"endpoints": counters.snapshot() if counters else []},
@@ -162,9 +164,9 @@ async def run_aggregator(
             await start_uvicorn(
                 stack,
                 app,
-                settings.host,
-                settings.pipeline_health_port,
-                settings.shutdown_timeout_seconds,
+                settings.server.host,
+                settings.pipeline.health_port,
+                settings.server.shutdown_timeout_seconds,
             )
 
         # Duties of one aggregator of the group at a time start here, after the consumer,
@@ -176,7 +178,7 @@ async def run_aggregator(
         logger.info(
             "aggregator consuming %s as group %s into %s",
             config.topic,
-            settings.pipeline_group_id,
+            settings.pipeline.group_id,
             store.__class__.__name__,
         )
         await stop.wait()

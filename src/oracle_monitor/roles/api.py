@@ -39,8 +39,10 @@ ROLE = "api"
 async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly."""
     stop = stop_on_signals(stop)
-    api_auth = BearerAuth(settings.api_bearer_token())
-    for warning in exposure_warnings(settings.host, api_token=api_auth.enabled, otlp_token=True):
+    api_auth = BearerAuth(settings.auth.api_bearer_token())
+    for warning in exposure_warnings(
+        settings.server.host, api_token=api_auth.enabled, otlp_token=True
+    ):
         logger.warning("%s", warning)
 
     async with AsyncExitStack() as stack:
@@ -49,7 +51,7 @@ async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> No
         hub = LiveHub()
         hub.bind(asyncio.get_running_loop())
         stack.callback(hub.close)
-        poller = StorePoller(store, hub, settings.live_poll_seconds)
+        poller = StorePoller(store, hub, settings.api.live_poll_seconds)
         await poller.start()
         stack.push_async_callback(poller.shutdown)
 
@@ -60,13 +62,17 @@ async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> No
         app.state.chain_config = chain_config(settings)
         freeze_start_up_objects()
         await start_uvicorn(
-            stack, app, settings.host, settings.api_port, settings.shutdown_timeout_seconds
+            stack,
+            app,
+            settings.server.host,
+            settings.api.port,
+            settings.server.shutdown_timeout_seconds,
         )
         logger.info(
             "API http://%s:%d/api/v1 over %s; bearer token %s",
-            settings.host,
-            settings.api_port,
-            redacted(settings.store),
+            settings.server.host,
+            settings.api.port,
+            redacted(settings.store.url),
             "required" if api_auth.enabled else "not required",
         )
         await stop.wait()

@@ -57,11 +57,11 @@ def open_settings_store(settings: Settings) -> Store:
     """Open (and migrate) the store of ``settings``; any failure becomes `StoreOpenError`
     with the store's redacted URL and the reason, which the command prints in one line."""
     try:
-        return open_store(settings.store, migrate=settings.store_migrate)
+        return open_store(settings.store.url, migrate=settings.store.migrate)
     except Exception as error:
         logger.debug("opening the store failed", exc_info=True)
         raise StoreOpenError(
-            f"cannot open the store {redacted(settings.store)}: {error}"
+            f"cannot open the store {redacted(settings.store.url)}: {error}"
         ) from error
 
 

@@ -44,8 +44,8 @@ def worker_config(settings: Settings) -> WorkerConfig:
     """The ingest workers' configuration: publish to the pipeline topic."""
     return WorkerConfig(
         chain=kafka_chain(settings),
-        batch_max_spans=settings.write_batch_max_spans,
-        log_level=settings.log_level,
+        batch_max_spans=settings.ingest.write_batch_max_spans,
+        log_level=settings.server.log_level,
     )
 
 
@@ -53,8 +53,10 @@ async def run_receiver(settings: Settings, stop: asyncio.Event | None = None) ->
     """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly."""
     stop = stop_on_signals(stop)
     url = pipeline_url(settings)
-    otlp_auth = BearerAuth(settings.otlp_bearer_token())
-    for warning in exposure_warnings(settings.host, api_token=True, otlp_token=otlp_auth.enabled):
+    otlp_auth = BearerAuth(settings.auth.otlp_bearer_token())
+    for warning in exposure_warnings(
+        settings.server.host, api_token=True, otlp_token=otlp_auth.enabled
+    ):
         logger.warning("%s", warning)
     if ForwardConfig.from_settings(settings) is not None:
         logger.warning(
@@ -66,16 +68,18 @@ async def run_receiver(settings: Settings, stop: asyncio.Event | None = None) ->
         await asyncio.to_thread(ensure_topics, settings)
         ingest = IngestWorkerPool(
             worker_config(settings),
-            workers=settings.ingest_workers or os.cpu_count() or 1,
-            max_queued_bytes=settings.queue_max_bytes,
-            retry_after_s=settings.retry_after_seconds,
+            workers=settings.ingest.workers or os.cpu_count() or 1,
+            max_queued_bytes=settings.ingest.queue_max_bytes,
+            retry_after_s=settings.ingest.retry_after_seconds,
         )
         await ingest.start()
         stack.push_async_callback(ingest.shutdown)  # publishes what it holds, after receivers
 
         grpc_port = await start_grpc_server(stack, ingest, otlp_auth, settings)
 
-        app = create_http_app(HttpTraceReceiver(ingest, settings.max_request_bytes, otlp_auth))
+        app = create_http_app(
+            HttpTraceReceiver(ingest, settings.receiver.max_request_bytes, otlp_auth)
+        )
 
         async def health(_request: Request) -> JSONResponse:
             return JSONResponse(
@@ -93,15 +97,19 @@ async def run_receiver(settings: Settings, stop: asyncio.Event | None = None) ->
 
         app.add_route("/health", health, methods=["GET"])
         await start_uvicorn(
-            stack, app, settings.host, settings.otlp_http_port, settings.shutdown_timeout_seconds
+            stack,
+            app,
+            settings.server.host,
+            settings.receiver.otlp_http_port,
+            settings.server.shutdown_timeout_seconds,
         )
         logger.info(
             "receiver listening: OTLP/gRPC %s:%d, OTLP/HTTP http://%s:%d/v1/traces; "
             "publishing to topic %s on %s; bearer token %s",
-            settings.host,
+            settings.server.host,
             grpc_port,
-            settings.host,
-            settings.otlp_http_port,
+            settings.server.host,
+            settings.receiver.otlp_http_port,
             url.topic,
             url.bootstrap_servers,
             "required" if otlp_auth.enabled else "not required",

@@ -52,10 +52,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set, or SIGINT/SIGTERM arrives; then shut down cleanly."""
     stop = stop_on_signals(stop)
 
-    otlp_auth = BearerAuth(settings.otlp_bearer_token())
-    api_auth = BearerAuth(settings.api_bearer_token())
+    otlp_auth = BearerAuth(settings.auth.otlp_bearer_token())
+    api_auth = BearerAuth(settings.auth.api_bearer_token())
     for warning in exposure_warnings(
-        settings.host, api_token=api_auth.enabled, otlp_token=otlp_auth.enabled
+        settings.server.host, api_token=api_auth.enabled, otlp_token=otlp_auth.enabled
     ):
         logger.warning("%s", warning)
 
@@ -67,12 +67,12 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         ingest = IngestWorkerPool(
             WorkerConfig(
                 chain=spec,
-                batch_max_spans=settings.write_batch_max_spans,
-                log_level=settings.log_level,
+                batch_max_spans=settings.ingest.write_batch_max_spans,
+                log_level=settings.server.log_level,
             ),
-            workers=settings.ingest_workers or os.cpu_count() or 1,
-            max_queued_bytes=settings.queue_max_bytes,
-            retry_after_s=settings.retry_after_seconds,
+            workers=settings.ingest.workers or os.cpu_count() or 1,
+            max_queued_bytes=settings.ingest.queue_max_bytes,
+            retry_after_s=settings.ingest.retry_after_seconds,
         )
         await ingest.start()
         stack.push_async_callback(ingest.shutdown)  # drains after the receivers stop
@@ -81,10 +81,12 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         await start_uvicorn(
             stack,
-            create_http_app(HttpTraceReceiver(ingest, settings.max_request_bytes, otlp_auth)),
-            settings.host,
-            settings.otlp_http_port,
-            settings.shutdown_timeout_seconds,
+            create_http_app(
+                HttpTraceReceiver(ingest, settings.receiver.max_request_bytes, otlp_auth)
+            ),
+            settings.server.host,
+            settings.receiver.otlp_http_port,
+            settings.server.shutdown_timeout_seconds,
         )
 
         # The live stream: stored events, alerts and snapshots go to its clients.
@@ -109,7 +111,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     **asdict(ingest.stats),
                     "queued_bytes": ingest.queued_bytes,
                     "queued_requests": ingest.queued_requests,
-                    "max_queued_bytes": settings.queue_max_bytes,
+                    "max_queued_bytes": settings.ingest.queue_max_bytes,
                     "write_latency_seconds": ingest.write_latency.as_json(),
                 },
                 **duties.stats(),
@@ -127,22 +129,22 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await start_uvicorn(
             stack,
             app,
-            settings.host,
-            settings.api_port,
-            settings.shutdown_timeout_seconds,
+            settings.server.host,
+            settings.api.port,
+            settings.server.shutdown_timeout_seconds,
         )
         logger.info(
             "listening: OTLP/gRPC %s:%d, OTLP/HTTP http://%s:%d/v1/traces, API http://%s:%d/api/v1",
-            settings.host,
+            settings.server.host,
             grpc_port,
-            settings.host,
-            settings.otlp_http_port,
-            settings.host,
-            settings.api_port,
+            settings.server.host,
+            settings.receiver.otlp_http_port,
+            settings.server.host,
+            settings.api.port,
         )
         logger.info(
             "store: %s; bearer token %s for OTLP, %s for the API",
-            redacted(settings.store),
+            redacted(settings.store.url),
             "required" if otlp_auth.enabled else "not required",
             "required" if api_auth.enabled else "not required",
         )

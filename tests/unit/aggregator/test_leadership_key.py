@@ -7,7 +7,7 @@ import pytest
 
 from oracle_monitor.aggregator.leader_duties import leadership_from_settings
 from oracle_monitor.aggregator.leadership import Leadership, LeadershipConfig, lock_ids, lock_key
-from oracle_monitor.config import Settings
+from oracle_monitor.config import Settings, StoreSettings
 
 
 def test_the_key_is_stable_and_a_signed_bigint() -> None:
@@ -53,14 +53,14 @@ def test_the_key_comes_from_the_store_url() -> None:
 
 def test_settings_make_the_leadership() -> None:
     settings = Settings.model_validate(
-        {"store": "postgresql://u@db/x?schema=s", "leader_lock_name": "x",
-         "snapshot_interval_seconds": 3}
+        {"store": {"url": "postgresql://u@db/x?schema=s"}, "leader": {"lock_name": "x"},
+         "snapshots": {"interval_seconds": 3}}
     )  # fmt: skip
     leadership = leadership_from_settings(settings)
     assert leadership.key == lock_key("x", "s", "default")
     assert leadership.config.retry_s == 3  # default: one snapshot interval
     with pytest.raises(ValueError, match="postgresql"):
-        leadership_from_settings(Settings.model_validate({"store": "sqlite:///x.db"}))
+        leadership_from_settings(Settings(store=StoreSettings(url="sqlite:///x.db")))
 
 
 def test_bad_intervals_are_refused() -> None:

@@ -78,8 +78,8 @@ def test_old_alerts_are_dropped(store: Store) -> None:
 
 def test_policy_from_settings() -> None:
     settings = Settings.model_validate(
-        {"snapshot_full_resolution_hours": 1, "snapshot_thinned_step_seconds": 30,
-         "snapshot_retention_days": 2}
+        {"snapshots": {"full_resolution_hours": 1, "thinned_step_seconds": 30,
+                       "retention_days": 2}}
     )  # fmt: skip
     policy = RetentionPolicy.from_settings(settings)
     assert (policy.full_resolution_ns, policy.thinned_step_ns, policy.retention_ns) == (

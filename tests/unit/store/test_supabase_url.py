@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from oracle_monitor.config import Settings
+from oracle_monitor.config import Settings, StoreSettings
 from oracle_monitor.roles.lifecycle import redacted
 from oracle_monitor.store.postgrest.url import SupabaseURL, key_role, supabase_store_url
 
@@ -19,9 +19,10 @@ _ENV = ("ORACLE_STORE", "ORACLE_SUPABASE_URL", "SUPABASE_URL", "ORACLE_SUPABASE_
         "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_KEY", "ORACLE_SUPABASE_SCHEMA")  # fmt: skip
 
 
-def settings(**flags: Any) -> Settings:
-    """Settings as `serve` reads them: from the environment, then these flags."""
-    return Settings(**flags)
+def settings(**store: Any) -> Settings:
+    """Settings as `serve` reads them: from the environment, then these flags of the store
+    group."""
+    return Settings(store=StoreSettings(**store))
 
 
 def jwt(role: str) -> str:
@@ -107,7 +108,7 @@ def test_settings_build_the_supabase_store_from_url_and_service_role_key(
     monkeypatch.setenv("SUPABASE_KEY", jwt("anon"))  # a project's .env often has both
     monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", jwt("service_role"))
     built = settings(data_dir=tmp_path)
-    parsed = SupabaseURL.parse(built.store)
+    parsed = SupabaseURL.parse(built.store.url)
     assert parsed.key == jwt("service_role")  # the service role key wins
     assert parsed.spans == f"sqlite:///{(tmp_path / 'oracle.db').as_posix()}"
     assert jwt("service_role") not in repr(built)
@@ -119,7 +120,7 @@ def test_settings_fall_back_to_supabase_key_and_take_a_schema(
     monkeypatch.setenv("SUPABASE_URL", "https://abc.supabase.co")
     monkeypatch.setenv("SUPABASE_KEY", "sb_secret_abc")
     monkeypatch.setenv("ORACLE_SUPABASE_SCHEMA", "oracle")
-    parsed = SupabaseURL.parse(settings().store)
+    parsed = SupabaseURL.parse(settings().store.url)
     assert (parsed.key, parsed.schema) == ("sb_secret_abc", "oracle")
 
 
@@ -127,7 +128,7 @@ def test_a_store_url_wins_over_supabase_url(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SUPABASE_URL", "https://abc.supabase.co")
     monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", "sb_secret_abc")
     monkeypatch.setenv("ORACLE_STORE", "postgresql://db.abc.supabase.co/postgres")
-    assert settings().store == "postgresql://db.abc.supabase.co/postgres"
+    assert settings().store.url == "postgresql://db.abc.supabase.co/postgres"
 
 
 def test_supabase_url_without_a_key_is_a_settings_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,4 +138,4 @@ def test_supabase_url_without_a_key_is_a_settings_error(monkeypatch: pytest.Monk
 
 
 def test_without_supabase_the_default_stays_sqlite(tmp_path: Path) -> None:
-    assert settings(data_dir=tmp_path).store.startswith("sqlite:///")
+    assert settings(data_dir=tmp_path).store.url.startswith("sqlite:///")

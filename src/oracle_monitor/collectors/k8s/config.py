@@ -39,14 +39,14 @@ class K8sConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> K8sConfig | None:
         """The config, or ``None`` when there is no kubeconfig and we are not in a pod."""
-        in_cluster = settings.kubeconfig is None and bool(settings.kubernetes_service_host)
-        if settings.kubeconfig is None and not in_cluster:
+        in_cluster = settings.k8s.kubeconfig is None and bool(settings.k8s.kubernetes_service_host)
+        if settings.k8s.kubeconfig is None and not in_cluster:
             return None
         return cls(
-            kubeconfig=settings.kubeconfig,
+            kubeconfig=settings.k8s.kubeconfig,
             in_cluster=in_cluster,
-            namespaces=settings.namespaces,
-            metrics_poll_seconds=settings.k8s_metrics_poll_seconds,
-            memory_pressure_ratio=settings.k8s_memory_pressure_ratio,
-            memory_pressure_seconds=settings.k8s_memory_pressure_seconds,
+            namespaces=settings.k8s.watched_namespaces,
+            metrics_poll_seconds=settings.k8s.metrics_poll_seconds,
+            memory_pressure_ratio=settings.k8s.memory_pressure_ratio,
+            memory_pressure_seconds=settings.k8s.memory_pressure_seconds,
         )

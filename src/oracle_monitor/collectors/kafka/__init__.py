@@ -1,6 +1,6 @@
 """Kafka collector: consumer lag (messages and seconds), Burrow-style status, DLQs, broker health.
 
-`create` builds it from the server settings; it is off unless ``kafka_bootstrap`` is set.
+`create` builds it from the server settings; it is off unless ``kafka.bootstrap`` is set.
 """
 
 from __future__ import annotations
@@ -19,6 +19,6 @@ def create(settings: Settings, sink: EventSink, *, store: Store | None = None) -
 
     ``store`` is part of the factory signature; this collector does not read the store.
     """
-    if not settings.kafka_bootstrap:
+    if not settings.kafka.bootstrap:
         return None
     return KafkaWatcher(KafkaCollectorConfig.from_settings(settings), sink)

@@ -28,15 +28,15 @@ class KafkaCollectorConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KafkaCollectorConfig:
-        """The collector's config from the server settings (``kafka_bootstrap`` must be set)."""
-        if not settings.kafka_bootstrap:
-            raise ValueError("kafka_bootstrap is not set")
+        """The collector's config from the server settings (``kafka.bootstrap`` must be set)."""
+        if not settings.kafka.bootstrap:
+            raise ValueError("ORACLE_KAFKA_BOOTSTRAP is not set")
         return cls(
-            bootstrap=settings.kafka_bootstrap,
-            client_config=settings.kafka_client_config(),
-            poll_seconds=settings.kafka_poll_seconds,
-            dlq_patterns=settings.dlq_patterns,
-            lag_spike_seconds=settings.kafka_lag_spike_seconds,
-            window_polls=settings.kafka_window_polls,
-            probe_budget_seconds=min(2.0, max(0.2, settings.kafka_poll_seconds / 2)),
+            bootstrap=settings.kafka.bootstrap,
+            client_config=settings.kafka.client_config(),
+            poll_seconds=settings.kafka.poll_seconds,
+            dlq_patterns=settings.kafka.dlq_globs,
+            lag_spike_seconds=settings.kafka.lag_spike_seconds,
+            window_polls=settings.kafka.window_polls,
+            probe_budget_seconds=min(2.0, max(0.2, settings.kafka.poll_seconds / 2)),
         )

@@ -78,16 +78,16 @@ class ForwardConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> ForwardConfig | None:
         """The forwarding `serve` was asked for, or ``None`` when no target is set."""
-        endpoints = parse_endpoints(settings.forward_otlp_endpoints)
+        endpoints = parse_endpoints(settings.forward.otlp_endpoints)
         if not endpoints:
             return None
-        secret = settings.forward_otlp_headers
+        secret = settings.forward.otlp_headers
         headers = dict(parse_env_headers(secret.get_secret_value(), liberal=True)) if secret else {}
         return cls(
             endpoints,
             headers=headers,
-            queue_max_spans=settings.forward_queue_max_spans,
-            with_events=settings.forward_events,
+            queue_max_spans=settings.forward.queue_max_spans,
+            with_events=settings.forward.events,
             correlation=chain_config(settings),
         )
 
