@@ -293,8 +293,10 @@ class SQLiteStore(TimelineMixin, SecondsFeedMixin, LLMCallsMixin):
                     merged = self._recompute(conn, keys) if inserted or named else []
                 rows = [v for agg in merged for v in _summary_values(agg, keys[agg.trace_id])]
                 _insert(conn, schema.UPSERT_TRACE, len(schema.TRACE_COLUMNS), rows)
-                operations = {(s.service_name, s.name, int(s.kind)) for s in spans}
-                operations -= self._operations
+                # A SpanKind equals and hashes as its number: int() only for the new ones.
+                seen = {(s.service_name, s.name, s.kind) for s in spans}
+                seen -= self._operations
+                operations = {(service, name, int(kind)) for service, name, kind in seen}
                 flat = [value for operation in operations for value in operation]
                 _insert(conn, schema.INSERT_OPERATION, 3, flat)
                 fresh = (

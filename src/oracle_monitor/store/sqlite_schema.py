@@ -198,9 +198,12 @@ def statements(script: str) -> list[str]:
     return found
 
 
-#: Tuning, from measurements. page_size only applies when the file is created.
+#: Tuning, from measurements. page_size only applies when the file is created: 8 KiB pages
+#: halve the WAL's frames (and the write calls) per stored span, which cost a writer 3.6-4.0
+#: µs of system time per span with 4 KiB pages and 2.1-2.5 µs with 8 KiB (SQLite's own work
+#: barely changes).
 WRITER_PRAGMAS = (
-    "page_size = 4096",
+    "page_size = 8192",
     "journal_mode = WAL",
     "wal_autocheckpoint = 0",  # the checkpoint thread does it
     "journal_size_limit = 67108864",
