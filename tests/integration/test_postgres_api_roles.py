@@ -90,10 +90,16 @@ def test_the_anon_role_keeps_no_privilege(url: str) -> None:
         conn.execute(
             sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA {} TO anon").format(sql.Identifier(schema))
         )
+        conn.execute(  # and every table the later migrations create
+            sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT ALL ON TABLES TO anon").format(
+                sql.Identifier(schema)
+            )
+        )
     with StoreURL.parse(url).connect() as conn:
         migrate(conn, schema=schema)
     tables = ("oracle_schema_migrations", "resources", "traces", "spans", "infra_events",
-              "system_snapshots", "alerts", "operations", "attribution_pending")  # fmt: skip
+              "system_snapshots", "alerts", "operations", "attribution_pending",
+              "agent_seconds", "llm_seconds", "llm_problem_calls")  # fmt: skip
     for table in tables:
         granted = query(
             url, "SELECT has_table_privilege('anon', %s, 'SELECT, INSERT, UPDATE, DELETE')",

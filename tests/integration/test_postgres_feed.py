@@ -91,12 +91,12 @@ def test_the_migration_folds_in_the_recent_agent_spans(store: PostgresStore) -> 
         return sorted(found, key=lambda s: (s.agent_name, s.second))
 
     written = [s for s in kept() if s.agent_name != "old"]
+    (version,) = [m.version for m in MIGRATIONS if m.name == "agent_seconds"]
     with store.url.connect() as conn:
         conn.execute("DELETE FROM agent_seconds")
-        conn.execute("DELETE FROM oracle_schema_migrations WHERE version = %s",
-                     (MIGRATIONS[-1].version,))  # fmt: skip
+        conn.execute("DELETE FROM oracle_schema_migrations WHERE version = %s", (version,))
         applied = migrate(conn, schema=store.url.schema)
-    assert [m.version for m in applied] == [MIGRATIONS[-1].version]
+    assert [m.version for m in applied] == [version]
     folded = kept()
     assert [s.agent_name for s in folded] == ["planner", "planner", "writer"]  # not the old one
     for got, expected in zip(folded, written, strict=True):

@@ -16,7 +16,9 @@ Layout (``migrations/*.sql``, applied by `oracle_monitor.store.postgres.migrate`
 partitioned by day on ``start_time_ns`` (`partitions`), attributes as JSONB, the derived
 fields as columns; ``traces``, one summary row per trace; ``resources``; ``infra_events``;
 ``system_snapshots``; ``agent_seconds``, what the snapshot loop reads of the agents
-(`seconds`). Writes are in `writer`, queries in `reader`.
+(`seconds`); ``llm_seconds``, the LLM calls added up per second, provider, model and agent,
+and ``llm_problem_calls``, the rate-limited or failed ones (`llm`). Writes are in `writer`,
+queries in `reader`.
 
 Guarantees: `PostgresStore.write_spans` is one transaction and returns after its commit (with
 the server's default ``synchronous_commit = on`` the batch is on disk); it is idempotent on
@@ -54,8 +56,8 @@ from oracle_monitor.store.base import (
     TraceQuery,
     TraceSummary,
 )
+from oracle_monitor.store.postgres import llm, reader, search, seconds, timeline
 from oracle_monitor.store.postgres import migrate as migrations
-from oracle_monitor.store.postgres import reader, search, seconds, timeline
 from oracle_monitor.store.postgres.partitions import DAY_NS, drop_before, ensure_partitions
 from oracle_monitor.store.postgres.writer import (
     SpanBatchWriter,
@@ -278,12 +280,12 @@ class PostgresStore:
     ) -> list[CostGroup]:
         """LLM usage and cost per agent, model or provider; costliest group first."""
         with self._conn() as conn:
-            return reader.llm_costs(conn, group_by, start_ns, end_ns)
+            return llm.llm_costs(conn, group_by, start_ns, end_ns)
 
     def llm_problems(self, start_ns: int, end_ns: int) -> list[LLMProblem]:
         """Rate-limited or failed LLM calls in [start, end], oldest first."""
         with self._conn() as conn:
-            return reader.llm_problems(conn, start_ns, end_ns)
+            return llm.llm_problems(conn, start_ns, end_ns)
 
     def find_events(self, query: EventQuery) -> list[InfraEvent]:
         """Events matching ``query``, newest first, at most ``query.limit``."""

@@ -3,7 +3,8 @@
 A partition holds the spans starting in one UTC day, ``[day, day + 1)`` in unix nanoseconds,
 and is named ``spans_pYYYYMMDD``. Retention drops the partitions whose whole day lies before
 the window, which costs no row deletes, no vacuum and no index bloat. ``traces`` is one row
-per trace rather than per span and is not partitioned: retention deletes its old rows.
+per trace rather than per span and is not partitioned: retention deletes its old rows, and
+those of the LLM calls' sums per second (``llm_seconds``, ``llm_problem_calls``).
 """
 
 from __future__ import annotations
@@ -75,9 +76,9 @@ def ensure_partitions(conn: psycopg.Connection[Any], days: Iterable[int]) -> Non
 
 def drop_before(conn: psycopg.Connection[Any], cutoff_ns: int) -> list[str]:
     """Drop the partitions of days that end at or before ``cutoff_ns``, the summaries of
-    traces that ended before those days did, and the attribution rows of the spans dropped
-    with them (waiting for an ancestor that can no longer matter); returns the partitions
-    dropped, oldest first."""
+    traces that ended before those days did, the attribution rows of the spans dropped
+    with them (waiting for an ancestor that can no longer matter), and the sums and problem
+    index of the LLM calls among them; returns the partitions dropped, oldest first."""
     boundary = cutoff_ns - cutoff_ns % DAY_NS
     dropped = []
     with conn.transaction():
@@ -87,6 +88,8 @@ def drop_before(conn: psycopg.Connection[Any], cutoff_ns: int) -> list[str]:
                 conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
                 dropped.append(name)
         conn.execute("DELETE FROM traces WHERE end_time_ns < %s", (boundary,))
+        conn.execute("DELETE FROM llm_seconds WHERE second < %s", (boundary // 10**9,))
+        conn.execute("DELETE FROM llm_problem_calls WHERE start_time_ns < %s", (boundary,))
         if dropped:
             conn.execute(
                 "DELETE FROM attribution_pending AS p WHERE NOT EXISTS"

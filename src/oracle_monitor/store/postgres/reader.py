@@ -1,5 +1,6 @@
-"""Queries of the PostgreSQL store: every reader call of the `Store` protocol, one function
-each, given a connection from the pool (see `oracle_monitor.store.postgres`)."""
+"""Queries of the PostgreSQL store: the reader calls of the `Store` protocol, one function
+each, given a connection from the pool (see `oracle_monitor.store.postgres`; the LLM calls'
+are in `llm`, the search's in `search`, the timeline's in `timeline`)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,7 @@ import psycopg
 
 from oracle_monitor.model import InfraEvent, Severity, Span, SpanKind, StatusCode
 from oracle_monitor.store import codec
-from oracle_monitor.store.base import (
-    CostGroup,
-    CostGrouping,
-    EventQuery,
-    LLMProblem,
-    TraceQuery,
-    TraceSummary,
-)
+from oracle_monitor.store.base import EventQuery, TraceQuery, TraceSummary
 from oracle_monitor.store.postgres import search
 
 Conn = psycopg.Connection[Any]
@@ -51,41 +45,6 @@ _AGENT_SPANS: Final = (
     _SPAN_SELECT + " WHERE s.agent_name IS NOT NULL AND s.start_time_ns >= %s"
     " ORDER BY s.start_time_ns DESC, s.span_id DESC LIMIT %s"
 )
-_COST_COLUMNS: Final = {"agent": "agent_name", "model": "model", "provider": "provider"}
-#: Said by a client's span of an attempt whose LLM proxy's span records it (usage, 429, error).
-_NOT_PROXIED: Final = (
-    "coalesce({t}attributes ->> 'oracle.llm.usage_reported_by',"
-    " {t}attributes_text::json ->> 'oracle.llm.usage_reported_by') IS DISTINCT FROM 'proxy'"
-)
-_LLM_COSTS: Final = """
-    SELECT {column}, count(*), count(*) FILTER (WHERE rate_limited),
-        count(*) FILTER (WHERE status_code = 2),
-        coalesce(sum(input_tokens), 0)::bigint, coalesce(sum(output_tokens), 0)::bigint,
-        coalesce(sum(cache_read_tokens), 0)::bigint,
-        coalesce(sum(cache_creation_tokens), 0)::bigint,
-        coalesce(sum(reasoning_tokens), 0)::bigint, coalesce(sum(cost_usd), 0)::float8,
-        count(*) FILTER (WHERE cost_usd IS NULL
-            AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))
-    FROM spans
-    WHERE provider IS NOT NULL AND start_time_ns >= %s AND start_time_ns <= %s
-        AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL
-            OR ((rate_limited OR status_code = 2) AND NOT_PROXIED))
-    GROUP BY {column}
-    ORDER BY coalesce(sum(cost_usd), 0) DESC, count(*) DESC
-""".replace("NOT_PROXIED", _NOT_PROXIED.format(t=""))
-_ERROR_TYPE: Final = (
-    "coalesce(s.attributes -> 'error.type', (s.attributes_text::json -> 'error.type')::jsonb)"
-)
-_LLM_PROBLEMS: Final = f"""
-    SELECT s.start_time_ns, s.trace_id, s.span_id, s.provider, s.model, s.agent_name,
-        s.rate_limited, CASE WHEN jsonb_typeof(p.error_type) = 'string'
-            THEN p.error_type #>> '{{}}' END
-    FROM spans AS s CROSS JOIN LATERAL (SELECT {_ERROR_TYPE} AS error_type) AS p
-    WHERE s.provider IS NOT NULL AND s.start_time_ns >= %s AND s.start_time_ns <= %s
-        AND (s.rate_limited OR coalesce(jsonb_typeof(p.error_type), 'null') <> 'null')
-        AND {_NOT_PROXIED.format(t="s.")}
-    ORDER BY s.start_time_ns
-"""
 _TRACE_COLUMNS: Final = (
     "trace_id, start_time_ns, end_time_ns, root_name, root_service, span_count,"
     " error_count, input_tokens, output_tokens, services, agents"
@@ -173,23 +132,6 @@ def count_spans(conn: Conn) -> int:
     """How many spans are stored."""
     row = conn.execute("SELECT count(*) FROM spans").fetchone()
     return int(row[0]) if row else 0
-
-
-def llm_costs(
-    conn: Conn, group_by: CostGrouping, start_ns: int | None, end_ns: int | None
-) -> list[CostGroup]:
-    """LLM usage and cost per agent, model or provider; costliest group first."""
-    sql = _LLM_COSTS.format(column=_COST_COLUMNS[group_by])
-    bounds = (start_ns if start_ns is not None else -(2**63), end_ns or 2**63 - 1)
-    return [CostGroup(*row) for row in conn.execute(sql.encode(), bounds).fetchall()]
-
-
-def llm_problems(conn: Conn, start_ns: int, end_ns: int) -> list[LLMProblem]:
-    """Rate-limited or failed LLM calls in [start, end], oldest first."""
-    return [
-        LLMProblem(r[0], r[1].hex(), r[2].hex(), r[3], r[4], r[5], bool(r[6]), r[7])
-        for r in conn.execute(_LLM_PROBLEMS.encode(), (start_ns, end_ns)).fetchall()
-    ]
 
 
 def find_events(conn: Conn, query: EventQuery) -> list[InfraEvent]:

@@ -2,7 +2,8 @@
 
 A span batch is one transaction: the summaries of its traces are upserted first, in trace id
 order (which locks them, so concurrent writers of one trace take turns and cannot deadlock),
-the spans already stored are left out, and the rest goes in with one binary ``COPY``.
+the spans already stored are left out, and the rest goes in with one binary ``COPY``. Last
+come the agent seconds (`seconds`) and the sums of the LLM calls (`llm`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from oracle_monitor.store.attribution import (
     settle,
 )
 from oracle_monitor.store.base import AgentSecond
-from oracle_monitor.store.postgres import seconds
+from oracle_monitor.store.llm_calls import LLMKey, Sums, add_sums, fold_calls
+from oracle_monitor.store.postgres import llm, seconds
 from oracle_monitor.store.postgres.partitions import DAY_NS
 from oracle_monitor.store.summaries import TraceAggregate, aggregate_spans, merge_aggregates
 
@@ -111,16 +113,17 @@ _SELECT_ATTRIBUTION: Final = """
     JOIN spans AS s ON s.trace_id = b.trace_id AND s.span_id = b.span_id
 """
 #: The stored spans waiting on some of the batch's spans, each with what the agent seconds
-#: need of it (`agent_seconds.STORED_COLUMNS`, attributes as JSON text; NULLs for a span not
-#: stored).
-_PENDING_ON: Final = """
+#: need of it (`agent_seconds.STORED_COLUMNS`, attributes as JSON text), then what the sums of
+#: an LLM call need (`llm.SETTLED_COLUMNS`); NULLs for a span not stored.
+_PENDING_ON: Final = f"""
     SELECT p.trace_id, p.missing_span_id, p.span_id, s.agent_name, s.start_time_ns,
         s.end_time_ns, s.status_code, s.task_id, s.pod_name, s.input_tokens, s.output_tokens,
         s.cost_usd, s.agent_from,
         CASE WHEN s.attributes ?| ARRAY['gen_ai.agent.id', 'oracle.agent.reasoning']
                 OR s.attributes->>'gen_ai.operation.name' = 'invoke_agent'
              THEN s.attributes::text
-             WHEN s.attributes_text IS NOT NULL THEN s.attributes_text END
+             WHEN s.attributes_text IS NOT NULL THEN s.attributes_text END,
+        {llm.SETTLED_COLUMNS}
     FROM unnest(%s::bytea[], %s::bytea[]) AS b(trace_id, span_id)
     JOIN attribution_pending AS p ON p.trace_id = b.trace_id AND p.missing_span_id = b.span_id
     LEFT JOIN spans AS s ON s.trace_id = p.trace_id AND s.span_id = p.span_id
@@ -273,7 +276,9 @@ class SpanBatchWriter:
             pending = attribute_batch(
                 spans, lambda wanted: self._stored_attribution(cur, stored, wanted)
             )
-            named, settled = self._settle(cur, stored, spans, pending) if stored else ({}, {})
+            named, settled, moved = (
+                self._settle(cur, stored, spans, pending) if stored else ({}, {}, {})
+            )
             fresh = [s for s, k in zip(spans, keep, strict=True) if k]
             rows = self.span_rows(fresh, resources)
             batch = aggregate_spans(fresh)
@@ -310,6 +315,12 @@ class SpanBatchWriter:
             if early is None or len(fresh) != len(spans):
                 early = fold_spans(fresh)
             seconds.write_seconds(cur, self.tenant, merge_seconds(early, settled))
+            llm.write_problems(cur, self.tenant, fresh)
+            # Last: other writers of these seconds wait for their rows only until the commit.
+            sums = {self.tenant: fold_calls(fresh)}
+            for tenant, changes in moved.items():
+                add_sums(sums.setdefault(tenant, {}), changes)
+            llm.write_calls(cur, sums)
         self._unpruned += len(spans)
         if self._unpruned >= _PRUNE_EVERY_SPANS:
             self._unpruned = 0
@@ -344,10 +355,11 @@ class SpanBatchWriter:
         stored: dict[str, TraceAggregate],
         spans: Sequence[Span],
         pending: Sequence[Pending],
-    ) -> tuple[dict[str, set[str]], dict[Key, AgentSecond]]:
+    ) -> tuple[dict[str, set[str]], dict[Key, AgentSecond], dict[str, dict[LLMKey, Sums]]]:
         """Attribute the stored spans that waited for spans of this (attributed) batch, whose
-        own waiting rows are ``pending``; returns the agent names they got, per trace, and
-        their agent seconds (`agent_seconds.fold_settled`)."""
+        own waiting rows are ``pending``; returns the agent names they got, per trace, their
+        agent seconds (`agent_seconds.fold_settled`), and the moves of the sums of those that
+        are LLM calls and got their agent, per tenant (`llm.settled_moves`)."""
         candidates = [s for s in spans if s.trace_id in stored]
         cur.execute(
             _PENDING_ON,
@@ -360,7 +372,7 @@ class SpanBatchWriter:
         rows = [Pending(r[0].hex(), r[1].hex(), r[2].hex()) for r in found]
         before = {(r[0].hex(), r[2].hex()): r[3:] for r in found if r[4] is not None}
         if not rows:
-            return {}, {}
+            return {}, {}, {}
         named: dict[str, set[str]] = {}
         settled = settle(rows, arrivals(spans, pending, {r.trace_id for r in rows}))
         cur.executemany(
@@ -383,7 +395,7 @@ class SpanBatchWriter:
         for done in settled:
             if done.agent_name is not None:
                 named.setdefault(done.trace_id, set()).add(done.agent_name)
-        return named, fold_settled(before, settled)
+        return named, fold_settled(before, settled), llm.settled_moves(before, settled)
 
     @staticmethod
     def _unstored(
