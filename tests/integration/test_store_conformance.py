@@ -715,6 +715,28 @@ def test_llm_attempts_the_proxy_records_are_not_counted_twice(store: Store) -> N
     assert [p.span_id for p in problems] == [sid(1), sid(4)]
 
 
+def test_llm_calls_whose_attributes_hold_a_nul(store: Store) -> None:
+    """Attributes holding a NUL character (which PostgreSQL keeps as JSON text, not JSONB)
+    still say whether a call is the proxy's and what its error is."""
+    nul = {"note": "a\x00b"}
+    store.write_spans(
+        [
+            _llm(1, 0, provider="openai", model="gpt-4o", rate_limited=True,
+                 attributes={**nul, "error.type": "429"}),
+            _llm(2, 10, provider="openai", model="gpt-4o", status_code=StatusCode.ERROR,
+                 attributes={**nul, "oracle.llm.usage_reported_by": "proxy", "error.type": "x"}),
+            _llm(3, 20, provider="openai", model="gpt-4o", input_tokens=5, attributes=nul),
+        ]
+    )  # fmt: skip
+    for start, end in ((None, None), (T0, T0 + 30)):
+        (group,) = store.llm_costs("model", start, end)
+        assert (group.requests, group.rate_limited, group.errors, group.input_tokens) == (
+            2, 1, 0, 5,
+        )  # fmt: skip
+    problems = store.llm_problems(T0, T0 + 1000)
+    assert [(p.span_id, p.rate_limited, p.error_type) for p in problems] == [(sid(1), True, "429")]
+
+
 def test_get_task_spans_every_trace_of_the_task(store: Store) -> None:
     store.write_spans(
         [
