@@ -149,18 +149,16 @@ def _fill(
     found: dict[str, str | int | float | bool | None],
     source: Attributes,
     index: dict[str, tuple[str, int, bool]],
-    skip: dict[str, int],
 ) -> dict[str, int]:
     """Put into ``found`` the best valid value per field from ``source``; return the ranks used.
 
     Looks only at the keys ``source`` and ``index`` share (a C-level set intersection), so the
     cost follows the number of dialect keys present, not the number of dialect keys known.
-    Fields in ``skip`` were already found in a more authoritative source.
     """
     ranks: dict[str, int] = {}
     for key in source.keys() & index.keys():
         name, rank, integer = index[key]
-        if name in skip or rank >= ranks.get(name, rank + 1):
+        if name in ranks and ranks[name] <= rank:
             continue
         raw = source[key]
         # The common cases inline (a well-formed str or int), the rest through the converters.
@@ -185,7 +183,7 @@ def resource_fields(resource: Attributes) -> ResourceFields:
     spans of a resource."""
     found: dict[str, str | int | float | bool | None] = {}
     if resource:
-        _fill(found, resource, _RESOURCE_KEY_INDEX, {})
+        _fill(found, resource, _RESOURCE_KEY_INDEX)
         service = resource.get("service.name")
         if isinstance(service, str) and service:
             return found, service
@@ -203,7 +201,7 @@ def derive(
     ``of_resource`` is `resource_fields` of ``resource``, when the caller keeps it.
     """
     found = _EMPTY.copy()
-    ranks = _fill(found, attributes, _KEY_INDEX, {}) if attributes else {}
+    ranks = _fill(found, attributes, _KEY_INDEX) if attributes else {}
     if attributes:
         _framework_rules(found, ranks, attributes)
     inherited, found["service_name"] = of_resource or resource_fields(resource)
@@ -221,7 +219,7 @@ def _framework_rules(
     """What `oracle_monitor.processing.dialects` reads by rule: an agent named otherwise than by
     a flat key (or a placeholder name to drop), and spans that are not LLM calls although they
     carry a provider or usage (their derived provider, counts and cost stay empty)."""
-    if "agent_name" in ranks and is_placeholder_agent(attributes):
+    if found["agent_name"] == _PLACEHOLDER_NAME and is_placeholder_agent(attributes):
         found["agent_name"] = None
         del ranks["agent_name"]
     if "agent_name" not in ranks:
@@ -236,6 +234,9 @@ def _framework_rules(
             found[name] = None
 
 
+#: The name the official OpenAI Agents instrumentation puts on spans that name no agent
+#: (`dialects.is_placeholder_agent` says when).
+_PLACEHOLDER_NAME: Final = "OpenAI Agent"
 #: Usage fields a span leaves to the LLM proxy's span of the same call.
 _USAGE_FIELDS: Final = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
