@@ -36,6 +36,7 @@ __all__ = [
     "is_problem",
     "moves",
     "whole_seconds",
+    "window_parts",
 ]
 
 SECOND_NS: Final = 1_000_000_000
@@ -167,6 +168,28 @@ def whole_seconds(start_ns: int, end_ns: int) -> tuple[int, int] | None:
     first = -(-start_ns // SECOND_NS)
     last = (end_ns + 1) // SECOND_NS - 1
     return (first, last) if first <= last else None
+
+
+#: Time bounds of a window left open (all time).
+MIN_NS: Final = -(2**63)
+MAX_NS: Final = 2**63 - 1
+#: An empty range of seconds or nanoseconds.
+_NONE: Final = (1, 0)
+
+
+def window_parts(
+    start_ns: int | None, end_ns: int | None
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """How `llm_costs` reads the window [start_ns, end_ns] (``None`` or an end of 0: open):
+    the first and last whole second, whose sums it adds, and the two nanosecond ranges at its
+    ends, whose calls it reads one by one. An empty range is ``(1, 0)``."""
+    start = MIN_NS if start_ns is None else start_ns
+    end = end_ns or MAX_NS
+    seconds = whole_seconds(start, end)
+    if seconds is None:
+        return _NONE, (start, end), _NONE
+    first, last = seconds
+    return seconds, (start, first * SECOND_NS - 1), (min((last + 1) * SECOND_NS, MAX_NS), end)
 
 
 def add_groups(parts: Iterable[Iterable[CostGroup]]) -> list[CostGroup]:

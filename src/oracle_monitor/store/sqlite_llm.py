@@ -23,13 +23,11 @@ from oracle_monitor.store.llm_calls import (
     add_groups,
     is_problem,
     moves,
-    whole_seconds,
+    window_parts,
 )
 
 __all__ = ["LLMCallsMixin", "problem_rows", "settled_moves", "write_calls"]
 
-_MIN: Final = -(2**63)
-_MAX: Final = 2**63 - 1
 _CHUNK: Final = 500
 
 
@@ -74,21 +72,14 @@ class LLMCallsMixin:
     ) -> list[CostGroup]:
         """LLM usage and cost per agent, model or provider; costliest group first."""
         column = schema.COST_GROUP_COLUMNS[group_by]
-        start = _MIN if start_ns is None else start_ns
-        end = end_ns or _MAX
+        (first, last), before, after = window_parts(start_ns, end_ns)
         conn = self._reader()
         conn.execute("BEGIN")  # one snapshot for the sums and the calls at the ends
         try:
-            seconds = whole_seconds(start, end)
-            if seconds is None:
-                return add_groups([self._calls(conn, column, start, end)])
-            first, last = seconds
             sql = schema.LLM_SECONDS_COSTS.format(column=column)
             summed = [CostGroup(*row) for row in conn.execute(sql, (first, last))]
             return add_groups([
-                summed,
-                self._calls(conn, column, start, first * 1_000_000_000 - 1),
-                self._calls(conn, column, min((last + 1) * 1_000_000_000, _MAX), end),
+                summed, self._calls(conn, column, *before), self._calls(conn, column, *after)
             ])  # fmt: skip
         finally:
             conn.execute("COMMIT")

@@ -30,13 +30,12 @@ from oracle_monitor.store.attribution import Settlement
 from oracle_monitor.store.base import CostGroup, CostGrouping, LLMProblem
 from oracle_monitor.store.llm_calls import (
     FIELDS,
-    SECOND_NS,
     LLMKey,
     Sums,
     add_groups,
     is_problem,
     moves,
-    whole_seconds,
+    window_parts,
 )
 
 __all__ = [
@@ -51,8 +50,6 @@ __all__ = [
 ]
 
 Conn = psycopg.Connection[Any]
-_MIN: Final = -(2**63)
-_MAX: Final = 2**63 - 1
 #: The attributes of the spans aliased ``{t}`` ("s." or "") as JSONB: those holding a
 #: ``\u0000``, which JSONB cannot, are kept as JSON text, in which it becomes ``\ufffd`` here
 #: (PostgreSQL's JSON functions fail on such a text, even for another key's value).
@@ -195,15 +192,8 @@ def llm_costs(
     conn: Conn, group_by: CostGrouping, start_ns: int | None, end_ns: int | None
 ) -> list[CostGroup]:
     """LLM usage and cost per agent, model or provider; costliest group first."""
-    start = _MIN if start_ns is None else start_ns
-    end = end_ns or _MAX
-    seconds = whole_seconds(start, end)
-    if seconds is None:  # no whole second: the calls alone
-        params = (1, 0, start, end, 1, 0)
-    else:
-        first, last = seconds
-        params = (first, last, start, first * SECOND_NS - 1, min((last + 1) * SECOND_NS, _MAX), end)
-    rows = conn.execute(_COSTS_BY[group_by], params).fetchall()
+    seconds, before, after = window_parts(start_ns, end_ns)
+    rows = conn.execute(_COSTS_BY[group_by], (*seconds, *before, *after)).fetchall()
     return add_groups([[CostGroup(*row) for row in rows]])
 
 
