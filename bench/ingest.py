@@ -96,8 +96,19 @@ async def send_all(target: str, bodies: Sequence[bytes], concurrency: int) -> in
 
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) of a process and all its children so far."""
-    processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    return float(sum(p.cpu_times().user + p.cpu_times().system for p in processes))
+    return sum(cpu_parts(pid))
+
+
+def cpu_parts(pid: int) -> tuple[float, float, float]:
+    """CPU seconds so far: the process itself, its children's user time, their system time."""
+    server = psutil.Process(pid)
+    children = [child.cpu_times() for child in server.children(recursive=True)]
+    own = server.cpu_times()
+    return (
+        own.user + own.system,
+        sum(times.user for times in children),
+        sum(times.system for times in children),
+    )
 
 
 def postgres_cpu_seconds(url: str) -> float:
@@ -214,7 +225,7 @@ def bench_end_to_end(
         fresh_store(store_url, data_dir) as url,
     ):
         with running_server(data_dir, url) as server:
-            idle_cpu = cpu_seconds(server.process.pid)  # start-up (imports, schema)
+            idle_cpu = cpu_parts(server.process.pid)  # start-up (imports, schema)
             started = time.perf_counter()
             target = f"127.0.0.1:{server.grpc_port}"
             refusals = asyncio.run(send_all(target, bodies, concurrency))
@@ -222,7 +233,11 @@ def bench_end_to_end(
             wait_readable(server.api, last_trace, SPANS_PER_TRACE)
             readable = time.perf_counter()
             rss = peak_rss_mb(server.process.pid)
-            cpu = cpu_seconds(server.process.pid) - idle_cpu
+            now = cpu_parts(server.process.pid)
+            server_cpu, workers_user, workers_system = (
+                later - before for later, before in zip(now, idle_cpu, strict=True)
+            )
+            cpu = server_cpu + workers_user + workers_system
             pg_cpu = postgres_cpu_seconds(url) if store_url else 0.0
         store = open_store(url)
         stored = store.count_spans()
@@ -239,6 +254,12 @@ def bench_end_to_end(
     print(
         f"  CPU: server and workers {cpu:.1f} s"
         + (f", PostgreSQL backends {pg_cpu:.1f} s" if store_url else "")
+    )
+    per_span = 1e6 / spans
+    print(
+        f"  µs of CPU per span: {cpu * per_span:.1f} = server process {server_cpu * per_span:.1f}"
+        f" + workers {workers_user * per_span:.1f} user, {workers_system * per_span:.1f} system"
+        + (f"; PostgreSQL backends {pg_cpu * per_span:.1f}" if store_url else "")
     )
 
 
