@@ -120,13 +120,15 @@ def decode_request(request: Any, limits: DecodeLimits) -> DecodedBatch:
     append = spans.append
     rejected = 0
     reasons: list[str] = []
-    for resource_index, resource_spans in enumerate(request.resource_spans):
+    # A slice of a protobuf repeated field is a list, made in C; iterating the field itself
+    # ends in a formatted IndexError, costly when done for every span's attributes.
+    for resource_index, resource_spans in enumerate(request.resource_spans[:]):
         resource = _attributes(resource_spans.resource.attributes, limit)
-        for scope_index, scope_spans in enumerate(resource_spans.scope_spans):
+        for scope_index, scope_spans in enumerate(resource_spans.scope_spans[:]):
             scope = scope_spans.scope
             scope_name: str = scope.name
             scope_version: str = scope.version
-            for span_index, span in enumerate(scope_spans.spans):
+            for span_index, span in enumerate(scope_spans.spans[:]):
                 trace_id: bytes = span.trace_id
                 span_id: bytes = span.span_id
                 parent_id: bytes = span.parent_span_id
@@ -142,10 +144,8 @@ def decode_request(request: Any, limits: DecodeLimits) -> DecodedBatch:
                 attributes = _attributes(span.attributes, limit)
                 dropped_events = 0
                 events: list[SpanEvent] = []
-                # Iterating a protobuf repeated field ends in a formatted IndexError, costly
-                # when done for every span: look only into the ones that are not empty.
                 span_events = span.events
-                for event in span_events if span_events else ():
+                for event in span_events[:] if span_events else ():
                     time: int = event.time_unix_nano
                     if time > max_time:
                         dropped_events += 1
@@ -161,7 +161,7 @@ def decode_request(request: Any, limits: DecodeLimits) -> DecodedBatch:
                 dropped_links = 0
                 links: list[SpanLink] = []
                 span_links = span.links
-                for link in span_links if span_links else ():
+                for link in span_links[:] if span_links else ():
                     link_trace: bytes = link.trace_id
                     link_span: bytes = link.span_id
                     if (
@@ -228,7 +228,7 @@ def _any_value(value: Any, limit: int) -> AttributeValue:
             (text if len(text) <= limit else text[:limit] + TRUNCATION_MARKER)
             if (text := item.string_value)
             else _any_value(item, limit)
-            for item in (items if items else ())
+            for item in (items[:] if items else ())
         ]
     if which == "kvlist_value":
         return _attributes(value.kvlist_value.values, limit)
@@ -242,7 +242,7 @@ def _attributes(key_values: Any, limit: int) -> Attributes:
     result: Attributes = {}
     if not key_values:
         return result
-    for key_value in key_values:
+    for key_value in key_values[:]:  # a list: see `decode_request`
         value = key_value.value
         # A oneof member reads as its default unless it is the one set, so a non-empty
         # string_value (non-zero int_value) proves the type without WhichOneof.
