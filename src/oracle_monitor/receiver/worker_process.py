@@ -59,39 +59,35 @@ def reply(request_id: int, outcome: int, accepted: int, rejected: int, message: 
 
 
 class _FrameReader:
-    """Reads request frames from a blocking socket."""
+    """Reads request frames from a blocking socket, each body straight into its own bytes."""
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._buffer = bytearray()
 
-    def _complete_frame(self) -> tuple[int, int, bytes] | None:
-        if len(self._buffer) < REQUEST.size:
-            return None
-        request_id, encoding, length = REQUEST.unpack_from(self._buffer)
-        end = REQUEST.size + length
-        if len(self._buffer) < end:
-            return None
-        body = bytes(self._buffer[REQUEST.size : end])
-        del self._buffer[:end]
-        return request_id, encoding, body
-
-    def _fill(self, block: bool) -> bool:
-        """Read what the socket has; False at end of stream or when nothing waits."""
-        if not block and not select.select([self._sock], [], [], 0)[0]:
-            return False
-        chunk = self._sock.recv(1 << 20)
-        if not chunk:
-            raise EOFError
-        self._buffer += chunk
-        return True
+    def _exactly(self, size: int) -> bytes:
+        """The next ``size`` bytes; `EOFError` if the stream ends first."""
+        data = self._sock.recv(size, socket.MSG_WAITALL) if size else b""
+        if len(data) == size:
+            return data  # the usual case: one call, no copy
+        parts = [data]
+        missing = size - len(data)
+        while missing:  # cut short by a signal, or the end of the stream
+            if not data:
+                raise EOFError
+            data = self._sock.recv(missing, socket.MSG_WAITALL)
+            parts.append(data)
+            missing -= len(data)
+        return b"".join(parts)
 
     def next(self, block: bool) -> tuple[int, int, bytes] | None:
-        """The next request; ``None`` if ``block`` is false and none is waiting."""
-        while (frame := self._complete_frame()) is None:
-            if not self._fill(block):
-                return None
-        return frame
+        """The next request; ``None`` if ``block`` is false and none is waiting.
+
+        The server writes whole frames, so once a frame has begun the rest is on its way.
+        """
+        if not block and not select.select([self._sock], [], [], 0)[0]:
+            return None
+        request_id, encoding, length = REQUEST.unpack(self._exactly(REQUEST.size))
+        return request_id, encoding, self._exactly(length)
 
 
 def serve_requests(
