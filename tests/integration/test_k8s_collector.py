@@ -138,6 +138,27 @@ async def test_gone_relists_without_losing_or_duplicating(
     assert [p["name"] for p in collector.state()["pods"]] == ["research-agent-7d9f8b6c4d-x2k9p"]
 
 
+async def test_a_node_deleted_while_away_is_reported_once_by_the_relist(
+    running: tuple[K8sCollector, Recorder], api: ApiServer
+) -> None:
+    collector, sink = running
+    node = fixture("node_lost")  # NotReady: seen, it is reported, so we know it was seen
+    api.apply("nodes", node)
+    await wait_for_async(lambda: "node_not_ready" in sink.kinds())
+    api.set_reachable(False)
+    await wait_for_async(lambda: collector.health().status == "unreachable")
+    api.delete_node(node["metadata"]["name"])  # the watch never sees the DELETED event...
+    api.compact()  # ...and its resourceVersion is too old: 410 Gone, relist
+    api.set_reachable(True)
+    await wait_for_async(lambda: "node_deleted" in sink.kinds())
+    await wait_for_async(lambda: collector.health().status == "ok")
+    await asyncio.sleep(2.5)  # a full watch timeout: any duplicate would have arrived
+    assert sink.kinds().count("node_deleted") == 1
+    deleted = next(e for e in sink.events if e.kind == "node_deleted")
+    assert deleted.entity == f"node/{node['metadata']['name']}"
+    assert deleted.attributes["k8s.node.name"] == node["metadata"]["name"]
+
+
 async def test_unreachable_then_recovered(
     running: tuple[K8sCollector, Recorder], api: ApiServer
 ) -> None:

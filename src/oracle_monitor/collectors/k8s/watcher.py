@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from kubernetes import client  # type: ignore[import-untyped,unused-ignore]
@@ -41,6 +41,8 @@ from oracle_monitor.collectors.k8s.convert import (
 from oracle_monitor.collectors.k8s.nodes import NodeState, convert_node, node_deleted
 from oracle_monitor.collectors.k8s.pressure import MemoryPressure
 from oracle_monitor.model import InfraEvent, Severity
+
+State = TypeVar("State")
 
 log = logging.getLogger(__name__)
 kube_config: Any = _config  # the client's loaders are untyped
@@ -333,10 +335,12 @@ class K8sCollector:
                 elif previous is None and state.owner_uid:
                     out.extend(self._replacement(state))
             if done:
-                for uid, state in list(self._pods.items()):
-                    if uid not in seen and done in ("*", state.namespace):
-                        del self._pods[uid]
-                        out.append(pod_deleted(state, now))
+                scope = done  # "*": every namespace
+
+                def in_scope(pod: PodState) -> bool:
+                    return scope in ("*", pod.namespace)
+
+                out.extend(_unlisted(self._pods, seen, in_scope, pod_deleted, now))
         self._emit(out)
 
     def _node_events(
@@ -361,10 +365,7 @@ class K8sCollector:
                 else:
                     self._nodes[name] = state
             if done:
-                for name, state in list(self._nodes.items()):
-                    if name not in seen:
-                        del self._nodes[name]
-                        out.append(node_deleted(state, now))
+                out.extend(_unlisted(self._nodes, seen, lambda _node: True, node_deleted, now))
         self._emit(out)
 
     def _replacement(self, new: PodState) -> list[InfraEvent]:
@@ -442,6 +443,19 @@ class K8sCollector:
     def _emit(self, events: list[InfraEvent]) -> None:
         if events:
             self._sink(events)
+
+
+def _unlisted(
+    known: dict[str, State],
+    listed: set[str],
+    in_scope: Callable[[State], bool],
+    deleted: Callable[[State, int], InfraEvent],
+    now: int,
+) -> list[InfraEvent]:
+    """The end of a relist: forget the objects in its scope that it did not list (deleted
+    while the watch was down), each reported as ``deleted`` would report its deletion."""
+    gone = [key for key, state in known.items() if key not in listed and in_scope(state)]
+    return [deleted(known.pop(key), now) for key in gone]
 
 
 def _method(api_class: Any, name: str) -> Callable[[Any], Any]:
