@@ -18,17 +18,15 @@ import logging
 from contextlib import AsyncExitStack
 from typing import Any
 
-from oracle_monitor.aggregator.correlate import chain_config
 from oracle_monitor.aggregator.live import LiveHub
 from oracle_monitor.api import create_app
 from oracle_monitor.api.live_poll import StorePoller
 from oracle_monitor.auth import BearerAuth, exposure_warnings
 from oracle_monitor.config import Settings
 from oracle_monitor.roles.lifecycle import (
-    freeze_start_up_objects,
     open_settings_store,
     redacted,
-    start_uvicorn,
+    start_api,
     stop_on_signals,
 )
 
@@ -59,15 +57,7 @@ async def serve_api(settings: Settings, stop: asyncio.Event | None = None) -> No
             return {"role": ROLE, "live": {"clients": hub.subscribers, "poll": poller.stats()}}
 
         app = create_app(store, status, api_auth, (), hub)
-        app.state.chain_config = chain_config(settings)
-        freeze_start_up_objects()
-        await start_uvicorn(
-            stack,
-            app,
-            settings.server.host,
-            settings.api.port,
-            settings.server.shutdown_timeout_seconds,
-        )
+        await start_api(stack, settings, app)
         logger.info(
             "API http://%s:%d/api/v1 over %s; bearer token %s",
             settings.server.host,

@@ -4,7 +4,7 @@ open the store of their settings.
 Each role composes its parts with one `AsyncExitStack` and waits on an `asyncio.Event`;
 `stop_on_signals` sets it on SIGINT or SIGTERM, and the stack then stops the parts in reverse.
 `start_uvicorn` serves an app (the API, OTLP/HTTP, a ``/health`` route) in the role's own
-event loop, stopped by that stack.
+event loop, stopped by that stack; `start_api` serves the API app that way.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ import logging
 import signal
 from collections.abc import Generator
 from contextlib import AsyncExitStack
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from starlette.types import ASGIApp
 
+from oracle_monitor.aggregator.correlate import chain_config
 from oracle_monitor.config import Settings
 from oracle_monitor.store import Store, StoreOpenError, open_store
 
@@ -28,6 +30,7 @@ __all__ = [
     "freeze_start_up_objects",
     "open_settings_store",
     "redacted",
+    "start_api",
     "start_uvicorn",
     "stop_on_signals",
 ]
@@ -114,3 +117,18 @@ async def start_uvicorn(
         await task
 
     stack.push_async_callback(stop)
+
+
+async def start_api(stack: AsyncExitStack, settings: Settings, app: Any) -> None:
+    """Serve the API app (`oracle_monitor.api.app.create_app`) on the settings' host and API
+    port, with the configured causal-chain rules, until ``stack`` closes; what start-up built
+    is frozen first (`freeze_start_up_objects`)."""
+    app.state.chain_config = chain_config(settings)
+    freeze_start_up_objects()
+    await start_uvicorn(
+        stack,
+        app,
+        settings.server.host,
+        settings.api.port,
+        settings.server.shutdown_timeout_seconds,
+    )

@@ -25,7 +25,6 @@ from contextlib import AsyncExitStack
 from dataclasses import asdict
 from typing import Any
 
-from oracle_monitor.aggregator.correlate import chain_config
 from oracle_monitor.aggregator.leader_duties import LeaderDuties
 from oracle_monitor.aggregator.live import LiveHub
 from oracle_monitor.api import create_app
@@ -38,9 +37,9 @@ from oracle_monitor.receiver.http_server import HttpTraceReceiver, create_http_a
 from oracle_monitor.receiver.worker_process import WorkerConfig
 from oracle_monitor.receiver.workers import IngestWorkerPool
 from oracle_monitor.roles.lifecycle import (
-    freeze_start_up_objects,
     open_settings_store,
     redacted,
+    start_api,
     start_uvicorn,
     stop_on_signals,
 )
@@ -124,15 +123,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             }
 
         app = create_app(store, status, api_auth, collectors, live_hub)
-        app.state.chain_config = chain_config(settings)
-        freeze_start_up_objects()
-        await start_uvicorn(
-            stack,
-            app,
-            settings.server.host,
-            settings.api.port,
-            settings.server.shutdown_timeout_seconds,
-        )
+        await start_api(stack, settings, app)
         logger.info(
             "listening: OTLP/gRPC %s:%d, OTLP/HTTP http://%s:%d/v1/traces, API http://%s:%d/api/v1",
             settings.server.host,
