@@ -80,6 +80,7 @@ bench: install ui
 	$(BIN)/python bench/forward.py
 	$(BIN)/python bench/jaeger.py
 	$(BIN)/python bench/ui.py
+	if command -v valgrind >/dev/null; then $(BIN)/python bench/instructions.py; fi
 
 docs: install
 	$(BIN)/python docs/generate.py

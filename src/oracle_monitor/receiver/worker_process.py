@@ -104,7 +104,7 @@ def serve_requests(
         # full scans. A batch makes tens of thousands of objects (spans, their attribute
         # dicts), all freed by reference counting once it is answered: collecting while a
         # batch is in hand only walks them (2-3% of a worker's CPU at the default thresholds),
-        # so the collector runs between batches instead (`_collect_between_batches`).
+        # so the collector runs between batches instead (`collect_between_batches`).
         gc.collect()
         gc.freeze()
         gc.disable()
@@ -120,7 +120,7 @@ def serve_requests(
                 if exported:
                     chain.after_export(exported)
                 del exported
-                _collect_between_batches()
+                collect_between_batches()
         finally:
             chain.shutdown()
     finally:
@@ -130,17 +130,17 @@ def serve_requests(
 #: Objects left over from batches (reference cycles, caches) before the collector runs, and
 #: how many collections of each generation before the next older one: the interpreter's
 #: generations, counted between batches.
-_COLLECT_AFTER: Final = (10_000, 20, 10)
+COLLECT_AFTER: Final = (10_000, 20, 10)
 
 
-def _collect_between_batches() -> None:
+def collect_between_batches() -> None:
     """Collect the generations that are due, as the interpreter would had it not waited."""
     young, middle, old = gc.get_count()
-    if young < _COLLECT_AFTER[0]:
+    if young < COLLECT_AFTER[0]:
         return
-    if middle < _COLLECT_AFTER[1]:
+    if middle < COLLECT_AFTER[1]:
         gc.collect(0)
-    elif old < _COLLECT_AFTER[2]:
+    elif old < COLLECT_AFTER[2]:
         gc.collect(1)
     else:
         gc.collect(2)

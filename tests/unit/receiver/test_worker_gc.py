@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from oracle_monitor.receiver.worker_process import _COLLECT_AFTER, _collect_between_batches
+from oracle_monitor.receiver.worker_process import COLLECT_AFTER, collect_between_batches
 
 
 class Node:
@@ -40,15 +40,15 @@ def cycles_alive() -> int:
 @pytest.mark.usefixtures("collector_off")
 def test_few_leftovers_wait_for_later_batches() -> None:
     make_cycles(100)
-    _collect_between_batches()
+    collect_between_batches()
     assert cycles_alive() == 200
 
 
 @pytest.mark.usefixtures("collector_off")
 def test_leftovers_past_the_young_threshold_are_collected() -> None:
-    make_cycles(_COLLECT_AFTER[0])  # two tracked objects and a dict per cycle
-    assert gc.get_count()[0] >= _COLLECT_AFTER[0]
-    _collect_between_batches()
+    make_cycles(COLLECT_AFTER[0])  # two tracked objects and a dict per cycle
+    assert gc.get_count()[0] >= COLLECT_AFTER[0]
+    collect_between_batches()
     assert cycles_alive() == 0
     assert gc.get_count()[0] < 100
 
@@ -56,10 +56,10 @@ def test_leftovers_past_the_young_threshold_are_collected() -> None:
 @pytest.mark.usefixtures("collector_off")
 def test_older_generations_are_collected_in_turn() -> None:
     collections_before = [stats["collections"] for stats in gc.get_stats()]
-    for _ in range(_COLLECT_AFTER[1] + 1):
-        make_cycles(_COLLECT_AFTER[0])
-        _collect_between_batches()
+    for _ in range(COLLECT_AFTER[1] + 1):
+        make_cycles(COLLECT_AFTER[0])
+        collect_between_batches()
     collections = [stats["collections"] for stats in gc.get_stats()]
-    assert collections[0] - collections_before[0] >= _COLLECT_AFTER[1]
+    assert collections[0] - collections_before[0] >= COLLECT_AFTER[1]
     assert collections[1] > collections_before[1]  # the middle generation's turn came
     assert cycles_alive() == 0
