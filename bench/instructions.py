@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # for the shared workl
 WARM_UP_REQUESTS = 40
 REQUESTS = (20, 60)  # measured after the warm-up: the small and the large run
 SPANS_PER_REQUEST = 512
-ROUNDS = (20, 80)  # LLM calls per client
+WARM_UP_ROUNDS = 20
+ROUNDS = (20, 80)  # LLM calls per client, measured after the warm-up
 SUMMARY = re.compile(rb"^(?:summary|totals): (\d+)", re.MULTILINE)
 
 
@@ -117,11 +118,10 @@ def run_ingest(requests: int) -> None:
 
 def run_llm(kind: str, modes: str, rounds: int) -> None:
     """The child of `measure_llm`: ``rounds`` calls of ``kind`` through each client in turn."""
-    import httpx2
     import openai
     from opentelemetry.sdk.trace import TracerProvider
 
-    from llm_instrumentation import ReplayPool, kinds, transport_class
+    from llm_instrumentation import ReplayPool, http_client, kinds, transport_class
     from oracle_monitor.demo.llm_provider import running_llm_provider
     from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
 
@@ -134,18 +134,17 @@ def run_llm(kind: str, modes: str, rounds: int) -> None:
     calls = []
     with running_llm_provider() as upstream:  # for one recorded answer; stopped after it, so
         for index, mode in enumerate(modes.split(",")):  # its thread adds no instructions
-            transport = transport_class(f"{mode}{index}", toggles[mode])()
-            transport._pool = replay  # type: ignore[assignment]
+            transport = transport_class(f"{mode}{index}", toggles[mode])
             client = openai.OpenAI(
                 api_key="sk-bench",
                 base_url=upstream.openai_base_url,
-                http_client=httpx2.Client(transport=transport),
+                http_client=http_client(transport, replay),
             )
             calls.append(kinds(client, None)[f"openai {kind}"])  # type: ignore[arg-type]
         replay.record(kind, calls[0])
     replay.key = kind
     gc.collect()
-    for round_ in range(20 + rounds):  # 20 to warm up, as the other size does
+    for round_ in range(WARM_UP_ROUNDS + rounds):
         for call in calls[round_ % 2 :] + calls[: round_ % 2]:  # in turn, first one then other
             call()
 

@@ -122,6 +122,14 @@ def transport_class(name: str, toggle: Toggle) -> type[httpx2.HTTPTransport]:
     return type(f"Bench{name}Transport", (httpx2.HTTPTransport,), {"handle_request": method})
 
 
+def http_client(transport: type[httpx2.HTTPTransport], replay: ReplayPool | None) -> httpx2.Client:
+    """A client on a new ``transport``, answered from ``replay`` when given."""
+    instance = transport()
+    if replay is not None:
+        instance._pool = replay  # type: ignore[assignment]
+    return httpx2.Client(transport=instance)
+
+
 def load_module(path: str) -> Any:
     spec = importlib.util.spec_from_file_location("compared_llm_http", path)
     assert spec is not None and spec.loader is not None
@@ -164,10 +172,7 @@ def main() -> None:
         replay = ReplayPool() if args.replay else None
 
         def client(transport: type[httpx2.HTTPTransport]) -> httpx2.Client:
-            instance = transport()
-            if replay is not None:
-                instance._pool = replay  # type: ignore[assignment]
-            return httpx2.Client(transport=instance)
+            return http_client(transport, replay)
 
         for name, transport in transports.items():
             if args.bare:

@@ -335,10 +335,9 @@ class K8sCollector:
                 elif previous is None and state.owner_uid:
                     out.extend(self._replacement(state))
             if done:
-                scope = done  # "*": every namespace
 
                 def in_scope(pod: PodState) -> bool:
-                    return scope in ("*", pod.namespace)
+                    return done in ("*", pod.namespace)  # "*": every namespace
 
                 out.extend(_unlisted(self._pods, seen, in_scope, pod_deleted, now))
         self._emit(out)
