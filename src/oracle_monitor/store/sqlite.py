@@ -345,11 +345,11 @@ class SQLiteStore(TimelineMixin, SecondsFeedMixin, LLMCallsMixin):
         for trace_id, span_ids in by_trace.items():
             key = keys[trace_id]
             for marks, part in _in_chunks(span_ids):
-                for span_id, agent, agent_from, task, waiting in conn.execute(
+                for stored_id, agent, agent_from, task, waiting in conn.execute(
                     schema.SELECT_ATTRIBUTION + marks, (key, key, *part)
-                ):
-                    found[(trace_id, span_id.hex())] = Inherited.of_stored(
-                        span_id.hex(), agent, agent_from, task, waiting and waiting.hex()
+                ):  # stored_id: the span id's bytes (span_id above is hex text)
+                    found[(trace_id, stored_id.hex())] = Inherited.of_stored(
+                        stored_id.hex(), agent, agent_from, task, waiting and waiting.hex()
                     )
         return found
 
@@ -430,8 +430,8 @@ class SQLiteStore(TimelineMixin, SecondsFeedMixin, LLMCallsMixin):
         for trace_id, span_ids in by_trace.items():
             for marks, part in _in_chunks(span_ids):
                 params = (keys[trace_id], last_row, *part)
-                for (span_id,) in conn.execute(schema.STORED_AFTER + marks, params):
-                    fresh.append(by_key[(trace_id, span_id.hex())])
+                for (stored_id,) in conn.execute(schema.STORED_AFTER + marks, params):
+                    fresh.append(by_key[(trace_id, stored_id.hex())])
         return fresh
 
     def _checkpoint_loop(self) -> None:
