@@ -15,8 +15,13 @@ difference in size is the cost of one unit, start-up and warm-up cancelling out.
   ``instrument_llm_http`` client and an uninstrumented one, calls alternating, responses
   replayed from memory (``llm_instrumentation.py --replay``); against the same with a second
   uninstrumented client: instructions our instrumentation adds per call.
+- ``stream``: the part of that our own stream parsing is: the 11-event stream's recorded
+  chunks through a `oracle_monitor.genai.StreamAccumulator` as ``llm_span`` feeds it (chunk
+  by chunk up to the first token, then the rest kept and parsed at the end), with the
+  request's `start_call` and the response's attributes: instructions per stream.
 
-Needs ``valgrind``. Usage: ``python bench/instructions.py [ingest] [llm]`` (both by default).
+Needs ``valgrind``. Usage: ``python bench/instructions.py [ingest] [llm] [stream]`` (all by
+default).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ REQUESTS = (20, 60)  # measured after the warm-up: the small and the large run
 SPANS_PER_REQUEST = 512
 WARM_UP_ROUNDS = 20
 ROUNDS = (20, 80)  # LLM calls per client, measured after the warm-up
+STREAMS = (200, 1200)  # streams parsed, measured after the warm-up
 SUMMARY = re.compile(rb"^(?:summary|totals): (\d+)", re.MULTILINE)
 
 
@@ -83,6 +89,12 @@ def measure_llm() -> None:
         call = both["none,none"] / 2
         added = both["none,llm_http"] - both["none,none"]
         print(f"openai {kind}: {call:,.0f} per uninstrumented call; llm_http adds {added:+,.0f}")
+
+
+def measure_stream() -> None:
+    small, large = STREAMS
+    cost = per_unit(["stream", str(small)], ["stream", str(large)], large - small)
+    print(f"openai stream parsing alone (StreamAccumulator, as llm_span feeds it): {cost:,.0f}")
 
 
 def run_ingest(requests: int) -> None:
@@ -149,20 +161,63 @@ def run_llm(kind: str, modes: str, rounds: int) -> None:
             call()
 
 
+def run_stream(streams: int) -> None:
+    """The child of `measure_stream`: parse the recorded stream ``streams`` times."""
+    from collections import deque
+
+    import openai
+    import orjson
+
+    from llm_instrumentation import MESSAGES, ReplayPool, http_client, kinds, transport_class
+    from oracle_monitor.demo.llm_provider import running_llm_provider
+    from oracle_monitor.genai import StreamAccumulator, start_call
+    from oracle_monitor.instrumentation.llm_span import _TAIL_CHUNKS as TAIL_CHUNKS
+
+    replay = ReplayPool()
+    with running_llm_provider() as upstream:  # for one recorded answer, as `run_llm`
+        transport = transport_class("none", (lambda: None, lambda: None))
+        client = openai.OpenAI(
+            api_key="sk-bench",
+            base_url=upstream.openai_base_url,
+            http_client=http_client(transport, replay),
+        )
+        replay.record("stream", kinds(client, None)["openai stream"])  # type: ignore[arg-type]
+    chunks = replay.recorded["stream"][2]
+    body = orjson.dumps(
+        {"messages": MESSAGES, "model": "o4-mini", "stream": True,
+         "stream_options": {"include_usage": True}}
+    )  # fmt: skip
+    gc.collect()
+    for _ in range(WARM_UP_ROUNDS + streams):
+        call = start_call("openai", "chat", body, capture_content=False)
+        stream = StreamAccumulator(call)
+        rest = iter(chunks)
+        for chunk in rest:  # as `llm_span.SyncBody`: parsed up to the first token
+            stream.feed(chunk)
+            if stream.first_token_ns is not None:
+                break
+        kept = deque(rest, maxlen=TAIL_CHUNKS)  # then kept, parsed once at the end
+        stream.feed_tail(b"".join(kept), len(kept) < TAIL_CHUNKS)
+        stream.finish()
+        call.attributes(usage=True, request=False)
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--inner"]:
         child, *rest = sys.argv[2:]
         if child == "ingest":
             run_ingest(int(rest[0]))
+        elif child == "stream":
+            run_stream(int(rest[0]))
         else:
             run_llm(rest[0], rest[1], int(rest[2]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", nargs="*", help="ingest, llm or both (the default)")
+    parser.add_argument("what", nargs="*", help="ingest, llm, stream (all by default)")
     args = parser.parse_args()
-    what: list[str] = args.what or ["ingest", "llm"]
-    if set(what) - {"ingest", "llm"}:
-        parser.error("measure ingest, llm or both")
+    what: list[str] = args.what or ["ingest", "llm", "stream"]
+    if set(what) - {"ingest", "llm", "stream"}:
+        parser.error("measure ingest, llm or stream")
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt install valgrind)")
     print("instructions executed (valgrind --tool=callgrind), exact whatever the machine's load")
@@ -170,6 +225,8 @@ def main() -> None:
         measure_ingest()
     if "llm" in what:
         measure_llm()
+    if "stream" in what:
+        measure_stream()
 
 
 if __name__ == "__main__":
