@@ -202,11 +202,13 @@ def test_stream_passes_through_unbuffered(
     assert ended_early == []  # the span stays open while the body streams
     (span,) = http_spans(exporter)
     assert span.end_time is not None and span.start_time is not None
-    assert (span.end_time - span.start_time) / 1e9 >= total * 0.9
+    duration = (span.end_time - span.start_time) / 1e9
+    assert duration >= total * 0.9
     assert span.end_time / 1e9 <= time.time() - (time.monotonic() - received_at) + 0.05
     usage = {"/v1/chat/completions": 2006, "/v1/responses": 1536, "/v1/messages": 8248}[path]
     assert attrs(span)["gen_ai.usage.input_tokens"] == usage
-    assert 0 < attrs(span)["oracle.llm.time_to_first_token_s"] < total / 2
+    # At the first token, most of the stream's pauses before the end (not at the end).
+    assert 0 < attrs(span)["oracle.llm.time_to_first_token_s"] < duration - total / 2
 
 
 @pytest.mark.parametrize(("vendor", "path", "extra"), STREAMS)
