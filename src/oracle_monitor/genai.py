@@ -38,6 +38,10 @@ import orjson
 
 from oracle_monitor.model import AttributeValue
 
+#: ``error.type`` of an LLM call whose caller went away before the whole answer was sent
+#: (recorded by the LLM proxy): the call did not fail; its caller did.
+CLIENT_DISCONNECTED = "client_disconnected"
+
 _SECRET = re.compile(
     r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{6,}"
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/\-]+=*"

@@ -225,6 +225,26 @@ def test_streams_pass_through_unchanged_and_undelayed(
     assert 0 < attributes["oracle.llm.time_to_first_token_s"] < arrivals[-1]
 
 
+def test_a_caller_leaving_mid_stream_leaves_a_client_disconnected_span(
+    upstream: LLMProvider, proxy: tuple[str, InMemorySpanExporter]
+) -> None:
+    """A caller killed mid-answer (an OOM-killed agent): the span says the client went away,
+    which the causal chain tells from a failed LLM call."""
+    url, spans = proxy
+    upstream.chunk_delay_s = 0.05
+    upstream.stream_parts = ["Hi"] * 100  # five seconds of stream if read to the end
+    body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+    started = time.monotonic()
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
+        first = next(response.iter_raw())
+    assert first.startswith(b"data: ")
+    span = only_span(spans)
+    assert time.monotonic() - started < 4  # ended when the caller left, not with the stream
+    assert attrs(span)["error.type"] == "client_disconnected"
+    assert attrs(span)["http.response.status_code"] == 200
+    assert not span.status.is_ok and span.status.description == "the client went away mid-response"
+
+
 def test_rate_limits_pass_through_and_each_attempt_is_a_span(
     upstream: LLMProvider, proxy: tuple[str, InMemorySpanExporter]
 ) -> None:

@@ -16,7 +16,9 @@ Span links (time: when the problem showed — a span's end, a retry's start):
   ERROR sibling that ended before it started.
 * ``llm_quota_exhausted`` / ``llm_rate_limited`` / ``llm_error`` — LLM spans (with a provider
   or model) that failed for want of quota (``insufficient_quota``…, even when sent as a 429),
-  were rate limited, or failed otherwise (timeouts excepted: those are ``agent_timeout``).
+  were rate limited, or failed otherwise (timeouts excepted: those are ``agent_timeout``; so
+  are calls the LLM proxy recorded as ``error.type=client_disconnected``: the caller went
+  away mid-response, killed or cancelled, which its own spans and events show, not the model).
 * ``memory_pressure`` — a span reporting ``oracle.k8s.memory.utilization`` or
   ``k8s.container.memory.usage``/``k8s.container.memory.limit`` at ``memory_pressure_ratio``
   or more.
@@ -53,6 +55,7 @@ from oracle_monitor.aggregator.correlate import (
     span_pod,
     text,
 )
+from oracle_monitor.genai import CLIENT_DISCONNECTED
 from oracle_monitor.model import AttributeValue, InfraEvent, Span, SpanKind
 
 #: Error types that mean the account, not the request, is out of credit.
@@ -143,6 +146,11 @@ def _is_timeout(span: Span) -> bool:
 def _is_quota(span: Span) -> bool:
     error = text(attr(span, "error.type")).lower()
     return error in QUOTA_ERRORS or "insufficient_quota" in span.status_message.lower()
+
+
+def _client_went_away(span: Span) -> bool:
+    """The LLM proxy's span of a call whose caller left before the answer was sent."""
+    return text(attr(span, "error.type")) == CLIENT_DISCONNECTED
 
 
 def _is_wait(span: Span) -> bool:
@@ -236,7 +244,7 @@ def _span_links(grouper: _Grouper, correlation: Correlation, config: ChainConfig
             )  # fmt: skip
         elif _is_timeout(span) or (_is_wait(span) and span.duration_ns >= config.timeout_ns):
             timeouts[span.span_id] = span
-        elif llm and span.is_error:
+        elif llm and span.is_error and not _client_went_away(span):
             grouper.span(
                 "llm_error", _model_entity(span), span, span.end_time_ns,
                 f"{span.provider} {span.model} failed: {span.status_message or 'error'}",

@@ -40,7 +40,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from oracle_monitor.genai import LLMCall, StreamAccumulator, classify, finish_call, start_call
+from oracle_monitor.genai import (
+    CLIENT_DISCONNECTED,
+    LLMCall,
+    StreamAccumulator,
+    classify,
+    finish_call,
+    start_call,
+)
 from oracle_monitor.processing.pricing import PriceTable
 
 OPENAI_UPSTREAM = "https://api.openai.com"
@@ -257,6 +264,6 @@ class _CallTrace:
         if status >= 400:
             span.set_status(Status(StatusCode.ERROR, f"upstream answered {status}"))
         elif not complete:
-            span.set_attribute("error.type", "client_disconnected")
+            span.set_attribute("error.type", CLIENT_DISCONNECTED)
             span.set_status(Status(StatusCode.ERROR, "the client went away mid-response"))
         span.end()

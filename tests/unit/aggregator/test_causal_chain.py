@@ -281,6 +281,16 @@ def test_llm_error_and_memory_pressure_from_spans() -> None:
     assert _single(failing) == ["llm_error", "memory_pressure"]
 
 
+def test_a_call_whose_caller_went_away_is_no_llm_error() -> None:
+    def abandoned(b: TraceBuilder) -> None:  # the proxy's span of an OOM-killed agent's call
+        root = b.span("invoke_agent research", 0.0, 60.0)
+        b.span("chat gpt-4o-mini", 1.0, 2.0, parent=root,
+               error="the client went away mid-response", error_type="client_disconnected",
+               gen_ai__provider__name="openai", gen_ai__request__model="gpt-4o-mini")  # fmt: skip
+
+    assert _single(abandoned) == []
+
+
 def test_a_replacement_running_before_the_task_began_is_no_cause() -> None:
     # The research pod was replaced a minute before the task: the task ran on the new pod.
     b = TraceBuilder("d1" * 16, "task-50", "research", RESEARCH_NEW)
