@@ -37,8 +37,14 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for the shared workload
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from llm_instrumentation import ReplayPool, Toggle
 
 WARM_UP_REQUESTS = 40
 REQUESTS = (20, 60)  # measured after the warm-up: the small and the large run
@@ -128,24 +134,23 @@ def run_ingest(requests: int) -> None:
         context.close()
 
 
-def run_llm(kind: str, modes: str, rounds: int) -> None:
-    """The child of `measure_llm`: ``rounds`` calls of ``kind`` through each client in turn."""
+def recorded_openai_calls(
+    kind: str, modes: list[str], toggles: dict[str, Toggle]
+) -> tuple[ReplayPool, list[Callable[[], None]]]:
+    """One OpenAI client per mode on a shared `ReplayPool`, and one recorded answer of ``kind``.
+
+    The local provider answers once, for the recording, and is stopped before the caller
+    measures, so its thread adds no instructions. Returns the pool and each client's call.
+    """
     import openai
-    from opentelemetry.sdk.trace import TracerProvider
 
     from llm_instrumentation import ReplayPool, http_client, kinds, transport_class
     from oracle_monitor.demo.llm_provider import running_llm_provider
-    from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
 
-    provider = TracerProvider()
-    toggles = {
-        "none": (lambda: None, lambda: None),
-        "llm_http": (lambda: instrument_llm_http(provider), uninstrument_llm_http),
-    }
     replay = ReplayPool()
-    calls = []
-    with running_llm_provider() as upstream:  # for one recorded answer; stopped after it, so
-        for index, mode in enumerate(modes.split(",")):  # its thread adds no instructions
+    calls: list[Callable[[], None]] = []
+    with running_llm_provider() as upstream:
+        for index, mode in enumerate(modes):
             transport = transport_class(f"{mode}{index}", toggles[mode])
             client = openai.OpenAI(
                 api_key="sk-bench",
@@ -155,6 +160,22 @@ def run_llm(kind: str, modes: str, rounds: int) -> None:
             calls.append(kinds(client, None)[f"openai {kind}"])  # type: ignore[arg-type]
         replay.record(kind, calls[0])
     replay.key = kind
+    return replay, calls
+
+
+def run_llm(kind: str, modes: str, rounds: int) -> None:
+    """The child of `measure_llm`: ``rounds`` calls of ``kind`` through each client in turn."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from llm_instrumentation import UNINSTRUMENTED
+    from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstrument_llm_http
+
+    provider = TracerProvider()
+    toggles: dict[str, Toggle] = {
+        "none": UNINSTRUMENTED,
+        "llm_http": (lambda: instrument_llm_http(provider), uninstrument_llm_http),
+    }
+    _, calls = recorded_openai_calls(kind, modes.split(","), toggles)
     gc.collect()
     for round_ in range(WARM_UP_ROUNDS + rounds):
         for call in calls[round_ % 2 :] + calls[: round_ % 2]:  # in turn, first one then other
@@ -165,23 +186,13 @@ def run_stream(streams: int) -> None:
     """The child of `measure_stream`: parse the recorded stream ``streams`` times."""
     from collections import deque
 
-    import openai
     import orjson
 
-    from llm_instrumentation import MESSAGES, ReplayPool, http_client, kinds, transport_class
-    from oracle_monitor.demo.llm_provider import running_llm_provider
+    from llm_instrumentation import MESSAGES, UNINSTRUMENTED
     from oracle_monitor.genai import StreamAccumulator, start_call
     from oracle_monitor.instrumentation.llm_span import _TAIL_CHUNKS as TAIL_CHUNKS
 
-    replay = ReplayPool()
-    with running_llm_provider() as upstream:  # for one recorded answer, as `run_llm`
-        transport = transport_class("none", (lambda: None, lambda: None))
-        client = openai.OpenAI(
-            api_key="sk-bench",
-            base_url=upstream.openai_base_url,
-            http_client=http_client(transport, replay),
-        )
-        replay.record("stream", kinds(client, None)["openai stream"])  # type: ignore[arg-type]
+    replay, _ = recorded_openai_calls("stream", ["none"], {"none": UNINSTRUMENTED})
     chunks = replay.recorded["stream"][2]
     body = orjson.dumps(
         {"messages": MESSAGES, "model": "o4-mini", "stream": True,

@@ -66,7 +66,8 @@ from oracle_monitor.instrumentation.llm_http import instrument_llm_http, uninstr
 
 MESSAGES: Any = [{"role": "user", "content": "Say hello"}]
 CLAUDE = "claude-sonnet-4-20250514"
-Toggle = tuple[Callable[[], None], Callable[[], None]]
+Toggle = tuple[Callable[[], None], Callable[[], None]]  # instrument, undo
+UNINSTRUMENTED: Toggle = (lambda: None, lambda: None)
 
 
 class EncodingExporter(SpanExporter):
@@ -155,7 +156,7 @@ def main() -> None:
     batched.add_span_processor(BatchSpanProcessor(exporter))
     plain = HTTPX2ClientInstrumentor()
     toggles: dict[str, Toggle] = {
-        "none": (lambda: None, lambda: None),
+        "none": UNINSTRUMENTED,
         "stock": (lambda: plain.instrument(tracer_provider=bare), plain.uninstrument),
         "llm_http": (lambda: instrument_llm_http(bare), uninstrument_llm_http),
         "unsampled": (lambda: instrument_llm_http(unsampled), uninstrument_llm_http),
