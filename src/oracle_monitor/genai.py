@@ -458,25 +458,17 @@ class StreamAccumulator:
             pending = self._line or self._data or self._name or head[:1] == b"\n"
             if pending or _TAIL_FACTS.search(head):
                 self.feed(head)  # ends the event `feed` had begun, or one that matters
-        start = len(data)  # walk back to the start of the closing events
-        for _ in range(_CLOSING_EVENTS):
-            before = data.rfind(b"\n\n", done, start - 1) if start > done else -1
-            if before < 0:
-                start = done
-                break
-            start = before + 2
-        for fact in _TAIL_FACTS.finditer(data, start):
-            at = fact.start()
-            if at < done:
-                continue  # in an event already parsed
-            before = data.rfind(b"\n\n", done, at)
-            begin = done if before < 0 else before + 2
-            end = data.find(b"\n\n", at)
-            if end < 0:  # the last event, not ended: pending for `finish`
-                self.feed(data[begin:])
-                return
-            done = end + 2
-            self.feed(data[begin:done])
+        # The closing events: the last whole ones, and after them the stream's unended last
+        # event (empty when the stream ended with a blank line), which stays pending.
+        events = (data[done:] if done else data).rsplit(b"\n\n", _CLOSING_EVENTS + 1)
+        unended = events.pop()
+        if len(events) > _CLOSING_EVENTS:
+            del events[0]  # everything before them
+        for event in events:
+            if _TAIL_FACTS.search(event):
+                self.feed(event + b"\n\n")
+        if unended and _TAIL_FACTS.search(unended):
+            self.feed(unended)
 
     def _lines(self, lines: list[bytes]) -> None:
         """Complete lines, in order (one call per chunk: this runs for every event)."""
