@@ -495,7 +495,8 @@ class StreamAccumulator:
         Anthropic and the responses API name their events: the ones in `_QUIET_EVENTS` never
         say anything the span needs, and content deltas after the first one only matter when
         content is captured. An OpenAI chat chunk is a plain delta when all its choices have
-        ``"finish_reason":null`` and it has no usage; then only its text matters, and the
+        ``"finish_reason":null`` and it has no usage (or ``"usage":null``, which every chunk but
+        the last carries when usage is asked for); then only its text matters, and the
         compact JSON the API sends shows whether it has any. The opening chunk (no text) is
         kept: every chunk repeats its id and model, so `finish` parses it only when no later
         event was parsed (a stream cut short).
@@ -509,7 +510,8 @@ class StreamAccumulator:
             return self.first_token_ns is not None and (
                 name == b"content_block_delta" or name.endswith(b".delta")
             )
-        if data.find(b'"usage"') >= 0 or not (
+        usage = data.find(b'"usage"')  # with include_usage, every chunk has "usage":null
+        if (usage >= 0 and data[usage + 7 : usage + 12] != b":null") or not (
             data.count(b'"finish_reason"') == data.count(b'"finish_reason":null') > 0
         ):
             return False

@@ -345,6 +345,37 @@ def test_stream_accumulator(
     assert ("gen_ai.usage.input_tokens" in attrs) is ("gen_ai.usage.input_tokens" in expected)
 
 
+def test_plain_chunks_are_not_parsed_even_with_usage_null(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With include_usage the API puts "usage":null on every chunk; only the two that say
+    something (the finish reason, the usage) are parsed, as without it."""
+    from oracle_monitor import genai
+
+    parsed: list[bytes] = []
+    real = genai._json
+
+    def counted(data: bytes) -> Any:
+        parsed.append(data)
+        return real(data)
+
+    monkeypatch.setattr(genai, "_json", counted)
+    body = {"model": "o4-mini", "stream": True, "stream_options": {"include_usage": True}}
+    chunks = sse_chunks("/v1/chat/completions", body, None, ["Hel", "lo", " there"])
+    assert all(b'"usage":null' in chunk for chunk in chunks[:-2])  # as the API sends them
+    call = start_call("openai", "chat", json.dumps(body).encode())
+    parsed.clear()
+    accumulator = StreamAccumulator(call)
+    for chunk in chunks:  # every chunk, as the LLM proxy feeds them
+        accumulator.feed(chunk)
+    accumulator.finish()
+    assert len(parsed) == 2, parsed
+    assert b'"finish_reason":"stop"' in parsed[0] and b'"prompt_tokens"' in parsed[1]
+    assert (
+        call.finish_reasons == ["stop"]
+        and call.input_tokens == OPENAI_CHAT["usage"]["prompt_tokens"]
+    )
+    assert call.response_id == OPENAI_CHAT["id"] and accumulator.first_token_ns is not None
+
+
 def test_stream_cut_short_keeps_what_it_said() -> None:
     call = start_call("openai", "chat", b'{"model": "o4-mini", "stream": true}')
     accumulator = StreamAccumulator(call)

@@ -198,7 +198,9 @@ def _chat_chunks(include_usage: bool, chat: dict[str, Any], parts: list[str]) ->
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return _event({**base, "choices": [choice]})
+        # With include_usage every chunk but the last carries "usage":null, as the API sends.
+        usage = {"usage": None} if include_usage else {}
+        return _event({**base, "choices": [choice], **usage})
 
     out = [chunk({"role": "assistant", "content": "", "refusal": None})]
     out += [chunk({"content": text}) for text in parts]
