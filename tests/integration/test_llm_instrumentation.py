@@ -310,16 +310,24 @@ def test_no_double_counting_with_anthropic_spans(
 
 
 def test_content_capture(
-    upstream: LLMProvider, exporter: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+    upstream: LLMProvider,
+    provider: TracerProvider,
+    exporter: InMemorySpanExporter,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     leaky: Any = [{"role": "user", "content": f"debug: my key is {OPENAI_KEY}, Bearer abc.def"}]
     oai(upstream).chat.completions.create(model="o4-mini", messages=leaky)
+    # Read when instrumented, as OpenTelemetry's GenAI instrumentations read it.
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
     oai(upstream).chat.completions.create(model="o4-mini", messages=leaky)
+    uninstrument_llm_http()
+    instrument_llm_http(provider)
+    oai(upstream).chat.completions.create(model="o4-mini", messages=leaky)
     claude(upstream, None).messages.create(model=CLAUDE, max_tokens=9, messages=leaky)
-    off, on, anthropic_on = http_spans(exporter)
-    assert "gen_ai.input.messages" not in attrs(off)
-    assert "gen_ai.output.messages" not in attrs(off)
+    off, still_off, on, anthropic_on = http_spans(exporter)
+    for span in (off, still_off):
+        assert "gen_ai.input.messages" not in attrs(span)
+        assert "gen_ai.output.messages" not in attrs(span)
     (message,) = json.loads(attrs(on)["gen_ai.input.messages"])
     assert message["parts"][0]["content"] == "debug: my key is [REDACTED], [REDACTED]"
     output = json.loads(attrs(on)["gen_ai.output.messages"])

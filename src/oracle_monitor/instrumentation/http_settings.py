@@ -1,4 +1,5 @@
-"""The HTTP settings an LLM span follows, from the variables the stock httpx instrumentor reads.
+"""The settings an LLM span follows: the variables the stock httpx instrumentor reads, and the
+GenAI instrumentations' content switch.
 
 - ``OTEL_SEMCONV_STABILITY_OPT_IN``: ``http`` gives the stable HTTP attribute names
   (``http.request.method``, ``url.full``, ``server.address``…) alone, ``http/dup`` both them and
@@ -7,10 +8,13 @@
 - ``OTEL_PYTHON_HTTPX_EXCLUDED_URLS`` (else ``OTEL_PYTHON_EXCLUDED_URLS``): URLs not traced;
 - ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST`` and ``…_CLIENT_RESPONSE``: the
   headers copied onto spans; ``…_SANITIZE_FIELDS``: those whose values read ``[REDACTED]``,
-  to which the API-key headers (`SECRET_HEADERS`) are always added.
+  to which the API-key headers (`SECRET_HEADERS`) are always added;
+- ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``: ``true`` records prompts and
+  completions (redacted).
 
-They are read once, by `HTTPSettings.from_environment`, as the instrumentor reads them when it
-instruments; only public helpers of `opentelemetry.util.http` are used.
+They are read once, by `HTTPSettings.from_environment`, as the instrumentors (the stock httpx
+one, OpenTelemetry's GenAI ones) read them when they instrument; only public helpers of
+`opentelemetry.util.http` are used.
 """
 
 from __future__ import annotations
@@ -32,16 +36,18 @@ from opentelemetry.util.http import (
     normalise_response_header_name,
 )
 
-__all__ = ["SECRET_HEADERS", "SEMCONV_OPT_IN_ENV", "HTTPSettings"]
+__all__ = ["CAPTURE_CONTENT_ENV", "SECRET_HEADERS", "SEMCONV_OPT_IN_ENV", "HTTPSettings"]
 
 SEMCONV_OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 #: Headers whose values never reach a span, whatever the sanitize setting says.
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key")
 
 
 @dataclass(frozen=True, slots=True)
 class HTTPSettings:
-    """Which HTTP attribute names to write, which URLs to skip, which headers to capture."""
+    """Which HTTP attribute names to write, which URLs to skip, which headers to capture, and
+    whether to record prompts and completions."""
 
     old_names: bool = True
     new_names: bool = False
@@ -49,6 +55,7 @@ class HTTPSettings:
     request_headers: tuple[str, ...] = ()
     response_headers: tuple[str, ...] = ()
     sensitive_headers: tuple[str, ...] = SECRET_HEADERS
+    capture_content: bool = False
 
     @classmethod
     def from_environment(cls) -> HTTPSettings:
@@ -70,6 +77,7 @@ class HTTPSettings:
                 *get_custom_headers(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS),
                 *SECRET_HEADERS,
             ),
+            capture_content=os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() == "true",
         )
 
     def excluded(self, url: str) -> bool:

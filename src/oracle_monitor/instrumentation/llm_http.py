@@ -43,7 +43,8 @@ span carries the usage. Both count ``gen_ai.usage.input_tokens`` the same way: t
 prompt, cache reads and writes included (see `oracle_monitor.genai`).
 
 Content. Prompts and completions are recorded only when
-``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`` (read per call), as redacted JSON.
+``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`` (read when instrumented, as
+OpenTelemetry's GenAI instrumentations read it), as redacted JSON.
 Request headers are never copied onto LLM spans unless the instrumentor is told to capture
 them (``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST``); then Authorization and
 API-key headers read ``[REDACTED]``.
@@ -64,9 +65,8 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from oracle_monitor import __version__
 from oracle_monitor.genai import classify
-from oracle_monitor.instrumentation.http_settings import HTTPSettings
+from oracle_monitor.instrumentation.http_settings import CAPTURE_CONTENT_ENV, HTTPSettings
 from oracle_monitor.instrumentation.llm_span import (
-    CAPTURE_CONTENT_ENV,
     AsyncBody,
     Route,
     SyncBody,

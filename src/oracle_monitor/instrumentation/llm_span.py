@@ -26,7 +26,6 @@ metric is recorded for LLM requests: their span has the duration.
 from __future__ import annotations
 
 import logging
-import os
 import time
 import zlib
 from collections import deque
@@ -49,7 +48,6 @@ from oracle_monitor.model import AttributeValue
 
 log = logging.getLogger(__name__)
 
-CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _INFERENCE_OPS = frozenset({"chat", "text_completion", "embeddings", "generate_content"})
 _MAX_JSON_BODY = 16 << 20
 _TAIL_CHUNKS = 256  # a stream's last chunks kept for its closing events (at most 16 MiB)
@@ -245,8 +243,7 @@ def begin(request: Any, kind: tuple[str, str], route: Route) -> LLMSpan | None:
         body = request.content
     except Exception:  # a streamed request body that was not read
         body = b""
-    capture = os.environ.get(CAPTURE_CONTENT_ENV, "").lower() == "true"
-    call = start_call(kind[0], kind[1], body, capture_content=capture)
+    call = start_call(kind[0], kind[1], body, capture_content=settings.capture_content)
     current = trace.get_current_span()
     usage_here = not _parent_reports_usage(current)
     attributes: dict[str, Any] = dict(call.attributes(usage=False))
