@@ -9,13 +9,23 @@ BIN := $(VENV)/bin
 
 .PHONY: install run serve test lint bench docs clean ui ui-test api-types
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(VENV)/.speedups
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[server,dev]'
+	touch $@
+
+# The optional compiled OTLP decoder (native/, Cython and a C compiler), rebuilt when its
+# sources change. Without a compiler the server decodes through the protobuf runtime alone
+# (about four times the CPU per span), so a failed build only warns.
+SPEEDUPS_SOURCES := $(shell find native -type f -not -path '*/build/*' -not -name '*.so' \
+	-not -name '*.c' -not -path '*.egg-info*' 2>/dev/null)
+$(VENV)/.speedups: $(VENV)/.installed $(SPEEDUPS_SOURCES)
+	$(BIN)/python -m pip install --quiet ./native || \
+		echo "warning: the compiled OTLP decoder (native/) did not build; decoding without it" >&2
 	touch $@
 
 run: install ui
@@ -87,4 +97,5 @@ docs: install
 
 clean:
 	rm -rf $(VENV) oracle-data .mypy_cache .pytest_cache .ruff_cache src/oracle_monitor/api/static \
-		frontend/node_modules frontend/codegen/node_modules build/e2e
+		frontend/node_modules frontend/codegen/node_modules build/e2e native/build \
+		native/src/*.egg-info native/src/oracle_monitor_speedups/*.c

@@ -11,12 +11,19 @@ fields are left at their defaults for the chain's processors
 
 This is the receiver's hot loop, so it is written for speed rather than elegance: attribute
 lookups are hoisted, the common attribute value types are handled inline, and `Span` is built
-positionally (its field order is checked at import).
+positionally (its field order is checked at import). Where the optional compiled decoder is
+installed (``oracle_monitor_speedups``, which ``make install`` builds), `decode_protobuf` has
+it read the request's bytes once the protobuf runtime has parsed them without error, a
+quarter of the CPU for the same spans; it leaves whatever it does not take on (a rejected
+span, an unusual encoding) to `decode_request`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
+from importlib import import_module
+from types import ModuleType
 from typing import Any, Final
 
 from google.protobuf.message import DecodeError
@@ -64,6 +71,17 @@ if " ".join(f.name for f in fields(Span)[:20]) != _POSITIONAL_FIELDS:
     raise ImportError("oracle_monitor.model.Span fields changed; update receiver/decode.py")
 
 
+def _compiled_module() -> ModuleType | None:
+    """``oracle_monitor_speedups.otlp``, or None where it is not built."""
+    try:
+        return import_module("oracle_monitor_speedups.otlp")
+    except ImportError:  # decode through the protobuf runtime alone
+        return None
+
+
+_speedups = _compiled_module()
+
+
 class MalformedRequest(ValueError):
     """The body is not a valid ExportTraceServiceRequest (bad protobuf / bad JSON / wrong
     structure). The message says what is wrong."""
@@ -103,7 +121,29 @@ def decode_protobuf(body: bytes, limits: DecodeLimits) -> DecodedBatch:
         request.ParseFromString(body)
     except (DecodeError, RecursionError, ValueError, TypeError) as error:
         raise MalformedRequest(f"invalid protobuf ExportTraceServiceRequest: {error}") from error
+    if _speedups is not None and type(body) is bytes:  # (the compiled decoder reads bytes)
+        try:
+            return DecodedBatch(compiled_decoder(limits).spans(body), 0, "")
+        except _speedups.Unsupported:
+            pass
     return decode_request(request, limits)
+
+
+@lru_cache(maxsize=8)
+def compiled_decoder(limits: DecodeLimits) -> Any:
+    """The compiled decoder for ``limits`` (call only when it is installed)."""
+    assert _speedups is not None
+    return _speedups.Decoder(
+        Span,
+        SpanEvent,
+        SpanLink,
+        KINDS,
+        STATUS_CODES,
+        SpanKind.UNSPECIFIED,
+        StatusCode.UNSET,
+        TRUNCATION_MARKER,
+        limits.max_attribute_value_length,
+    )
 
 
 def decode_request(request: Any, limits: DecodeLimits) -> DecodedBatch:
