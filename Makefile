@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 
 # The optional compiled OTLP decoder (native/, Cython and a C compiler), rebuilt when its
 # sources change. Without a compiler the server decodes through the protobuf runtime alone
-# (about four times the CPU per span), so a failed build only warns.
+# (decoding then takes about three times the instructions), so a failed build only warns.
 SPEEDUPS_SOURCES := $(shell find native -type f -not -path '*/build/*' -not -name '*.so' \
 	-not -name '*.c' -not -path '*.egg-info*' 2>/dev/null)
 $(VENV)/.speedups: $(VENV)/.installed $(SPEEDUPS_SOURCES)

@@ -13,9 +13,9 @@ This is the receiver's hot loop, so it is written for speed rather than elegance
 lookups are hoisted, the common attribute value types are handled inline, and `Span` is built
 positionally (its field order is checked at import). Where the optional compiled decoder is
 installed (``oracle_monitor_speedups``, which ``make install`` builds), `decode_protobuf` has
-it read the request's bytes once the protobuf runtime has parsed them without error, a
-quarter of the CPU for the same spans; it leaves whatever it does not take on (a rejected
-span, an unusual encoding) to `decode_request`.
+it read the request's bytes once the protobuf runtime has parsed them without error: the
+same spans for about a third of the instructions. It leaves whatever it does not take on (a
+rejected span, an unusual encoding) to `decode_request`.
 """
 
 from __future__ import annotations
