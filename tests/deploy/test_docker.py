@@ -95,9 +95,9 @@ def test_health_check_and_entry_point(dockerfile: DockerfileParser) -> None:
 def test_build_context_sends_what_the_build_copies() -> None:
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().split()
     assert ignore[ignore.index("*") :][:1] == ["*"]  # everything is excluded first
-    for needed in ("!pyproject.toml", "!src/", "!frontend/"):
+    for needed in ("!pyproject.toml", "!src/", "!native/", "!frontend/"):
         assert needed in ignore
-    for path in ("pyproject.toml", "README.md", "src/oracle_monitor/__init__.py"):
+    for path in ("pyproject.toml", "README.md", "src/oracle_monitor/__init__.py", "native/setup.py"):
         assert (REPO / path).exists()
 
 
