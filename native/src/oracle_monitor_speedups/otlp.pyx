@@ -216,30 +216,13 @@ cdef class Decoder:
                     raise Unsupported("a resource after its spans")
                 seen = once(seen, 1)
                 i = read_length(p, i, end, &stop)
-                self.resource(p, i, stop, resource)
+                self.key_values(p, i, stop, resource)  # Resource: its attributes are field 1
                 i = stop
             elif field == 2:
                 expect(wire, LEN)
                 scopes_seen = True
                 i = read_length(p, i, end, &stop)
                 self.scope_spans(p, i, stop, resource, spans)
-                i = stop
-            else:
-                i = skip_field(p, i, end, wire)
-        return 0
-
-    cdef int resource(
-        self, const unsigned char* p, Py_ssize_t i, Py_ssize_t end, dict attributes
-    ) except -1:
-        cdef uint64_t field
-        cdef int wire
-        cdef Py_ssize_t stop
-        while i < end:
-            i = read_tag(p, i, end, &field, &wire)
-            if field == 1:
-                expect(wire, LEN)
-                i = read_length(p, i, end, &stop)
-                self.key_value(p, i, stop, attributes)
                 i = stop
             else:
                 i = skip_field(p, i, end, wire)
@@ -572,7 +555,8 @@ cdef class Decoder:
                 if field == 5:
                     value = self.array(p, i, stop)
                 elif field == 6:
-                    value = self.key_values(p, i, stop)
+                    value = {}
+                    self.key_values(p, i, stop, value)
                 else:  # 7: bytes
                     size = stop - i
                     if size > self.limit:
@@ -597,8 +581,10 @@ cdef class Decoder:
                 i = skip_field(p, i, end, wire)
         return items
 
-    cdef dict key_values(self, const unsigned char* p, Py_ssize_t i, Py_ssize_t end):
-        cdef dict result = {}
+    cdef int key_values(
+        self, const unsigned char* p, Py_ssize_t i, Py_ssize_t end, dict attributes
+    ) except -1:
+        """The ``KeyValue`` items (field 1) of a ``KeyValueList`` or ``Resource``."""
         cdef uint64_t field
         cdef int wire
         cdef Py_ssize_t stop
@@ -607,8 +593,8 @@ cdef class Decoder:
             if field == 1:
                 expect(wire, LEN)
                 i = read_length(p, i, end, &stop)
-                self.key_value(p, i, stop, result)
+                self.key_value(p, i, stop, attributes)
                 i = stop
             else:
                 i = skip_field(p, i, end, wire)
-        return result
+        return 0
