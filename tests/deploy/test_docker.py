@@ -97,7 +97,8 @@ def test_build_context_sends_what_the_build_copies() -> None:
     assert ignore[ignore.index("*") :][:1] == ["*"]  # everything is excluded first
     for needed in ("!pyproject.toml", "!src/", "!native/", "!frontend/"):
         assert needed in ignore
-    for path in ("pyproject.toml", "README.md", "src/oracle_monitor/__init__.py", "native/setup.py"):
+    copied = ("pyproject.toml", "README.md", "src/oracle_monitor/__init__.py", "native/setup.py")
+    for path in copied:
         assert (REPO / path).exists()
 
 
