@@ -129,6 +129,11 @@ def decode_protobuf(body: bytes, limits: DecodeLimits) -> DecodedBatch:
     return decode_request(request, limits)
 
 
+def compiled_decoding() -> bool:
+    """Whether `decode_protobuf` has the compiled decoder (``oracle_monitor_speedups``)."""
+    return _speedups is not None
+
+
 @lru_cache(maxsize=8)
 def compiled_decoder(limits: DecodeLimits) -> Any:
     """The compiled decoder for ``limits`` (call only when it is installed)."""

@@ -13,6 +13,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from oracle_monitor.model import AttributeValue, Span, SpanKind, StatusCode
 from oracle_monitor.processing.genai_fields import GenAIFields
+from oracle_monitor.receiver import decode
 from oracle_monitor.receiver.decode import (
     TRUNCATION_MARKER,
     DecodedBatch,
@@ -24,6 +25,19 @@ from oracle_monitor.receiver.decode import (
 from oracle_monitor.receiver.otlp_json import decode_json
 
 LIMITS = DecodeLimits()
+
+
+@pytest.fixture(autouse=True, params=["compiled", "runtime"])
+def protobuf_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs with the compiled decoder and with the protobuf runtime's path alone
+    (what a server without a C compiler decodes with)."""
+    if request.param == "runtime":
+        monkeypatch.setattr(decode, "_speedups", None)
+        assert not decode.compiled_decoding()
+    elif not decode.compiled_decoding():
+        pytest.skip("the compiled decoder is not built (make install)")
+
+
 TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
 SPAN_ID = bytes.fromhex("eee19b7ec3c1b174")
 PARENT_ID = bytes.fromhex("eee19b7ec3c1b173")

@@ -27,6 +27,7 @@ from oracle_monitor.receiver.decode import (
     DecodedBatch,
     DecodeLimits,
     compiled_decoder,
+    compiled_decoding,
     decode_protobuf,
     decode_request,
 )
@@ -331,3 +332,7 @@ def test_truncation_counts_characters_not_bytes() -> None:
 def test_negative_limit_is_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
         speedups.Decoder(None, None, None, {}, {}, None, None, "", -1)
+
+
+def test_the_receiver_decodes_with_it() -> None:
+    assert compiled_decoding()
