@@ -406,6 +406,7 @@ def main() -> None:
     )
     last = messages[-1].resource_spans[-1].scope_spans[-1].spans[-1].trace_id.hex()
     print(f"{spans:,} spans in {len(bodies)} requests, {args.concurrency} in flight")
+    print(f"protobuf decoding: {decoding()}")
     if args.pipeline:
         store = args.store or "postgresql://postgres@127.0.0.1:5432/test"
         print(f"load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
@@ -415,6 +416,16 @@ def main() -> None:
     bench_end_to_end(bodies, spans, last, args.concurrency, args.store)
     if not args.skip_receiver_alone:
         bench_receiver_alone(bodies, spans, args.concurrency)
+
+
+def decoding() -> str:
+    """How the servers started from here decode protobuf (the same environment as this one)."""
+    from oracle_monitor.receiver import decode
+
+    compiled = getattr(decode, "compiled_decoding", None)  # absent in code from before it
+    if compiled is not None and compiled():
+        return "compiled (oracle_monitor_speedups, native/)"
+    return "through the protobuf runtime alone"
 
 
 if __name__ == "__main__":
