@@ -3,8 +3,9 @@
 
 The receiver's decoder (`oracle_monitor.receiver.decode`) reads every field through the
 protobuf runtime's Python wrappers: a lookup by name and a new object for each attribute's
-``KeyValue``, ``AnyValue`` and value, three quarters of the CPU a stored span costs to decode.
-This module reads the same fields from the wire format in C and builds the same objects.
+``KeyValue``, ``AnyValue`` and value (76,500 of the 173,700 instructions a stored span cost
+the workers). This module reads the same fields from the wire format in C and builds the same
+objects (the chain's instructions a span: 125,700 with it).
 
 It is only ever given bytes that the protobuf runtime has already parsed without error, so it
 does not judge what is valid protobuf. It takes on the shapes that encoders produce and leaves
