@@ -234,9 +234,9 @@ cdef class Decoder:
     ) except -1:
         cdef str name = "", version = ""
         cdef bint spans_seen = False
-        cdef uint64_t field, inner_field, seen = 0, inner_seen = 0
+        cdef uint64_t field, seen = 0
         cdef int wire
-        cdef Py_ssize_t stop, j, inner_stop
+        cdef Py_ssize_t stop
         while i < end:
             i = read_tag(p, i, end, &field, &wire)
             if field == 1:  # InstrumentationScope
@@ -245,20 +245,7 @@ cdef class Decoder:
                     raise Unsupported("a scope after its spans")
                 seen = once(seen, 1)
                 i = read_length(p, i, end, &stop)
-                j = i
-                while j < stop:
-                    j = read_tag(p, j, stop, &inner_field, &wire)
-                    if inner_field == 1 or inner_field == 2:
-                        expect(wire, LEN)
-                        inner_seen = once(inner_seen, inner_field)
-                        j = read_length(p, j, stop, &inner_stop)
-                        if inner_field == 1:
-                            name = text(p, j, inner_stop)
-                        else:
-                            version = text(p, j, inner_stop)
-                        j = inner_stop
-                    else:
-                        j = skip_field(p, j, stop, wire)
+                name, version = self.scope(p, i, stop)
                 i = stop
             elif field == 2:
                 expect(wire, LEN)
@@ -280,9 +267,9 @@ cdef class Decoder:
         str scope_version,
     ):
         cdef Py_ssize_t trace_at = 0, trace_size = 0, span_at = 0, span_size = 0
-        cdef Py_ssize_t parent_at = 0, parent_size = 0, stop, j, inner_stop
+        cdef Py_ssize_t parent_at = 0, parent_size = 0, stop
         cdef str name = "", trace_state = "", status_message = ""
-        cdef uint64_t field, inner_field, value, seen = 0, status_seen = 0
+        cdef uint64_t field, value, seen = 0
         cdef uint64_t start = 0, finish = 0
         cdef int64_t kind = 0, status_code = 0
         cdef uint32_t flags = 0, dropped_attributes = 0, dropped_events = 0, dropped_links = 0
@@ -351,22 +338,7 @@ cdef class Decoder:
                 elif field == 3:
                     trace_state = text(p, i, stop)
                 else:  # 15: Status
-                    j = i
-                    while j < stop:
-                        j = read_tag(p, j, stop, &inner_field, &wire)
-                        if inner_field == 2:
-                            expect(wire, LEN)
-                            status_seen = once(status_seen, 2)
-                            j = read_length(p, j, stop, &inner_stop)
-                            status_message = text(p, j, inner_stop)
-                            j = inner_stop
-                        elif inner_field == 3:
-                            expect(wire, VARINT)
-                            status_seen = once(status_seen, 3)
-                            j = read_varint(p, j, stop, &value)
-                            status_code = <int32_t>value
-                        else:
-                            j = skip_field(p, j, stop, wire)
+                    status_code, status_message = self.status(p, i, stop)
             i = stop
         if not (
             valid_id(p + trace_at, trace_size, 16)
@@ -397,6 +369,51 @@ cdef class Decoder:
             dropped_events + events_dropped,
             dropped_links + links_dropped,
         )
+
+    cdef tuple scope(self, const unsigned char* p, Py_ssize_t i, Py_ssize_t end):
+        """An ``InstrumentationScope``'s name and version (``""`` when absent)."""
+        cdef str name = "", version = ""
+        cdef uint64_t field, seen = 0
+        cdef int wire
+        cdef Py_ssize_t stop
+        while i < end:
+            i = read_tag(p, i, end, &field, &wire)
+            if field == 1 or field == 2:
+                expect(wire, LEN)
+                seen = once(seen, field)
+                i = read_length(p, i, end, &stop)
+                if field == 1:
+                    name = text(p, i, stop)
+                else:
+                    version = text(p, i, stop)
+                i = stop
+            else:
+                i = skip_field(p, i, end, wire)
+        return name, version
+
+    cdef tuple status(self, const unsigned char* p, Py_ssize_t i, Py_ssize_t end):
+        """A ``Status``'s code and message."""
+        cdef int64_t code = 0
+        cdef str message = ""
+        cdef uint64_t field, value, seen = 0
+        cdef int wire
+        cdef Py_ssize_t stop
+        while i < end:
+            i = read_tag(p, i, end, &field, &wire)
+            if field == 2:
+                expect(wire, LEN)
+                seen = once(seen, 2)
+                i = read_length(p, i, end, &stop)
+                message = text(p, i, stop)
+                i = stop
+            elif field == 3:
+                expect(wire, VARINT)
+                seen = once(seen, 3)
+                i = read_varint(p, i, end, &value)
+                code = <int32_t>value
+            else:
+                i = skip_field(p, i, end, wire)
+        return code, message
 
     cdef bint event(
         self, const unsigned char* p, Py_ssize_t i, Py_ssize_t end, list events
