@@ -140,6 +140,29 @@ cdef inline str text(const unsigned char* p, Py_ssize_t start, Py_ssize_t stop):
     return PyUnicode_DecodeUTF8(<const char*>(p + start), stop - start, NULL)
 
 
+cdef int first_two_fields(
+    const unsigned char* p, Py_ssize_t i, Py_ssize_t end, Py_ssize_t* bounds
+) except -1:
+    """Where fields 1 and 2 of a message whose two fields are both length-delimited (a
+    ``KeyValue``, an ``InstrumentationScope``) lie: ``bounds`` gets the start and stop of
+    field 1, then of field 2; an absent one stays an empty range. Other fields are skipped."""
+    cdef uint64_t field, seen = 0
+    cdef int wire
+    cdef Py_ssize_t k
+    bounds[0] = bounds[1] = bounds[2] = bounds[3] = i
+    while i < end:
+        i = read_tag(p, i, end, &field, &wire)
+        if field == 1 or field == 2:
+            expect(wire, LEN)
+            seen = once(seen, field)
+            k = 2 * (<Py_ssize_t>field - 1)
+            bounds[k] = read_length(p, i, end, &bounds[k + 1])
+            i = bounds[k + 1]
+        else:
+            i = skip_field(p, i, end, wire)
+    return 0
+
+
 cdef str hex_id(const unsigned char* p, Py_ssize_t size):
     cdef char digits[32]
     cdef Py_ssize_t k
@@ -372,24 +395,9 @@ cdef class Decoder:
 
     cdef tuple scope(self, const unsigned char* p, Py_ssize_t i, Py_ssize_t end):
         """An ``InstrumentationScope``'s name and version (``""`` when absent)."""
-        cdef str name = "", version = ""
-        cdef uint64_t field, seen = 0
-        cdef int wire
-        cdef Py_ssize_t stop
-        while i < end:
-            i = read_tag(p, i, end, &field, &wire)
-            if field == 1 or field == 2:
-                expect(wire, LEN)
-                seen = once(seen, field)
-                i = read_length(p, i, end, &stop)
-                if field == 1:
-                    name = text(p, i, stop)
-                else:
-                    version = text(p, i, stop)
-                i = stop
-            else:
-                i = skip_field(p, i, end, wire)
-        return name, version
+        cdef Py_ssize_t bounds[4]
+        first_two_fields(p, i, end, bounds)
+        return text(p, bounds[0], bounds[1]), text(p, bounds[2], bounds[3])
 
     cdef tuple status(self, const unsigned char* p, Py_ssize_t i, Py_ssize_t end):
         """A ``Status``'s code and message."""
@@ -509,25 +517,9 @@ cdef class Decoder:
         self, const unsigned char* p, Py_ssize_t i, Py_ssize_t end, dict attributes
     ) except -1:
         """One ``KeyValue`` into ``attributes`` (a later one with the same key wins)."""
-        cdef str key = ""
-        cdef object value = None
-        cdef uint64_t field, seen = 0
-        cdef int wire
-        cdef Py_ssize_t stop
-        while i < end:
-            i = read_tag(p, i, end, &field, &wire)
-            if field == 1 or field == 2:
-                expect(wire, LEN)
-                seen = once(seen, field)
-                i = read_length(p, i, end, &stop)
-                if field == 1:
-                    key = text(p, i, stop)
-                else:
-                    value = self.any_value(p, i, stop)
-                i = stop
-            else:
-                i = skip_field(p, i, end, wire)
-        attributes[key] = value
+        cdef Py_ssize_t bounds[4]
+        first_two_fields(p, i, end, bounds)
+        attributes[text(p, bounds[0], bounds[1])] = self.any_value(p, bounds[2], bounds[3])
         return 0
 
     cdef object any_value(self, const unsigned char* p, Py_ssize_t i, Py_ssize_t end):
